@@ -1,0 +1,32 @@
+"""fsmirror: artifact paths that mirror the code that made them.
+
+``import fsmirror`` stays light: fsspec, pydantic, pyarrow, pandas, cloud SDKs
+and orchestrators load on first use.
+"""
+
+from .config import load_config
+from .errors import (
+    ArtifactExistsError,
+    ArtifactNotFoundError,
+    ConfigError,
+    FormatError,
+    FSMirrorError,
+    ResolveError,
+    StorageError,
+)
+from .mirror import FSMirror
+
+__version__ = "1.0.0"
+
+__all__ = [
+    "FSMirror",
+    "load_config",
+    "FSMirrorError",
+    "ConfigError",
+    "ResolveError",
+    "StorageError",
+    "FormatError",
+    "ArtifactExistsError",
+    "ArtifactNotFoundError",
+    "__version__",
+]

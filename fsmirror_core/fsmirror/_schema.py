@@ -1,0 +1,210 @@
+"""The config schema (pydantic v2). Imported on first use, never by ``import fsmirror``."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError, ResolveError
+from .layout import DEFAULT_LAYOUT, check_segment, compile_layout
+
+__all__ = ["Config", "Mirror", "Storage", "parse_config", "json_schema"]
+
+Provider = Literal["local", "memory", "s3", "gcs", "blob"]
+
+
+def _segment(value: str | None, what: str) -> str | None:
+    if value in (None, "", "MIRROR"):
+        return value
+    assert value is not None
+    try:
+        check_segment(value, what)
+    except ResolveError as e:
+        raise ValueError(str(e)) from None
+    return value
+
+
+class Storage(BaseModel):
+    """Where artifacts live."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    provider: Provider = Field(description="Storage backend: local, memory, s3, gcs or blob (Azure).")
+    tenant: str = Field(
+        min_length=1,
+        description="Bucket (s3, gcs), container (blob) or directory (local, memory).",
+    )
+    namespace: str | None = Field(
+        default="MIRROR",
+        description="A literal path segment after the tenant; MIRROR or empty adds none.",
+    )
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Passed to the fsspec filesystem (endpoint, region, credentials via ${VAR}).",
+    )
+    claim_ttl: float = Field(
+        default=900.0,
+        gt=0,
+        description="Seconds after which an unfinished write's claim on an object store is stale.",
+    )
+
+    @field_validator("tenant")
+    @classmethod
+    def _tenant(cls, v: str, info: Any) -> str:
+        if any(ord(c) < 32 or ord(c) == 127 for c in v):
+            raise ValueError("tenant contains a control character")
+        return v
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, v: str | None) -> str | None:
+        return _segment(v, "namespace")
+
+    @model_validator(mode="after")
+    def _cloud_tenant(self) -> Storage:
+        if self.provider in ("s3", "gcs", "blob") and ("/" in self.tenant or ".." in self.tenant):
+            raise ValueError(
+                f"a {self.provider} tenant is a bucket or container name "
+                "without '/'; put sub-paths in 'namespace' or a mirror's 'prefix'"
+            )
+        return self
+
+
+class Mirror(BaseModel):
+    """One mirrored code tree."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    root: str = Field(min_length=1, description="The directory whose last occurrence in a module's path starts the mirror.")
+    prefix: str | None = Field(default="MIRROR", description="A literal segment before the mirrored path; MIRROR or empty adds none.")
+    output_name: str = Field(
+        default="out",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
+        description="The artifact's file name without extension.",
+    )
+    output_format: str = Field(
+        default="parquet",
+        pattern=r"^[a-z0-9]+$",
+        description="The artifact's format and file extension: parquet, pkl, json, csv, txt, bytes or a plugin's.",
+    )
+    layout: str = Field(
+        default=DEFAULT_LAYOUT,
+        description="Path template with {module}, {run_id} and {name}, each once, as whole segments.",
+    )
+    strict_format: bool = Field(
+        default=False,
+        description="Raise instead of falling back to json/pkl when a value does not fit output_format.",
+    )
+    allow_pickle: bool = Field(
+        default=True,
+        description="Allow writing and reading pickles (reading a pickle trusts the store).",
+    )
+
+    @field_validator("root")
+    @classmethod
+    def _root(cls, v: str) -> str:
+        return _segment(v, "root") or v
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, v: str | None) -> str | None:
+        return _segment(v, "prefix")
+
+    @field_validator("layout")
+    @classmethod
+    def _layout(cls, v: str) -> str:
+        try:
+            compile_layout(v)
+        except ConfigError as e:
+            raise ValueError(str(e)) from None
+        return v
+
+
+class Config(BaseModel):
+    """An fsmirror config: one storage, one or more mirrors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    storage: Storage
+    mirrors: dict[str, Mirror] = Field(min_length=1)
+
+    @field_validator("mirrors")
+    @classmethod
+    def _names(cls, v: dict[str, Mirror]) -> dict[str, Mirror]:
+        for name in v:
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"mirror name {name!r} must be a non-empty string")
+        return v
+
+
+def _lookup(raw: Any, loc: tuple[Any, ...]) -> tuple[bool, Any]:
+    cur = raw
+    for part in loc:
+        if isinstance(cur, dict) and part in cur:
+            cur = cur[part]
+        elif isinstance(cur, list) and isinstance(part, int) and part < len(cur):
+            cur = cur[part]
+        else:
+            return False, None
+    return True, cur
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def parse_config(raw: Any, source: str) -> Config:
+    """Expand ``${VAR}`` and validate; every problem becomes one :class:`ConfigError`."""
+    from .config import expand_env
+
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{source}: the config must be a mapping with 'storage' and 'mirrors', got {type(raw).__name__}"
+        )
+    expanded = expand_env(raw, source)
+    try:
+        return Config.model_validate(expanded)
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            loc = tuple(err["loc"])
+            key = ".".join(str(p) for p in loc) or "<root>"
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "missing":
+                lines.append(f"key {key!r} is missing")
+                continue
+            if err["type"] == "extra_forbidden":
+                lines.append(f"key {key!r} is not a known setting (typo?)")
+                continue
+            found, value = _lookup(raw, loc)  # raw: ${VAR} as written, never the secret
+            shown = f" (got {_short(value)})" if found and not isinstance(value, dict) else ""
+            lines.append(f"key {key!r}: {msg}{shown}")
+        detail = _redact("; ".join(lines), raw)
+        raise ConfigError(f"{source}: invalid config: {detail}") from None
+
+
+def _redact(text: str, raw: Any) -> str:
+    """Blank every value that came from ``${VAR}``, so no secret reaches a message."""
+    import os
+
+    from .config import _VAR
+
+    stack, secrets = [raw], set()
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+        elif isinstance(v, str) and "${" in v:
+            secrets.update(os.environ.get(m, "") for m in _VAR.findall(v))
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the config file, for editors."""
+    return Config.model_json_schema()

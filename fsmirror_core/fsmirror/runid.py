@@ -1,0 +1,129 @@
+"""Run ids: where they come from and how they become one path segment.
+
+The encoding is the one place a run id meets the path grammar, so it must be
+injective (two run ids never share a directory), readable (``run42`` stays
+``run42``) and safe (no ``/``, ``..``, NUL or control character can come out).
+
+Rule: ASCII letters, digits, ``.``, ``_`` and ``-`` pass through; every other
+character becomes ``~XX`` for each byte of its UTF-8 form (uppercase hex). A
+leading ``.`` or ``_`` is escaped too, so a run segment is never ``.``/``..``
+and never collides with fsmirror's own ``_``-prefixed bookkeeping files.
+Airflow's ``manual__2026-11-24T18:31:09.484415+00:00`` becomes
+``manual__2026-11-24T18~3A31~3A09.484415~2B00~3A00``.
+
+A *scoped* run id is a tuple of parts (Airflow's ``(dag_id, run_id)``): each
+part is encoded on its own and the parts are joined with ``@``, a character the
+encoding never emits, so scoped ids stay injective too.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+import secrets
+import time
+import uuid
+from typing import Union
+
+from .errors import ResolveError
+
+__all__ = [
+    "RunId",
+    "ID_METHODS",
+    "encode_segment",
+    "decode_segment",
+    "encode_run_id",
+    "decode_run_id",
+    "generate_run_id",
+    "env_run_id",
+]
+
+RunId = Union[str, tuple[str, ...]]
+"""A run id: a string, or a tuple of parts scoped left to right."""
+
+ID_METHODS = ("date", "uuid", "ulid")
+SCOPE_SEP = "@"
+_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+_ESCAPE = re.compile(r"~([0-9A-F]{2})")
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+MAX_SEGMENT = 255
+
+
+def encode_segment(value: str, *, what: str = "run id") -> str:
+    """Encode one string as one safe, readable path segment (see module doc)."""
+    if not isinstance(value, str):
+        raise ResolveError(f"{what} must be a string, got {type(value).__name__} {value!r}")
+    if not value:
+        raise ResolveError(f"{what} is empty: give a non-empty string")
+    if _SAFE.issuperset(value) and value[0] not in "._":
+        out = value
+    else:
+        chunks = []
+        for i, ch in enumerate(value):
+            if ch in _SAFE and not (i == 0 and ch in "._"):
+                chunks.append(ch)
+            else:
+                chunks.append("".join(f"~{b:02X}" for b in ch.encode("utf-8", "surrogatepass")))
+        out = "".join(chunks)
+    if len(out) > MAX_SEGMENT:
+        raise ResolveError(
+            f"{what} {value[:40]!r}... encodes to {len(out)} characters; "
+            f"a path segment holds at most {MAX_SEGMENT}: use a shorter id"
+        )
+    return out
+
+
+def decode_segment(segment: str) -> str:
+    """Invert :func:`encode_segment`."""
+    if "~" not in segment:
+        return segment
+    raw = bytearray()
+    pos = 0
+    for m in _ESCAPE.finditer(segment):
+        raw += segment[pos : m.start()].encode("ascii")
+        raw.append(int(m.group(1), 16))
+        pos = m.end()
+    raw += segment[pos:].encode("ascii")
+    return raw.decode("utf-8", "surrogatepass")
+
+
+def encode_run_id(run_id: RunId) -> str:
+    """Encode a run id (or a scoped tuple of parts) as one path segment."""
+    if isinstance(run_id, tuple):
+        if not run_id:
+            raise ResolveError("scoped run id is an empty tuple: give at least one part")
+        seg = SCOPE_SEP.join(encode_segment(p) for p in run_id)
+        if len(seg) > MAX_SEGMENT:
+            raise ResolveError(f"scoped run id {run_id!r} is too long for one path segment")
+        return seg
+    return encode_segment(run_id)
+
+
+def decode_run_id(segment: str) -> RunId:
+    """Invert :func:`encode_run_id`: a tuple for scoped segments, else a string."""
+    if SCOPE_SEP in segment:
+        return tuple(decode_segment(p) for p in segment.split(SCOPE_SEP))
+    return decode_segment(segment)
+
+
+def _ulid() -> str:
+    """A ULID: 48-bit millisecond time + 80 random bits, Crockford base32, sortable."""
+    value = (time.time_ns() // 1_000_000) << 80 | secrets.randbits(80)
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+def generate_run_id(method: str = "date") -> str:
+    """A fresh run id for runs no orchestrator names: the last resort of the precedence."""
+    if method == "date":
+        return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d%H%M%S")
+    if method == "uuid":
+        return str(uuid.uuid4())
+    if method == "ulid":
+        return _ulid()
+    raise ResolveError(f"unknown id_method {method!r}: choose one of {', '.join(ID_METHODS)}")
+
+
+def env_run_id() -> str | None:
+    """``$FSMIRROR_RUN_ID`` when set and non-empty: lets a launcher pin one id for all workers."""
+    return os.environ.get("FSMIRROR_RUN_ID") or None
