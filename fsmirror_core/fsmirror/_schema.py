@@ -76,8 +76,12 @@ class Mirror(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    root: str = Field(min_length=1, description="The directory whose last occurrence in a module's path starts the mirror.")
-    prefix: str | None = Field(default="MIRROR", description="A literal segment before the mirrored path; MIRROR or empty adds none.")
+    root: str = Field(
+        min_length=1, description="The directory whose last occurrence in a module's path starts the mirror."
+    )
+    prefix: str | None = Field(
+        default="MIRROR", description="A literal segment before the mirrored path; MIRROR or empty adds none."
+    )
     output_name: str = Field(
         default="out",
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
@@ -141,9 +145,9 @@ class Config(BaseModel):
 def _lookup(raw: Any, loc: tuple[Any, ...]) -> tuple[bool, Any]:
     cur = raw
     for part in loc:
-        if isinstance(cur, dict) and part in cur:
-            cur = cur[part]
-        elif isinstance(cur, list) and isinstance(part, int) and part < len(cur):
+        if (isinstance(cur, dict) and part in cur) or (
+            isinstance(cur, list) and isinstance(part, int) and part < len(cur)
+        ):
             cur = cur[part]
         else:
             return False, None

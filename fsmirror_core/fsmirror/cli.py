@@ -70,7 +70,13 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 @click.pass_context
 @_fails_cleanly
 def resolve(
-    ctx: click.Context, address: str, mirror: str | None, run_id: str | None, output: bool, no_id: bool, as_json: bool
+    ctx: click.Context,
+    address: str,
+    mirror: str | None,
+    run_id: str | None,
+    output: bool,
+    no_id: bool,
+    as_json: bool,
 ) -> None:
     """Print where the code at ADDRESS ('pkg/mod.py::Name') stores its artifact."""
     fm = _mirror(ctx, mirror)

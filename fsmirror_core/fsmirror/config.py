@@ -96,8 +96,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     data = _bounded_yaml(text, str(p))
     if not isinstance(data, dict):
         raise ConfigError(
-            f"{p}: the config must be a YAML mapping with 'storage' and 'mirrors', "
-            f"got {type(data).__name__}"
+            f"{p}: the config must be a YAML mapping with 'storage' and 'mirrors', got {type(data).__name__}"
         )
     return data
 
@@ -105,12 +104,11 @@ def load_config(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
 def expand_env(value: Any, source: str, key: str = "") -> Any:
     """Replace ``${VAR}`` in every string with the environment's value."""
     if isinstance(value, str):
+
         def sub(m: re.Match[str]) -> str:
             var = m.group(1)
             if var not in os.environ:
-                raise ConfigError(
-                    f"{source}: key {key or '<root>'!r} uses ${{{var}}} but ${var} is not set"
-                )
+                raise ConfigError(f"{source}: key {key or '<root>'!r} uses ${{{var}}} but ${var} is not set")
             return os.environ[var]
 
         return _VAR.sub(sub, value) if "${" in value else value

@@ -36,8 +36,7 @@ def check_segment(segment: str, what: str) -> str:
     """Reject anything that is not exactly one harmless path segment."""
     if not segment or segment in (".", "..") or "/" in segment or "\\" in segment:
         raise ResolveError(
-            f"{what} {segment!r} is not a single path segment "
-            "(empty, '.', '..' or containing '/' or '\\')"
+            f"{what} {segment!r} is not a single path segment (empty, '.', '..' or containing '/' or '\\')"
         )
     if any(ord(c) < 32 or ord(c) == 127 for c in segment):
         raise ResolveError(f"{what} {segment!r} contains a NUL or control character")
@@ -57,8 +56,7 @@ def compile_layout(layout: str) -> tuple[str, ...]:
         if token not in PLACEHOLDERS:
             if "{" in token or "}" in token:
                 raise ConfigError(
-                    f"layout {layout!r}: unknown placeholder in {token!r}; "
-                    f"known: {', '.join(PLACEHOLDERS)}"
+                    f"layout {layout!r}: unknown placeholder in {token!r}; known: {', '.join(PLACEHOLDERS)}"
                 )
             try:
                 check_segment(token, "layout segment")

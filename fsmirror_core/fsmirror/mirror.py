@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .address import CodeAddress, address_of
 from .config import load_config, validate_config
 from .errors import ConfigError, ResolveError
-from .layout import base_uri, compile_layout, module_path, output_file, relative_path
+from .layout import base_uri, check_segment, compile_layout, module_path, output_file, relative_path
 from .runid import ID_METHODS, RunId, encode_run_id, encode_segment, env_run_id, generate_run_id
 
 if TYPE_CHECKING:
@@ -116,9 +116,9 @@ class FSMirror:
         root = self.settings.root
         parts = addr.file_parts
         if not self._take_last and root in parts[:-1]:
-            parts = parts[parts.index(root):]
+            parts = parts[parts.index(root) :]
             addr = CodeAddress(parts, addr.qualname)
-        pieces = (module_path(addr, root), addr.qualname)
+        pieces = (module_path(addr, root), check_segment(addr.qualname, "name"))
         try:
             self._pieces[obj] = pieces
         except TypeError:  # unhashable instance: resolved each call
@@ -192,7 +192,13 @@ class FSMirror:
         output_format: str | None = None,
     ) -> str:
         """The artifact file relative to the storage root: ``<relative>/out.parquet``."""
-        if with_id is True and run_id is None and partition is None and output_name is None and output_format is None:
+        if (
+            with_id is True
+            and run_id is None
+            and partition is None
+            and output_name is None
+            and output_format is None
+        ):
             try:
                 return self._rel_out_cache[obj]
             except (KeyError, TypeError):
@@ -211,7 +217,13 @@ class FSMirror:
         output_format: str | None = None,
     ) -> str:
         """The artifact file as a full URI: ``s3://bucket/<relative>/out.parquet``."""
-        if with_id is True and run_id is None and partition is None and output_name is None and output_format is None:
+        if (
+            with_id is True
+            and run_id is None
+            and partition is None
+            and output_name is None
+            and output_format is None
+        ):
             try:
                 return self._full_out_cache[obj]
             except (KeyError, TypeError):
