@@ -103,10 +103,17 @@ def relative_path(tokens: tuple[str, ...], module: str, run_segment: str | None,
     return "/".join(out)
 
 
+def _local_root(tenant: str) -> str:
+    import posixpath
+
+    root = posixpath.normpath(tenant.replace("\\", "/"))
+    return "" if root == "/" else root
+
+
 def base_uri(provider: str, tenant: str, namespace: str | None, prefix: str | None) -> str:
     """``<scheme>://<tenant>[/<namespace>][/<prefix>]``; ``MIRROR`` or empty adds nothing."""
     scheme = SCHEMES[provider]
-    base = scheme + tenant.rstrip("/") if provider == "local" else scheme + tenant
+    base = _local_root(tenant) if provider == "local" else scheme + tenant
     for seg, what in ((namespace, "storage.namespace"), (prefix, "prefix")):
         if seg and seg != MIRROR:
             base += "/" + check_segment(seg, what)

@@ -7,19 +7,29 @@ call (default arguments) is one dictionary lookup.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .address import CodeAddress, address_of
 from .config import load_config, validate_config
-from .errors import ConfigError, ResolveError
+from .errors import ArtifactNotFoundError, ConfigError, FormatError, ResolveError
 from .layout import base_uri, check_segment, compile_layout, module_path, output_file, relative_path
-from .runid import ID_METHODS, RunId, encode_run_id, encode_segment, env_run_id, generate_run_id
+from .runid import (
+    ID_METHODS,
+    RunId,
+    decode_run_id,
+    encode_run_id,
+    encode_segment,
+    env_run_id,
+    generate_run_id,
+)
 
 if TYPE_CHECKING:
     from ._schema import Config, Mirror
-    from .storage import ArtifactStore
+    from .storage import ArtifactStore, HashingWriter, Slot
 
 __all__ = ["FSMirror", "MIRROR_ENV"]
 
@@ -231,3 +241,394 @@ class FSMirror:
                 return self._cached(self._full_out_cache, obj, value)
         rel = self._relative(obj, with_id, run_id, partition)
         return f"{self.base}/{rel}/{self._output(output_name, output_format)}"
+
+    # -- storage -----------------------------------------------------------------
+
+    def _artifacts(self) -> ArtifactStore:
+        if self._store is None:
+            from .storage import ArtifactStore
+
+            self._store = ArtifactStore(self.config.storage, self.base)
+        return self._store
+
+    @property
+    def filesystem(self) -> Any:
+        """The fsspec filesystem artifacts are stored on."""
+        return self._artifacts().fs
+
+    def _out_name(self, output_name: str | None) -> str:
+        if output_name is None:
+            return self.settings.output_name
+        self._output(output_name, None)  # validates
+        return output_name
+
+    def _slot(self, obj: Any, run_id: RunId, partition: str | None, output_name: str | None) -> Slot:
+        from .storage import Slot
+
+        return Slot(
+            self.mirror_full(obj, run_id=run_id, partition=partition),
+            self.mirror_full(obj, with_id=False, partition=partition),
+            self._out_name(output_name),
+        )
+
+    def _run_for_read(
+        self, obj: Any, run_id: RunId | None, partition: str | None, output_name: str | None
+    ) -> RunId:
+        if run_id is None:
+            return self.run_id
+        if run_id == "latest":
+            latest = self.latest(obj, partition=partition, output_name=output_name)
+            if latest is None:
+                where = self.mirror_full(obj, with_id=False, partition=partition)
+                raise ArtifactNotFoundError(
+                    f"no committed run of {self.address(obj)} under {where}: write one first, "
+                    "or pass run_id=..."
+                )
+            return latest
+        return run_id
+
+    def write(
+        self,
+        obj: Any,
+        value: Any,
+        *,
+        run_id: RunId | None = None,
+        format: str | None = None,
+        overwrite: bool = False,
+        partition: str | None = None,
+        output_name: str | None = None,
+        run_source: str | None = None,
+        orchestrator: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Store ``value`` as ``obj``'s artifact for a run; returns the URI written.
+
+        The write is atomic and never clobbers a committed artifact unless
+        ``overwrite=True``. ``format=None`` uses the mirror's format, falling
+        back to json (JSON-able) else pkl when the value does not fit;
+        ``"auto"`` picks by value; any other name is used exactly.
+
+        >>> fm.write(lift_data, df, run_id="run42")  # doctest: +SKIP
+        's3://my.bucket/project/etl/my_etl_task/run42/lift_data/out.parquet'
+        """
+        from .formats import choose_format, python_type
+
+        s = self.settings
+        fmt, fell_back = choose_format(
+            value, format, s.output_format, strict=s.strict_format, allow_pickle=s.allow_pickle
+        )
+        with self._open_write(
+            obj,
+            fmt.name,
+            run_id=run_id,
+            requested=format or s.output_format,
+            fell_back=fell_back,
+            python_type=python_type(value),
+            overwrite=overwrite,
+            partition=partition,
+            output_name=output_name,
+            run_source=run_source,
+            orchestrator=orchestrator,
+        ) as w:
+            fmt.dump(value, w)  # type: ignore[arg-type]
+        assert w.manifest is not None
+        return str(w.manifest["uri"])
+
+    def open_write(
+        self,
+        obj: Any,
+        *,
+        run_id: RunId | None = None,
+        format: str | None = None,
+        overwrite: bool = False,
+        partition: str | None = None,
+        output_name: str | None = None,
+        run_source: str | None = None,
+        orchestrator: Mapping[str, Any] | None = None,
+    ) -> contextlib.AbstractContextManager[HashingWriter]:
+        """A binary writer committed (atomically, with its manifest) only on a clean exit.
+
+        For tools that stream their own bytes (Luigi's ``target.open("w")``);
+        ``format`` only names the file's format and extension.
+        """
+        fmt = format or self.settings.output_format
+        if not fmt.isalnum() or not fmt.isascii():
+            raise ResolveError(f"format {fmt!r} must be letters and digits, e.g. 'parquet'")
+        return self._open_write(
+            obj,
+            fmt,
+            run_id=run_id,
+            requested=fmt,
+            fell_back=False,
+            python_type="builtins.bytes",
+            overwrite=overwrite,
+            partition=partition,
+            output_name=output_name,
+            run_source=run_source,
+            orchestrator=orchestrator,
+        )
+
+    def _open_write(
+        self,
+        obj: Any,
+        ext: str,
+        *,
+        run_id: RunId | None,
+        requested: str,
+        fell_back: bool,
+        python_type: str,
+        overwrite: bool,
+        partition: str | None,
+        output_name: str | None,
+        run_source: str | None,
+        orchestrator: Mapping[str, Any] | None,
+    ) -> contextlib.AbstractContextManager[HashingWriter]:
+        from .manifest import build_manifest
+
+        rid: RunId = self.run_id if run_id is None else run_id
+        source = run_source or ("argument" if run_id is not None else self.run_id_source)
+        slot = self._slot(obj, rid, partition, output_name)
+        module, _ = self._resolve(obj)
+        address = self.address(obj)
+        segment = self.run_segment(rid)
+
+        def make_manifest(uri: str, size: int, sha: str) -> dict[str, Any]:
+            return build_manifest(
+                address=address,
+                module=module,
+                mirror=self.mirror,
+                uri=uri,
+                run_id=rid,
+                run_segment=segment,
+                run_source=source,
+                orchestrator=orchestrator,
+                fmt=ext,
+                requested_format=requested,
+                fell_back=fell_back,
+                python_type=python_type,
+                size=size,
+                sha256=sha,
+                partition=partition,
+                output_name=slot.output_name,
+            )
+
+        return self._artifacts().writing(slot, ext, make_manifest, overwrite=overwrite)
+
+    def _load(self, manifest: Mapping[str, Any]) -> Any:
+        from .formats import get_format
+
+        fmt = get_format(str(manifest["format"]))
+        if fmt.name == "pkl" and not self.settings.allow_pickle:
+            raise FormatError(
+                f"{manifest['uri']} is a pickle and this mirror sets allow_pickle: false "
+                "(reading a pickle runs code from the store)"
+            )
+        store = self._artifacts()
+        uri = str(manifest["uri"])
+        load_path = getattr(fmt, "load_path", None)
+        if store.local and load_path is not None:
+            try:
+                return load_path(os.path.abspath(uri), manifest)
+            except FileNotFoundError as e:
+                raise ArtifactNotFoundError(f"{uri} is listed in its manifest but missing") from e
+        with store.open_read(uri) as f:
+            return fmt.load(f, manifest)
+
+    def manifest(
+        self,
+        obj: Any,
+        *,
+        run_id: RunId | None = "latest",
+        partition: str | None = None,
+        output_name: str | None = None,
+    ) -> dict[str, Any]:
+        """The manifest of ``obj``'s committed artifact for a run (default: the latest)."""
+        rid = self._run_for_read(obj, run_id, partition, output_name)
+        slot = self._slot(obj, rid, partition, output_name)
+        man = self._artifacts().read_json(slot.manifest)
+        if man is None:
+            raise ArtifactNotFoundError(
+                f"no committed artifact at {slot.dir}/{slot.output_name}.* (run {rid!r}): "
+                f"nothing was written there, or the write did not finish"
+            )
+        return man
+
+    def read(
+        self,
+        obj: Any,
+        *,
+        run_id: RunId | None = "latest",
+        partition: str | None = None,
+        output_name: str | None = None,
+        format: str | None = None,
+    ) -> Any:
+        """Read ``obj``'s artifact for a run (default: the latest), whatever format it fell back to."""
+        man = self.manifest(obj, run_id=run_id, partition=partition, output_name=output_name)
+        if format is not None and format != man["format"]:
+            man = {**man, "format": format}
+        return self._load(man)
+
+    def _manifest_for_uri(self, uri: str) -> tuple[str, dict[str, Any] | None]:
+        directory, _, filename = uri.rpartition("/")
+        stem = filename.rpartition(".")[0] or filename
+        from .manifest import manifest_name
+
+        muri = f"{directory}/{manifest_name(stem)}"
+        return muri, self._artifacts().read_json(muri)
+
+    def manifest_uri(self, uri: str) -> dict[str, Any]:
+        """The manifest of the committed artifact at ``uri`` (as returned by :meth:`write`)."""
+        muri, man = self._manifest_for_uri(uri)
+        if man is None or man.get("uri") != uri:
+            raise ArtifactNotFoundError(f"no committed artifact at {uri} (no manifest at {muri})")
+        return man
+
+    def read_uri(self, uri: str) -> Any:
+        """Read the committed artifact at ``uri`` (as returned by :meth:`write`)."""
+        return self._load(self.manifest_uri(uri))
+
+    def open_read(
+        self,
+        obj: Any,
+        *,
+        run_id: RunId | None = "latest",
+        partition: str | None = None,
+        output_name: str | None = None,
+    ) -> BinaryIO:
+        """A binary reader over ``obj``'s committed artifact for a run."""
+        man = self.manifest(obj, run_id=run_id, partition=partition, output_name=output_name)
+        return self._artifacts().open_read(str(man["uri"]))
+
+    def artifact_uri(
+        self,
+        obj: Any,
+        *,
+        run_id: RunId | None = "latest",
+        partition: str | None = None,
+        output_name: str | None = None,
+    ) -> str:
+        """The committed artifact's actual URI (its extension may show a fallback format)."""
+        return str(self.manifest(obj, run_id=run_id, partition=partition, output_name=output_name)["uri"])
+
+    def exists(
+        self,
+        obj: Any,
+        *,
+        run_id: RunId | None = None,
+        partition: str | None = None,
+        output_name: str | None = None,
+    ) -> bool:
+        """Whether a committed artifact is there (``run_id=None``: this instance's run id)."""
+        if run_id == "latest":
+            return self.latest(obj, partition=partition, output_name=output_name) is not None
+        slot = self._slot(obj, self.run_id if run_id is None else run_id, partition, output_name)
+        return self._artifacts().exists(slot.manifest)
+
+    def latest(
+        self, obj: Any, *, partition: str | None = None, output_name: str | None = None
+    ) -> RunId | None:
+        """The newest committed run of ``obj``, read from a pointer: constant cost however many runs."""
+        slot = self._slot(obj, self.run_id, partition, output_name)
+        store = self._artifacts()
+        pointer = store.read_json(slot.pointer)
+        if pointer and pointer.get("manifest") and store.exists(str(pointer["manifest"])):
+            return decode_run_id(str(pointer["segment"]))
+        if pointer is None:
+            return None
+        runs = self.runs(obj, partition=partition, output_name=output_name)  # pointer is stale: repair
+        return runs[-1] if runs else None
+
+    def _run_listing(
+        self, obj: Any, partition: str | None, output_name: str | None
+    ) -> tuple[str, tuple[str, ...]]:
+        """(the URI to list under, the path parts expected after the run segment)."""
+        module, name = self._resolve(obj)
+        i = self._tokens.index("{run_id}")
+
+        def fill(t: str) -> str:
+            return module if t == "{module}" else name if t == "{name}" else t
+
+        before = "/".join(fill(t) for t in self._tokens[:i])
+        after = [fill(t) for t in self._tokens[i + 1 :]]
+        if partition is not None:
+            after.append(encode_segment(str(partition), what="partition"))
+        from .manifest import manifest_name
+
+        after.append(manifest_name(self._out_name(output_name)))
+        prefix = f"{self.base}/{before}" if before else self.base
+        return prefix, tuple("/".join(after).split("/"))
+
+    def runs(self, obj: Any, *, partition: str | None = None, output_name: str | None = None) -> list[RunId]:
+        """Every committed run of ``obj``, oldest first (one recursive listing)."""
+        from .storage import mtime_of
+
+        prefix, after = self._run_listing(obj, partition, output_name)
+        store = self._artifacts()
+        root = store.fs._strip_protocol(prefix).rstrip("/")
+        found = []
+        for path, info in store.find(prefix).items():
+            rel = path[len(root) + 1 :] if path.startswith(root + "/") else None
+            if rel is None:
+                continue
+            parts = rel.split("/")
+            if len(parts) != len(after) + 1 or tuple(parts[1:]) != after or parts[0][:1] in ("_", "."):
+                continue
+            found.append((mtime_of(info), parts[0], path))
+        found.sort()
+        return [decode_run_id(seg) for seg in self._break_ties(found)]
+
+    def _break_ties(self, found: list[tuple[float, str, str]]) -> list[str]:
+        """Order runs whose listing times tie (S3 keeps whole seconds) by their manifests' created_at."""
+        tied = [
+            path
+            for i, (t, _, path) in enumerate(found)
+            if (i and found[i - 1][0] == t) or (i + 1 < len(found) and found[i + 1][0] == t)
+        ]
+        if not tied:
+            return [seg for _, seg, _ in found]
+        store = self._artifacts()
+        created: dict[str, str] = {}
+        for path, data in store.cat_many(tied).items():
+            try:
+                created[path] = str(json.loads(data).get("created_at", ""))
+            except ValueError:
+                created[path] = ""
+        found.sort(key=lambda r: (r[0], created.get(r[2], ""), r[1]))
+        return [seg for _, seg, _ in found]
+
+    def delete(
+        self, obj: Any, *, run_id: RunId, partition: str | None = None, output_name: str | None = None
+    ) -> bool:
+        """Remove a run's artifact and manifest (manifest first: never a committed but missing artifact)."""
+        slot = self._slot(obj, run_id, partition, output_name)
+        return self._delete_slot(slot, obj, partition, output_name)
+
+    def _delete_slot(self, slot: Slot, obj: Any, partition: str | None, output_name: str | None) -> bool:
+        from .storage import pointer_record
+
+        store = self._artifacts()
+        man = store.read_json(slot.manifest)
+        if man is None:
+            return False
+        store.remove(slot.manifest)
+        store.remove(str(man["uri"]))
+        pointer = store.read_json(slot.pointer)
+        if pointer and pointer.get("manifest") == slot.manifest:
+            runs = self.runs(obj, partition=partition, output_name=output_name)
+            if runs:
+                newest = self._slot(obj, runs[-1], partition, output_name)
+                man = store.read_json(newest.manifest)
+                if man is not None:
+                    store.put_json(slot.pointer, pointer_record(newest, man))
+            else:
+                store.remove(slot.pointer)
+        return True
+
+    def delete_uri(self, uri: str) -> bool:
+        """Remove the committed artifact at ``uri`` and its manifest."""
+        store = self._artifacts()
+        muri, man = self._manifest_for_uri(uri)
+        if man is None:
+            return False
+        store.remove(muri)
+        store.remove(str(man["uri"]))
+        return True

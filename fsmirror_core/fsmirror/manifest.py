@@ -1,0 +1,150 @@
+"""The manifest: a small JSON record beside each artifact saying what made it.
+
+It is also the commit marker: an artifact without its manifest is not there.
+Source hashes and git state are computed once per file per process, so a task
+writing many artifacts pays for them once.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import hashlib
+import os
+import platform
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .address import CodeAddress
+
+__all__ = ["MANIFEST_VERSION", "build_manifest", "source_info", "git_info", "manifest_name", "utcnow"]
+
+MANIFEST_VERSION = 1
+
+
+def manifest_name(output_name: str) -> str:
+    """``_<output>.manifest.json``: the leading underscore hides it from dataset readers."""
+    return f"_{output_name}.manifest.json"
+
+
+def utcnow() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+@functools.lru_cache(maxsize=1024)
+def _file_sha256(path: str, mtime_ns: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def source_info(address: CodeAddress) -> tuple[str | None, str | None]:
+    """(file path, sha256) of the code's source file when it exists on this machine."""
+    path = "/".join(address.file_parts)
+    if address.file_parts and not os.path.isabs(path) and os.path.isabs(os.sep + path):
+        candidates = [os.sep + path, path]
+    else:
+        candidates = [path]
+    for cand in candidates:
+        try:
+            st = os.stat(cand)
+        except OSError:
+            continue
+        if os.path.isfile(cand):
+            return cand, _file_sha256(cand, st.st_mtime_ns)
+    return None, None
+
+
+@functools.lru_cache(maxsize=256)
+def _git_for_dir(directory: str) -> dict[str, Any] | None:
+    d = Path(directory)
+    for cand in (d, *d.parents):
+        if (cand / ".git").exists():
+            top = cand
+            break
+    else:
+        return None
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(top), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+        commit = out.stdout.strip() if out.returncode == 0 else None
+        st = subprocess.run(
+            ["git", "-C", str(top), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        dirty = bool(st.stdout.strip()) if st.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if commit is None:
+        return None
+    return {"commit": commit, "dirty": dirty}
+
+
+def git_info(source_file: str | None) -> dict[str, Any] | None:
+    """The git commit and dirty flag of the checkout holding ``source_file``, if any."""
+    if not source_file:
+        return None
+    return _git_for_dir(os.path.dirname(os.path.abspath(source_file)))
+
+
+def build_manifest(
+    *,
+    address: CodeAddress,
+    module: str,
+    mirror: str,
+    uri: str,
+    run_id: Any,
+    run_segment: str,
+    run_source: str,
+    orchestrator: Mapping[str, Any] | None,
+    fmt: str,
+    requested_format: str,
+    fell_back: bool,
+    python_type: str,
+    size: int,
+    sha256: str,
+    partition: str | None,
+    output_name: str,
+) -> dict[str, Any]:
+    """The manifest record (plain JSON types only)."""
+    from . import __version__
+
+    source_file, source_sha = source_info(address)
+    return {
+        "fsmirror_manifest": MANIFEST_VERSION,
+        "uri": uri,
+        "mirror": mirror,
+        "code": {
+            "address": str(
+                CodeAddress((*module.split("/")[:-1], module.split("/")[-1] + ".py"), address.qualname)
+            ),
+            "module": module,
+            "qualname": address.qualname,
+            "source_file": source_file,
+            "source_sha256": source_sha,
+        },
+        "git": git_info(source_file),
+        "run": {
+            "id": list(run_id) if isinstance(run_id, tuple) else run_id,
+            "segment": run_segment,
+            "source": run_source,
+        },
+        "orchestrator": dict(orchestrator or {}),
+        "partition": partition,
+        "output_name": output_name,
+        "format": fmt,
+        "requested_format": requested_format,
+        "fell_back": fell_back,
+        "python_type": python_type,
+        "size": size,
+        "sha256": sha256,
+        "created_at": utcnow(),
+        "versions": {"fsmirror": __version__, "python": platform.python_version()},
+    }
