@@ -70,10 +70,11 @@ def _strip_ext(filename: str) -> str:
     return stem if dot and stem else filename
 
 
-def module_path(address: CodeAddress, root: str) -> str:
-    """``<root>/<dirs>/<module>`` from the last directory named ``root`` in the file path."""
+def module_path(address: CodeAddress, root: str, *, last: bool = True) -> str:
+    """``<root>/<dirs>/<module>`` from the last (or first) directory named ``root`` in the file path."""
     parts = address.file_parts
-    for i in range(len(parts) - 2, -1, -1):
+    order = range(len(parts) - 2, -1, -1) if last else range(len(parts) - 1)
+    for i in order:
         if parts[i] == root:
             break
     else:

@@ -123,12 +123,8 @@ class FSMirror:
         except (KeyError, TypeError):
             pass
         addr = address_of(obj)
-        root = self.settings.root
-        parts = addr.file_parts
-        if not self._take_last and root in parts[:-1]:
-            parts = parts[parts.index(root) :]
-            addr = CodeAddress(parts, addr.qualname)
-        pieces = (module_path(addr, root), check_segment(addr.qualname, "name"))
+        module = module_path(addr, self.settings.root, last=self._take_last)
+        pieces = (module, check_segment(addr.qualname, "name"))
         try:
             self._pieces[obj] = pieces
         except TypeError:  # unhashable instance: resolved each call
