@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -103,7 +104,8 @@ class GCSServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> GCSServer:
-        exe = shutil.which("gcp-storage-emulator")
+        beside = os.path.join(os.path.dirname(sys.executable), "gcp-storage-emulator")
+        exe = beside if os.path.exists(beside) else shutil.which("gcp-storage-emulator")
         if exe is None:
             raise RuntimeError("gcp-storage-emulator is not installed (pip install gcp-storage-emulator)")
         self._proc = subprocess.Popen(
