@@ -1,0 +1,1 @@
+"""fsmirror's luigi adapter."""
