@@ -1,0 +1,1 @@
+"""Benchmarks: fsmirror against its peers, side by side, reported as ratios."""

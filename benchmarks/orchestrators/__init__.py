@@ -1,0 +1,1 @@
+"""Orchestrator comparisons; each runs in its own tox env (bench-<orchestrator>)."""
