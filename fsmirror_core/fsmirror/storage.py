@@ -387,6 +387,10 @@ class ArtifactStore:
             sink = self._local_sink(uri) if self.local else self._object_sink(uri)
             with sink as w:
                 yield w
+                if old is not None:
+                    # Uncommit before the new bytes land: a crash between the data and the
+                    # manifest must not leave the old manifest vouching for the new bytes.
+                    self.remove(slot.manifest)
             manifest = make_manifest(uri, w.size, w.hexdigest())
             self.put_json(slot.manifest, manifest)
             self._drop_replaced(old, uri)
