@@ -195,7 +195,8 @@ def _redact(text: str, raw: Any) -> str:
 
     from .config import _VAR
 
-    stack, secrets = [raw], set()
+    stack: list[Any] = [raw]
+    secrets: set[str] = set()
     while stack:
         v = stack.pop()
         if isinstance(v, dict):

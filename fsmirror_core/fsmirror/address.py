@@ -87,7 +87,7 @@ def address_of(obj: Any) -> CodeAddress:
                 "or a code address string 'path/module.py::Name'"
             )
         target = type(obj)  # an instance mirrors as its class
-    qualname = getattr(target, "__qualname__", None) or getattr(target, "__name__", "")
+    qualname = str(getattr(target, "__qualname__", None) or getattr(target, "__name__", ""))
     if "<lambda>" in qualname:
         raise ResolveError(
             f"cannot mirror lambda {obj!r}: a lambda has no name to put in a path; "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .address import CodeAddress, address_of
@@ -618,6 +618,42 @@ class FSMirror:
             else:
                 store.remove(slot.pointer)
         return True
+
+    def gc(
+        self,
+        obj: Any,
+        *,
+        keep: int,
+        dry_run: bool = False,
+        partition: str | None = None,
+        output_name: str | None = None,
+        on_delete: Callable[[RunId], None] | None = None,
+    ) -> list[RunId]:
+        """Delete all but the newest ``keep`` runs of ``obj``; returns the runs deleted (or, dry, to delete).
+
+        The latest run is never deleted, whatever ``keep`` says, and a run whose
+        write lock or claim is held (a writer is at it) is skipped, not raced.
+        """
+        if keep < 0:
+            raise ValueError(f"keep must be 0 or more, got {keep}")
+        runs = self.runs(obj, partition=partition, output_name=output_name)
+        latest = self.latest(obj, partition=partition, output_name=output_name)
+        doomed = [r for r in (runs[: len(runs) - keep] if keep else runs) if r != latest]
+        if dry_run:
+            return doomed
+        store = self._artifacts()
+        deleted: list[RunId] = []
+        for run in doomed:
+            slot = self._slot(obj, run, partition, output_name)
+            with store.holding(slot) as free:
+                # Re-checked under the lock: an overwrite that finished since the
+                # listing may have made this run the latest.
+                still_old = free and self.latest(obj, partition=partition, output_name=output_name) != run
+                if still_old and self._delete_slot(slot, obj, partition, output_name):
+                    deleted.append(run)
+            if on_delete is not None:
+                on_delete(run)
+        return deleted
 
     def delete_uri(self, uri: str) -> bool:
         """Remove the committed artifact at ``uri`` and its manifest."""

@@ -237,20 +237,59 @@ class ArtifactStore:
                 raise
             return result
 
-    @contextlib.contextmanager
-    def _local_lock(self, slot: Slot) -> Iterator[None]:
-        import fcntl
-
+    def _lock_fd(self, slot: Slot) -> int:
+        """The slot's lock file, opened (locks live outside the tree readers list)."""
         with self._guard(slot.manifest, "lock"):
             d = os.path.join(self._scratch, "locks")
             os.makedirs(d, exist_ok=True)
             name = hashlib.sha256(slot.manifest.encode()).hexdigest()[:32]
-            fd = os.open(os.path.join(d, name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+            return os.open(os.path.join(d, name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+
+    @contextlib.contextmanager
+    def _local_lock(self, slot: Slot) -> Iterator[None]:
+        import fcntl
+
+        fd = self._lock_fd(slot)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
             os.close(fd)  # closing releases the lock; the kernel does it for a killed writer too
+
+    @contextlib.contextmanager
+    def holding(self, slot: Slot) -> Iterator[bool]:
+        """Hold a slot's write lock (local) or claim (object stores) without waiting.
+
+        Yields False when a writer holds it: a caller that deletes (``gc``) then
+        leaves that run alone instead of racing a write in progress.
+        """
+        if self.local:
+            import fcntl
+
+            fd = self._lock_fd(slot)
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    yield False
+                    return
+                yield True
+            finally:
+                os.close(fd)
+            return
+        claim = self._claim_uri(slot)
+        token = uuid.uuid4().hex
+        held_by = {"token": token, "host": socket.gethostname(), "pid": os.getpid(), "at": time.time()}
+        payload = json.dumps(held_by).encode()
+        if not self._try_create(claim, payload):
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            held = self.read_json(claim)
+            if held is not None and held.get("token") == token:
+                self.remove(claim)
 
     # -- object stores -----------------------------------------------------------
 
@@ -301,8 +340,8 @@ class ArtifactStore:
         try:
             yield
         finally:
-            held = self.read_json(claim)
-            if held is not None and held.get("token") == token["token"]:
+            now_held = self.read_json(claim)
+            if now_held is not None and now_held.get("token") == token["token"]:
                 self.remove(claim)
 
     @contextlib.contextmanager

@@ -1,0 +1,160 @@
+"""What is in the store: committed artifacts, found by their manifests.
+
+A manifest is the commit marker, so listing manifests (one recursive listing,
+then one concurrent read of the small JSON files) finds exactly the committed
+artifacts: a write that died half-way has data but no manifest and never
+shows. ``fsmirror ls``, ``runs`` and ``gc --all`` stand on this.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from .errors import ResolveError
+from .runid import RunId, decode_run_id
+
+if TYPE_CHECKING:
+    from .mirror import FSMirror
+
+__all__ = ["Artifact", "scan", "series", "parse_target", "age"]
+
+_SCRATCH = ("/.fsmirror/", "/_fsmirror/")
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One committed artifact, as its manifest describes it."""
+
+    address: str
+    module: str
+    qualname: str
+    run_id: RunId
+    segment: str
+    partition: str | None
+    output_name: str
+    uri: str
+    format: str
+    size: int
+    created_at: str
+    latest: bool = False
+
+    @property
+    def series(self) -> tuple[str, str, str | None, str]:
+        """What ``gc`` and ``latest`` group runs by: the code, its partition and output."""
+        return (self.module, self.qualname, self.partition, self.output_name)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["run_id"] = list(self.run_id) if isinstance(self.run_id, tuple) else self.run_id
+        return d
+
+
+def parse_target(target: str | None) -> tuple[str | None, str | None]:
+    """``ADDRESS`` (``pkg/mod.py::Name``) or a code path prefix -> (module prefix, qualname).
+
+    ``project/etl``, ``project/etl/`` and ``project/etl/lift.py`` are prefixes;
+    only an address with ``::`` names one piece of code.
+    """
+    if target is None or target.strip("/ ") == "":
+        return None, None
+    path, sep, name = target.partition("::")
+    path = path.replace("\\", "/").strip("/")
+    if path.endswith(".py"):
+        path = path[:-3]
+    if any(p in ("", ".", "..") for p in path.split("/")):
+        raise ResolveError(
+            f"{target!r} is not a code path: use 'pkg/mod.py::Name' or a directory like 'pkg/sub'"
+        )
+    if sep and not name:
+        raise ResolveError(f"{target!r} names no code after '::'")
+    return path, (name or None)
+
+
+def _listing_root(fm: FSMirror, module: str | None) -> str:
+    """List as narrowly as the layout allows: under the module when the layout starts with it."""
+    if module is None:
+        return fm.base
+    tokens = fm._tokens
+    if tokens and tokens[0] == "{module}":
+        return f"{fm.base}/{module}"
+    return fm.base
+
+
+def scan(fm: FSMirror, target: str | None = None) -> list[Artifact]:
+    """Every committed artifact of ``fm``'s mirror under ``target`` (address or code path), oldest first."""
+    module, qualname = parse_target(target)
+    if qualname is not None:
+        module = fm._resolve(f"{module}.py::{qualname}")[0]
+    elif module is not None:
+        parts = module.split("/")
+        root = fm.settings.root
+        if root in parts:  # 'src/project/etl' -> 'project/etl', as addresses resolve
+            module = "/".join(parts[len(parts) - 1 - parts[::-1].index(root) :])
+    store = fm._artifacts()
+    root = _listing_root(fm, module)
+    found = store.find(root)
+    manifests = [
+        p
+        for p in found
+        if p.rsplit("/", 1)[-1].startswith("_")
+        and p.endswith(".manifest.json")
+        and not any(s in "/" + p for s in _SCRATCH)
+    ]
+    if not manifests:
+        return []
+    out: list[Artifact] = []
+    for data in store.cat_many(manifests).values():
+        try:
+            man = json.loads(data)
+            code, run = man["code"], man["run"]
+            art = Artifact(
+                address=str(code["address"]),
+                module=str(code["module"]),
+                qualname=str(code["qualname"]),
+                run_id=decode_run_id(str(run["segment"])),
+                segment=str(run["segment"]),
+                partition=man.get("partition"),
+                output_name=str(man.get("output_name") or ""),
+                uri=str(man["uri"]),
+                format=str(man.get("format", "")),
+                size=int(man.get("size", 0)),
+                created_at=str(man.get("created_at", "")),
+            )
+        except (ValueError, KeyError, TypeError):
+            continue  # not one of ours, or damaged: ls shows what it can read
+        if module is not None and not (art.module == module or art.module.startswith(module + "/")):
+            continue
+        if qualname is not None and (art.module != module or art.qualname != qualname):
+            continue
+        out.append(art)
+    out.sort(key=lambda a: (a.created_at, a.uri))
+    newest: dict[tuple[str, str, str | None, str], Artifact] = {}
+    for a in out:
+        newest[a.series] = a
+    latest = {id(a) for a in newest.values()}
+    return [Artifact(**{**asdict(a), "latest": True}) if id(a) in latest else a for a in out]
+
+
+def series(artifacts: list[Artifact]) -> dict[tuple[str, str, str | None, str], list[Artifact]]:
+    """Artifacts grouped by code, partition and output; each group oldest first."""
+    groups: dict[tuple[str, str, str | None, str], list[Artifact]] = {}
+    for a in artifacts:
+        groups.setdefault(a.series, []).append(a)
+    return groups
+
+
+def age(created_at: str, now: _dt.datetime | None = None) -> str:
+    """'3 min ago' from an ISO timestamp: what a person scanning a listing wants."""
+    try:
+        then = _dt.datetime.fromisoformat(created_at)
+    except ValueError:
+        return "?"
+    now = now or _dt.datetime.now(_dt.timezone.utc)
+    secs = max(0.0, (now - then).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if secs >= size:
+            return f"{int(secs // size)} {unit} ago"
+    return f"{int(secs)} s ago"
