@@ -1,0 +1,197 @@
+"""Real ``luigi.build`` runs of a two-task chain on a local directory and on moto's S3 server.
+
+Each test asserts on what landed in storage (files, manifests) and on Luigi's
+own record of the build (status, which tasks ran).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from luigi.execution_summary import LuigiStatusCode
+
+from conftest import PIPELINE, Build, Store
+from fsmirror import FSMirror
+
+MODULE_DIR = "project/etl/my_etl_task"
+
+
+def lift_path(task_id: str, ext: str = "csv") -> str:
+    return f"{MODULE_DIR}/{task_id}/LiftDataTask/out.{ext}"
+
+
+def summary_path(task_id: str) -> str:
+    return f"{MODULE_DIR}/{task_id}/SummarizeTask/out.json"
+
+
+def expected_files(pipeline: ModuleType, rows: int) -> set[str]:
+    lift = pipeline.LiftDataTask(rows=rows).task_id
+    summ = pipeline.SummarizeTask(rows=rows).task_id
+    return {
+        lift_path(lift),
+        f"{MODULE_DIR}/{lift}/LiftDataTask/_out.manifest.json",
+        summary_path(summ),
+        f"{MODULE_DIR}/{summ}/SummarizeTask/_out.manifest.json",
+    }
+
+
+def artifacts(files: set[str]) -> set[str]:
+    """The data files and manifests (the latest pointers are bookkeeping, checked elsewhere)."""
+    return {f for f in files if "/_latest." not in f}
+
+
+def test_chain_lands_at_mirrored_paths_with_manifests(
+    store: Store, pipeline: ModuleType, build: Build, run_log: Callable[[], list[str]]
+) -> None:
+    lift, summ = pipeline.LiftDataTask(rows=5), pipeline.SummarizeTask(rows=5)
+    result = build([summ])
+
+    assert result.status == LuigiStatusCode.SUCCESS, result.summary_text
+    assert run_log() == [lift.task_id, summ.task_id]
+    assert artifacts(store.files()) == expected_files(pipeline, 5)
+    assert summ.output().path == f"{store.fm.base}/{summary_path(summ.task_id)}"
+
+    man = lift.output().manifest()
+    assert man["uri"] == f"{store.fm.base}/{lift_path(lift.task_id)}"
+    assert man["code"]["address"] == "project/etl/my_etl_task.py::LiftDataTask"
+    assert man["run"] == {"id": lift.task_id, "segment": lift.task_id, "source": "luigi"}
+    assert man["orchestrator"] == {
+        "name": "luigi",
+        "task_id": lift.task_id,
+        "task_family": "LiftDataTask",
+        "params": {"rows": "5"},
+    }
+    assert man["format"] == "csv"
+    body = store.fm.filesystem.cat_file(man["uri"])
+    assert body == b"i,value\n" + b"".join(f"{i},{i * i}\n".encode() for i in range(5))
+    assert man["size"] == len(body)
+
+    # the downstream read the upstream through self.input() and wrote its value through the registry
+    assert summ.output().read() == {"rows": 5, "total": sum(i * i for i in range(5))}
+    assert summ.output().manifest()["orchestrator"]["task_id"] == summ.task_id
+    assert store.fm.latest(pipeline.SummarizeTask) == summ.task_id
+
+
+def test_second_build_runs_nothing(
+    store: Store, pipeline: ModuleType, build: Build, run_log: Callable[[], list[str]]
+) -> None:
+    assert build([pipeline.SummarizeTask(rows=5)]).status == LuigiStatusCode.SUCCESS
+    before = {f: store.fm.filesystem.cat_file(f"{store.fm.base}/{f}") for f in artifacts(store.files())}
+
+    result = build([pipeline.SummarizeTask(rows=5)])
+
+    assert result.status == LuigiStatusCode.SUCCESS
+    assert "complete ones were encountered" in result.summary_text
+    assert "ran successfully" not in result.summary_text
+    assert len(run_log()) == 2  # only the first build ran anything
+    after = {f: store.fm.filesystem.cat_file(f"{store.fm.base}/{f}") for f in artifacts(store.files())}
+    assert after == before
+
+
+def test_changed_parameter_runs_again_into_a_new_path(
+    store: Store, pipeline: ModuleType, build: Build, run_log: Callable[[], list[str]]
+) -> None:
+    assert build([pipeline.SummarizeTask(rows=5)]).status == LuigiStatusCode.SUCCESS
+    assert build([pipeline.SummarizeTask(rows=7)]).status == LuigiStatusCode.SUCCESS
+
+    seven = [pipeline.LiftDataTask(rows=7).task_id, pipeline.SummarizeTask(rows=7).task_id]
+    assert run_log()[2:] == seven
+    assert artifacts(store.files()) == expected_files(pipeline, 5) | expected_files(pipeline, 7)
+    assert pipeline.SummarizeTask(rows=5).output().read()["rows"] == 5
+    assert pipeline.SummarizeTask(rows=7).output().read()["rows"] == 7
+
+
+def test_two_workers_agree_with_one(
+    store: Store,
+    pipeline: ModuleType,
+    build: Build,
+    run_log: Callable[[], list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    tasks = [pipeline.SummarizeTask(rows=r) for r in (2, 3)]
+    assert build(tasks, workers=2).status == LuigiStatusCode.SUCCESS
+    two = {
+        f: json.loads(store.fm.filesystem.cat_file(f"{store.fm.base}/{f}"))
+        for f in store.files()
+        if f.endswith(".manifest.json")
+    }
+
+    # the same build with one worker into a fresh store of the same provider
+    other = store.config.with_name("one-worker.yml")
+    cfg = store.config.read_text()
+    tenant = store.fm.config.storage.tenant
+    fresh = (
+        tmp_path / "store-one"
+        if store.provider == "local"
+        else request.getfixturevalue("s3_server").new_bucket()
+    )
+    other.write_text(cfg.replace(tenant, str(fresh)))
+    monkeypatch.setenv("FSMIRROR_CONFIG_PATH", str(other))
+    assert build(tasks, workers=1).status == LuigiStatusCode.SUCCESS
+    fm1 = FSMirror(config=str(other))
+    root1 = fm1.filesystem._strip_protocol(fm1.base).rstrip("/")
+    one = {
+        p[len(root1) + 1 :]: json.loads(fm1.filesystem.cat_file(p))
+        for p in fm1.filesystem.find(fm1.base)
+        if p.endswith(".manifest.json")
+    }
+
+    assert set(one) == set(two) and len(two) == 4
+    for path in two:
+        assert two[path]["sha256"] == one[path]["sha256"]
+        assert two[path]["run"] == one[path]["run"]
+    # every task ran exactly once in each build
+    ids = [t.task_id for t in tasks] + [t.requires().task_id for t in tasks]
+    assert sorted(run_log()) == sorted(ids * 2)
+
+
+KILLED_BUILD = textwrap.dedent(
+    """
+    import importlib.util, sys
+    import luigi
+    spec = importlib.util.spec_from_file_location("my_etl_task", sys.argv[1])
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["my_etl_task"] = mod
+    spec.loader.exec_module(mod)
+    luigi.build([mod.SummarizeTask(rows=int(sys.argv[2]))], local_scheduler=True, workers=1)
+    """
+)
+
+
+def test_task_killed_mid_write_stays_incomplete_and_reruns(
+    store: Store, pipeline: ModuleType, build: Build, run_log: Callable[[], list[str]]
+) -> None:
+    rows = 40
+    env = {**os.environ, "FSMIRROR_LUIGI_TEST_KILL": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLED_BUILD, str(PIPELINE), str(rows)],
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+
+    lift = pipeline.LiftDataTask(rows=rows)
+    assert run_log() == [lift.task_id]  # it started writing, then died
+    assert not lift.complete()
+    assert artifacts(store.files()) == set()  # no partial file, no manifest beside the artifact
+
+    result = build([pipeline.SummarizeTask(rows=rows)])
+
+    assert result.status == LuigiStatusCode.SUCCESS, result.summary_text
+    assert run_log() == [lift.task_id, lift.task_id, pipeline.SummarizeTask(rows=rows).task_id]
+    assert lift.complete()
+    assert pipeline.SummarizeTask(rows=rows).output().read() == {
+        "rows": rows,
+        "total": sum(i * i for i in range(rows)),
+    }
