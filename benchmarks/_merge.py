@@ -1,0 +1,297 @@
+"""Merge every ``results-*.json`` (pytest-benchmark's JSON) into one Markdown table of ratios.
+
+Each benchmark carries ``extra_info`` with ``row``, ``role`` (``fsmirror`` or
+``baseline``), ``case`` and ``target``; a case's two roles become one line.
+Rows that are not a timing carry their figures in ``extra_info["samples"]``
+(with ``unit``); everything else uses pytest-benchmark's own statistics.
+The hand-written analysis between the ``notes`` markers of an existing
+results file survives a re-merge, so re-running never loses the explanations.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import re
+import statistics
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ROWS", "Line", "collect", "render", "merge", "machine"]
+
+HERE = Path(__file__).resolve().parent
+NOTES_START, NOTES_END = "<!-- notes: kept across re-merges -->", "<!-- /notes -->"
+
+# The issue's table: what each row measures, its baseline and target, and who fills it.
+ROWS: dict[int, tuple[str, str, str, str]] = {
+    1: ("`mirror_full_output(fn)` repeated", "fsmirror 0.4 from PyPI, same call", ">= 5x faster", "core"),
+    2: ('`python -c "import fsmirror"` wall', '`python -c "import yaml"`', "<= 1.5x", "core"),
+    3: (
+        "`write` of a 100 MB parquet table, local and S3",
+        "`pyarrow.parquet.write_table`",
+        "<= 1.10x",
+        "core",
+    ),
+    4: ("`read` of the same", "`pyarrow.parquet.read_table`", "<= 1.05x", "core"),
+    5: ("`latest()` with 10,000 runs, local and S3", "`latest()` with 10 runs", "<= 1.2x", "core"),
+    6: ("the same lookup", "Kedro versioned dataset, 10,000 versions", "faster", "core"),
+    7: ("peak RSS writing a 1 GB bytes artifact", "the payload size", "<= payload + 100 MB", "core"),
+    8: ("8 processes x 100 small artifacts to S3", "raw s3fs `pipe`", ">= 0.9x throughput", "core"),
+    9: (
+        "Dagster materialization, small and 100 MB",
+        "Dagster `FilesystemIOManager`",
+        "<= 1.3x / <= 1.1x",
+        "dagster",
+    ),
+    10: ("Prefect task result persist", "Prefect `LocalFileSystem` result storage", "<= 1.2x", "prefect"),
+    11: ("Airflow XCom push + pull", "Airflow `XComObjectStorageBackend`", "<= 1.2x", "airflow"),
+    12: ("Luigi `complete()` over 1,000 done tasks", "`luigi.LocalTarget`", "<= 1.5x", "luigi"),
+}
+
+
+@dataclass
+class Side:
+    """One role of a case: its centre, spread and unit."""
+
+    median: float
+    spread: float
+    unit: str  # "s" for timings
+    rounds: int
+    info: Mapping[str, Any]
+
+
+@dataclass
+class Line:
+    """One case of one row: both sides, the ratio and the verdict."""
+
+    row: int
+    case: str
+    measurement: str
+    baseline_name: str
+    target: str
+    source: str
+    sides: dict[str, Side] = field(default_factory=dict)
+    note: str = ""
+
+    @property
+    def higher_is_better(self) -> bool:
+        return any(bool(s.info.get("higher_is_better")) for s in self.sides.values())
+
+    def ratio(self) -> float | None:
+        f, b = self.sides.get("fsmirror"), self.sides.get("baseline")
+        if f is None or b is None or b.median == 0:
+            return None
+        return f.median / b.median
+
+    def verdict(self) -> tuple[str, str]:
+        """(ratio text, met/missed text) against the target."""
+        f = self.sides.get("fsmirror")
+        if f is None:
+            return "n/a", "not measured (fsmirror side missing)"
+        payload = f.info.get("payload_mb")
+        if payload is not None:  # row 7: an absolute limit, not a ratio
+            limit = float(payload) + 100.0
+            worst = float(f.info.get("value", f.median))
+            text = f"{worst / float(payload):.2f}x payload (+{worst - float(payload):.0f} MB)"
+            if worst <= limit:
+                return text, f"met ({worst:.0f} MB <= {limit:.0f} MB)"
+            return text, f"MISSED by {worst - limit:.0f} MB ({worst:.0f} MB > {limit:.0f} MB)"
+        r = self.ratio()
+        if r is None:
+            why = self.sides["fsmirror"].info.get("baseline_unavailable")
+            return "n/a", f"baseline not measured{': ' + str(why) if why else ''}"
+        return _check(r, self.target, self.higher_is_better)
+
+
+def _check(r: float, target: str, higher_is_better: bool) -> tuple[str, str]:
+    m = re.search(r"(<=|>=)\s*([\d.]+)x", target)
+    if "faster" in target and (m is None or m.group(1) == ">="):
+        speedup = 1 / r if r else float("inf")
+        text = f"{r:.3g}x ({speedup:.3g}x faster)" if r < 1 else f"{r:.3g}x ({r:.3g}x slower)"
+        need = float(m.group(2)) if m else 1.0
+        if speedup >= need and (m or r < 1):
+            return text, "met"
+        return (
+            text,
+            f"MISSED: {speedup:.3g}x faster, target {need:g}x ({(1 - speedup / need) * 100:.0f}% short)",
+        )
+    if m is None:
+        return f"{r:.3g}x", "no target parsed"
+    op, limit = m.group(1), float(m.group(2))
+    text = f"{r:.3g}x" + (" throughput" if higher_is_better else "")
+    if op == "<=":
+        return (text, "met") if r <= limit else (text, f"MISSED by {(r / limit - 1) * 100:.0f}%")
+    return (text, "met") if r >= limit else (text, f"MISSED by {(1 - r / limit) * 100:.0f}%")
+
+
+def _side(bench: Mapping[str, Any]) -> Side:
+    info = bench.get("extra_info", {})
+    samples = info.get("samples")
+    if samples:
+        xs = sorted(float(x) for x in samples)
+        q = statistics.quantiles(xs, n=4) if len(xs) >= 2 else [xs[0], xs[0], xs[0]]
+        return Side(statistics.median(xs), q[2] - q[0], str(info.get("unit", "")), len(xs), info)
+    st = bench["stats"]
+    return Side(float(st["median"]), float(st["iqr"]), "s", int(st["rounds"]), info)
+
+
+def collect(paths: Iterable[Path]) -> tuple[list[Line], list[dict[str, Any]]]:
+    """Lines keyed by (row, case), and each file's header facts (date, machine, versions)."""
+    lines: dict[tuple[int, str], Line] = {}
+    files = []
+    for path in sorted(paths):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            files.append({"file": path.name, "error": f"unreadable: {e}"})
+            continue
+        versions: dict[str, str] = {}
+        smoke = False
+        for bench in data.get("benchmarks", []):
+            info = bench.get("extra_info", {})
+            versions.update(info.get("versions", {}))
+            smoke = smoke or bool(info.get("smoke"))
+            if "row" not in info or "stats" not in bench:
+                continue
+            key = (int(info["row"]), str(info.get("case", bench.get("group") or "")))
+            line = lines.setdefault(
+                key,
+                Line(
+                    key[0],
+                    key[1],
+                    str(info.get("measurement", "")),
+                    str(info.get("baseline", "")),
+                    str(info.get("target", "")),
+                    path.name,
+                ),
+            )
+            line.sides[str(info.get("role"))] = _side(bench)
+        mi = data.get("machine_info", {})
+        files.append(
+            {
+                "file": path.name,
+                "datetime": data.get("datetime", ""),
+                "python": mi.get("python_version", ""),
+                "cpu": (mi.get("cpu") or {}).get("brand_raw", ""),
+                "versions": versions,
+                "smoke": smoke,
+            }
+        )
+    return sorted(lines.values(), key=lambda ln: (ln.row, ln.case)), files
+
+
+def machine() -> str:
+    """CPU model, cores and RAM from /proc (what the ratios were measured on)."""
+    cpu, cores, mem = platform.processor() or platform.machine(), os.cpu_count() or 0, ""
+    try:
+        for ln in Path("/proc/cpuinfo").read_text().splitlines():
+            if ln.startswith("model name"):
+                cpu = ln.split(":", 1)[1].strip()
+                break
+        for ln in Path("/proc/meminfo").read_text().splitlines():
+            if ln.startswith("MemTotal"):
+                mem = f"{int(ln.split()[1]) / 1024 / 1024:.1f} GiB RAM"
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {cores} cores, {mem}, {platform.system()} {platform.release()}".rstrip(", ")
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit != "s":
+        return f"{value:,.1f} {unit}" if value < 1000 else f"{value:,.0f} {unit}"
+    for scale, name in ((1, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns")):
+        if value >= scale or name == "ns":
+            return f"{value / scale:.3g} {name}"
+    return f"{value} s"
+
+
+def _cell(side: Side | None) -> str:
+    if side is None:
+        return "—"
+    return f"{_fmt(side.median, side.unit)} ± {_fmt(side.spread, side.unit)} (n={side.rounds})"
+
+
+def render(lines: list[Line], files: list[dict[str, Any]], *, notes: str = "", smoke: bool = False) -> str:
+    """The whole results file: header, the table, then the kept notes."""
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    out = [
+        "# fsmirror benchmarks: results",
+        "",
+        f"Merged {now} by `python -m benchmarks{' --smoke' if smoke else ''}` "
+        "(rows 1-8: `tox -e bench`; rows 9-12: `tox -e bench-<orchestrator>`, then `python -m benchmarks --merge-only`).",
+        "",
+        f"- Machine: {machine()}",
+    ]
+    for f in files:
+        if "error" in f:
+            out.append(f"- `{f['file']}`: {f['error']}")
+            continue
+        vers = ", ".join(f"{k} {v}" for k, v in sorted(f["versions"].items()))
+        out.append(
+            f"- `{f['file']}`: run {f['datetime'][:19].replace('T', ' ')} UTC, Python {f['python']}"
+            + (f"; {vers}" if vers else "")
+            + (" — SMOKE sizes, not a measurement" if f["smoke"] else "")
+        )
+    out += [
+        "",
+        "Each cell is the median ± the interquartile range over n rounds (pytest-benchmark). The ratio is",
+        "fsmirror / baseline of the medians (time: lower is better), or of throughputs where it says so.",
+        "Both sides of a line ran in the same process run, on the same filesystem, bytes and warm-up.",
+        "",
+        "| # | measurement | fsmirror | baseline | ratio | target | result |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    by_row: dict[int, list[Line]] = {}
+    for ln in lines:
+        by_row.setdefault(ln.row, []).append(ln)
+    for row, (what, base, target, owner) in ROWS.items():
+        if row not in by_row:
+            why = (
+                f"not measured yet (run `tox -e bench-{owner}`)"
+                if owner != "core"
+                else "not measured yet (run `tox -e bench`)"
+            )
+            out.append(f"| {row} | {what} | — | {base} | — | {target} | {why} |")
+            continue
+        for ln in by_row[row]:
+            ratio, result = ln.verdict()
+            f, b = ln.sides.get("fsmirror"), ln.sides.get("baseline")
+            measurement = f"{ln.measurement} [{ln.case}]" if ln.measurement else ln.case
+            baseline_cell = _cell(b) + (f"<br>{ln.baseline_name}" if ln.baseline_name else "")
+            out.append(
+                f"| {row} | {measurement} | {_cell(f)} | {baseline_cell} | {ratio} | {ln.target} | {result} |"
+            )
+    out += ["", NOTES_START, notes.strip() or "_No analysis written yet._", NOTES_END, ""]
+    return "\n".join(out)
+
+
+def _kept_notes(path: Path) -> str:
+    try:
+        text = path.read_text()
+    except OSError:
+        return ""
+    if NOTES_START in text and NOTES_END in text:
+        return text.split(NOTES_START, 1)[1].split(NOTES_END, 1)[0]
+    return ""
+
+
+def merge(
+    out: Path,
+    json_paths: Iterable[Path] | None = None,
+    *,
+    smoke: bool = False,
+    notes_from: Path | None = None,
+) -> str:
+    """Write ``out`` from the JSON files (default: every ``benchmarks/results-*.json``); returns the text."""
+    paths = list(json_paths) if json_paths is not None else sorted(HERE.glob("results-*.json"))
+    lines, files = collect(paths)
+    text = render(lines, files, notes=_kept_notes(notes_from or out), smoke=smoke)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, out)
+    return text
