@@ -52,6 +52,8 @@ def _bounded_yaml(text: str, source: str) -> Any:
             elif isinstance(n, yaml.SequenceNode):
                 stack.extend(n.value)
         return loader.construct_document(node)
+    except RecursionError:
+        raise ConfigError(f"{source}: the YAML nests too deeply to be a config") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
