@@ -1,1 +1,36 @@
-"""fsmirror's airflow adapter."""
+"""fsmirror for Airflow: a path macro and an XCom backend keyed on Airflow's own run id.
+
+``pip install 'fsmirror[airflow]'`` registers the ``fsmirror`` plugin (entry point
+``airflow.plugins``), which gives ``{{ macros.fsmirror.path() }}`` in every templated
+field. Set ``AIRFLOW__CORE__XCOM_BACKEND=fsmirror_airflow.FSMirrorXComBackend`` to
+store XCom values at the producing task's mirrored path.
+
+Names load on first access, so Airflow importing the plugin entry point does not
+pull in the XCom machinery (and the other way round), avoiding import cycles.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["FSMirrorXComBackend", "FSMirrorPlugin", "path", "task_location", "task_target"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "FSMirrorXComBackend":
+        from .xcom import FSMirrorXComBackend
+
+        return FSMirrorXComBackend
+    if name == "FSMirrorPlugin":
+        from .plugin import FSMirrorPlugin
+
+        return FSMirrorPlugin
+    if name == "path":
+        from .macros import path
+
+        return path
+    if name in ("task_location", "task_target"):
+        from . import _locate
+
+        return getattr(_locate, name)
+    raise AttributeError(f"module 'fsmirror_airflow' has no attribute {name!r}")

@@ -1,0 +1,113 @@
+"""Where an Airflow task's artifacts go: one function shared by the macro and the XCom backend.
+
+Both must agree byte for byte, so the rules live here once:
+
+- code location: the task's ``python_callable`` (PythonOperator, ``@task``); a
+  callable nested in the DAG function (a ``<locals>`` qualname), a lambda, or a
+  callable reused under another task id (``add`` run as ``add__1``) is located
+  by its file plus the task id, so two tasks never share a directory; any other
+  operator by the DAG file plus the task id.
+- run slot: ``(dag_id, run_id)``, a scoped run id (``<dag_id>@<run_id>``): Airflow
+  run ids repeat across DAGs, ``logical_date`` can be None.
+- mapped tasks: ``map_index`` as a partition segment after the name.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+from typing import Any
+
+from fsmirror import ConfigError, FSMirror, ResolveError
+from fsmirror.address import CodeAddress
+
+__all__ = ["task_location", "task_target", "get_mirror", "setting", "map_partition"]
+
+SECTION = "fsmirror"
+
+
+def _parts(file: str) -> tuple[str, ...]:
+    return tuple(p for p in file.replace("\\", "/").split("/") if p)
+
+
+def task_location(task: Any) -> Any:
+    """The object the core resolves for ``task``: its callable, or a ``CodeAddress``.
+
+    Returning the function itself (the common case) lets ``FSMirror`` cache the
+    resolved pieces per function.
+    """
+    task_id = str(task.task_id)
+    fn = getattr(task, "python_callable", None)
+    if callable(fn):
+        while isinstance(fn, functools.partial):
+            fn = fn.func
+        fn = inspect.unwrap(fn)
+        code = getattr(fn, "__code__", None)
+        file = getattr(code, "co_filename", None)
+        if file and not file.startswith("<"):
+            qualname = getattr(fn, "__qualname__", "")
+            if task_id == getattr(fn, "__name__", None) and "<" not in qualname:
+                return fn
+            return CodeAddress(_parts(file), task_id)
+    dag = getattr(task, "dag", None)
+    fileloc = getattr(dag, "fileloc", None)
+    if not fileloc:
+        raise ResolveError(
+            f"fsmirror: cannot locate task {task_id!r}: it has no python_callable and no DAG file "
+            "(dag.fileloc); define it in a DAG file, or pass a code address to macros.fsmirror.path(...)"
+        )
+    return CodeAddress(_parts(str(fileloc)), task_id)
+
+
+def map_partition(map_index: int | None) -> str | None:
+    """The partition segment of a mapped task instance (``None`` when unmapped)."""
+    return str(map_index) if map_index is not None and map_index >= 0 else None
+
+
+def task_target(task: Any, dag_id: str, run_id: str, map_index: int | None) -> dict[str, Any]:
+    """Keyword arguments for the core's path and write calls for one task instance."""
+    if not run_id:
+        raise ResolveError(
+            f"fsmirror: no Airflow run_id for task {getattr(task, 'task_id', task)!r} of DAG {dag_id!r}"
+        )
+    return {
+        "obj": task_location(task),
+        "run_id": (str(dag_id), str(run_id)),
+        "partition": map_partition(map_index),
+    }
+
+
+def setting(key: str, env: str | None = None) -> str | None:
+    """``[fsmirror] <key>`` from Airflow's config (``AIRFLOW__FSMIRROR__<KEY>``), else ``$<env>``."""
+    from airflow.sdk.configuration import conf
+
+    value = conf.get(SECTION, key, fallback=None)
+    if value in (None, "") and env:
+        value = os.environ.get(env)
+    return value or None
+
+
+@functools.lru_cache(maxsize=32)
+def _mirror(config_path: str | None, mirror: str | None, mtime_ns: int) -> FSMirror:
+    return FSMirror(config=config_path, mirror=mirror)
+
+
+def get_mirror(mirror: str | None = None) -> FSMirror:
+    """The ``FSMirror`` for ``[fsmirror] config_path`` / ``mirror`` (else ``$FSMIRROR_CONFIG_PATH`` / ``$FSMIRROR_MIRROR``).
+
+    Cached per (file, mirror, file mtime): a task process builds it once, and an
+    edited config is picked up without a restart.
+    """
+    path = setting("config_path", "FSMIRROR_CONFIG_PATH")
+    if path is None:
+        raise ConfigError(
+            "fsmirror: no config file: set [fsmirror] config_path in airflow.cfg "
+            "(AIRFLOW__FSMIRROR__CONFIG_PATH) or $FSMIRROR_CONFIG_PATH"
+        )
+    name = mirror or setting("mirror", "FSMIRROR_MIRROR")
+    try:
+        mtime = os.stat(path).st_mtime_ns
+    except OSError:
+        mtime = -1  # the core reports the missing file with its own message
+    return _mirror(path, name, mtime)

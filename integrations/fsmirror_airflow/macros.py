@@ -1,0 +1,51 @@
+"""``{{ macros.fsmirror.path() }}``: the mirrored output URI of the task being rendered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jinja2
+
+from fsmirror import FSMirrorError
+
+from ._locate import get_mirror, task_target
+
+__all__ = ["path"]
+
+
+@jinja2.pass_context
+def path(
+    context: Any,
+    address: str | None = None,
+    mirror: str | None = None,
+    output: bool = True,
+    output_name: str | None = None,
+) -> str:
+    """The mirrored URI for the current task (or ``address``) in this DAG run.
+
+    Args:
+        address: a code address ``"pkg/mod.py::Name"``; default: the task being rendered
+            (its ``python_callable``, else its DAG file plus task id; mapped tasks add
+            their ``map_index``).
+        mirror: which mirror of the config; default ``[fsmirror] mirror``.
+        output: the output file (``.../out.parquet``) when true, else its directory.
+        output_name: the file stem instead of the mirror's ``output_name``.
+
+    The run slot is ``<dag_id>@<run_id>`` from the template context, never the
+    logical date. Example: ``bash_command="train --out {{ macros.fsmirror.path() }}"``.
+    """
+    ti = context.get("ti")
+    run_id = context.get("run_id")
+    if ti is None or not run_id:
+        raise FSMirrorError(
+            "macros.fsmirror.path() needs a task's template context (ti, run_id): "
+            "it only renders inside a running task"
+        )
+    target = task_target(ti.task, ti.dag_id, run_id, getattr(ti, "map_index", -1))
+    if address is not None:
+        target["obj"], target["partition"] = address, None
+    fm = get_mirror(mirror)
+    obj, run, partition = target["obj"], target["run_id"], target["partition"]
+    if output:
+        return fm.mirror_full_output(obj, run_id=run, partition=partition, output_name=output_name)
+    return fm.mirror_full(obj, run_id=run, partition=partition)

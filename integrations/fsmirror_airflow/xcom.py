@@ -1,0 +1,155 @@
+"""``FSMirrorXComBackend``: XCom values stored at the producing task's mirrored path.
+
+The metadata DB keeps only ``{"__fsmirror_xcom__": "<uri>", "mirror": "<name>"}``,
+a self-contained reference: ``deserialize_value`` receives nothing but the stored
+value, in any process. Values at or above ``[fsmirror] xcom_threshold`` bytes (default 0:
+every value) go to storage; smaller ones stay inline as Airflow stores them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from airflow.sdk.bases.xcom import BaseXCom
+
+from fsmirror import ConfigError, FSMirror, FSMirrorError
+
+from ._listener import running_ti
+from ._locate import get_mirror, setting, task_target
+
+__all__ = ["FSMirrorXComBackend", "REF_KEY"]
+
+REF_KEY = "__fsmirror_xcom__"
+_OUTPUT_NAME = re.compile(r"^[A-Za-z0-9-][A-Za-z0-9_-]*$")
+log = logging.getLogger(__name__)
+
+
+def _threshold() -> int:
+    raw = setting("xcom_threshold", "FSMIRROR_XCOM_THRESHOLD")
+    if raw is None:
+        return 0
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(
+            f"[fsmirror] xcom_threshold = {raw!r} is not a whole number of bytes "
+            "(AIRFLOW__FSMIRROR__XCOM_THRESHOLD); 0 stores every value"
+        ) from None
+
+
+def _inline_size(serialized: Any) -> float:
+    try:
+        return len(json.dumps(serialized, separators=(",", ":")).encode())
+    except (TypeError, ValueError):
+        return float("inf")
+
+
+def _ref(value: Any) -> str | None:
+    if isinstance(value, dict) and isinstance(value.get(REF_KEY), str):
+        return str(value[REF_KEY])
+    return None
+
+
+def _reader(ref: dict[str, Any]) -> FSMirror:
+    """The mirror that wrote ``ref`` when configured (its ``allow_pickle`` applies), else the default."""
+    name = ref.get("mirror")
+    fm = get_mirror()
+    if isinstance(name, str) and name != fm.mirror and name in fm.config.mirrors:
+        return get_mirror(name)
+    return fm
+
+
+class FSMirrorXComBackend(BaseXCom):
+    """An XCom backend that writes through ``FSMirror.write`` (atomic, with a manifest).
+
+    Set ``AIRFLOW__CORE__XCOM_BACKEND=fsmirror_airflow.FSMirrorXComBackend``. A
+    task's XCom lands at ``<mirror>/<module>/<dag_id>@<run_id>/<task>/[<map_index>/]<key>.<fmt>``
+    (``return_value`` uses the mirror's ``output_name``), the same directory as
+    ``{{ macros.fsmirror.path() }}``. The format follows the value: DataFrame ->
+    parquet, JSON-able -> json, else the mirror's format.
+    """
+
+    @staticmethod
+    def serialize_value(
+        value: Any,
+        *,
+        key: str | None = None,
+        task_id: str | None = None,
+        dag_id: str | None = None,
+        run_id: str | None = None,
+        map_index: int | None = None,
+    ) -> Any:
+        threshold = _threshold()
+        if value is None:
+            return BaseXCom.serialize_value(value)
+        if threshold > 0:
+            inline = BaseXCom.serialize_value(value)
+            if _inline_size(inline) < threshold:
+                return inline
+        key = key or BaseXCom.XCOM_RETURN_KEY
+        if not _OUTPUT_NAME.match(key):
+            log.warning(
+                "fsmirror: XCom key %r cannot name a file (letters, digits, '_', '-'; not starting "
+                "with '_'): stored inline in the metadata DB",
+                key,
+            )
+            return BaseXCom.serialize_value(value)
+        where = f"XCom {key!r} of task {task_id!r} in DAG {dag_id!r}, run {run_id!r}"
+        if not (dag_id and task_id and run_id):
+            raise FSMirrorError(f"fsmirror: {where}: dag_id, task_id and run_id are all needed")
+        ti = running_ti(dag_id, task_id, run_id, map_index)
+        if ti is None:
+            raise FSMirrorError(
+                f"fsmirror: {where}: the task's code location is unknown because it was not seen "
+                "starting in this process; the 'fsmirror' plugin's listener records it: check "
+                "that `airflow plugins` lists fsmirror"
+            )
+        try:
+            fm = get_mirror()
+            target = task_target(ti.task, dag_id, run_id, map_index)
+            uri = fm.write(
+                target["obj"],
+                value,
+                run_id=target["run_id"],
+                partition=target["partition"],
+                output_name=None if key == BaseXCom.XCOM_RETURN_KEY else key,
+                format="auto",
+                overwrite=True,  # one value per key and try: a retry replaces, never duplicates
+                run_source="airflow",
+                orchestrator={
+                    "dag_id": dag_id,
+                    "task_id": task_id,
+                    "run_id": run_id,
+                    "map_index": -1 if map_index is None else map_index,
+                    "try_number": getattr(ti, "try_number", None),
+                    "xcom_key": key,
+                },
+            )
+        except FSMirrorError as e:
+            raise type(e)(f"fsmirror XCom backend, {where}: {e}") from e
+        except Exception as e:  # store unreachable, credentials...: say where
+            raise FSMirrorError(
+                f"fsmirror XCom backend, {where}: could not write to storage: {type(e).__name__}: {e}"
+            ) from e
+        return {REF_KEY: uri, "mirror": fm.mirror}
+
+    @staticmethod
+    def deserialize_value(result: Any) -> Any:
+        value = result.value
+        uri = _ref(value)
+        if uri is None:
+            return BaseXCom.deserialize_value(result)
+        try:
+            return _reader(value).read_uri(uri)
+        except FSMirrorError as e:
+            raise type(e)(f"fsmirror XCom backend, reading {uri}: {e}") from e
+
+    @classmethod
+    def purge(cls, xcom: Any, *args: Any) -> None:
+        """Remove the artifact of a cleared XCom (Airflow calls this before a retry or re-run)."""
+        uri = _ref(getattr(xcom, "value", None))
+        if uri is not None:
+            get_mirror().delete_uri(uri)

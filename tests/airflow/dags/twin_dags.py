@@ -1,0 +1,20 @@
+"""Two DAGs in one file, same schedule, same task ids: their paths must never meet."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.providers.standard.operators.bash import BashOperator
+from airflow.sdk import DAG
+
+for _dag_id in ("twin_a", "twin_b"):
+    with DAG(_dag_id, schedule="@daily", start_date=dt.datetime(2026, 1, 1), catchup=False) as _dag:
+        BashOperator(task_id="render", bash_command="echo {{ macros.fsmirror.path() }}")
+        BashOperator(
+            task_id="render_address",
+            bash_command=(
+                "echo {{ macros.fsmirror.path('aipipeline/models/train.py::Trainer', "
+                "mirror='aipipeline', output=False) }}"
+            ),
+        )
+    globals()[_dag_id] = _dag

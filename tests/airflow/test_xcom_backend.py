@@ -1,0 +1,93 @@
+"""``FSMirrorXComBackend`` under ``dag.test()``: values land in storage, the DB keeps references."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from conftest import DAG_MIRRORS, xcom_rows
+from fsmirror import FSMirror
+
+REF = "__fsmirror_xcom__"
+
+
+def _escape(run_id: str) -> str:
+    return run_id.replace(":", "~3A").replace("+", "~2B")
+
+
+@pytest.mark.parametrize("provider", ["local", "s3"])
+def test_taskflow_values_go_through_storage(
+    provider: str,
+    run_dag: Callable[..., Any],
+    airflow_db: Path,
+    request: pytest.FixtureRequest,
+    fsmirror_config: Any,
+    tmp_path: Path,
+) -> None:
+    make = request.getfixturevalue(f"{provider}_config")
+    cfg = fsmirror_config(make(mirrors=DAG_MIRRORS))
+    fm = FSMirror(cfg, mirror="dags")
+    dr = run_dag("taskflow_xcom", "taskflow_xcom")
+    assert dr.state == "success"
+
+    base = f"{fm.base}/dags/taskflow_xcom/taskflow_xcom@{_escape(dr.run_id)}"
+    expected = {
+        ("extract", -1, "return_value"): f"{base}/extract/out.parquet",
+        ("summarize", -1, "return_value"): f"{base}/summarize/out.json",
+        ("summarize", -1, "stats"): f"{base}/summarize/stats.json",
+        # a dict-annotated @task has multiple_outputs: Airflow pushes each key too
+        ("summarize", -1, "cities"): f"{base}/summarize/cities.json",
+        ("summarize", -1, "max_temp"): f"{base}/summarize/max_temp.json",
+        ("scale", 0, "return_value"): f"{base}/scale/0/out.json",
+        ("scale", 1, "return_value"): f"{base}/scale/1/out.json",
+        ("scale", 2, "return_value"): f"{base}/scale/2/out.json",
+        ("report", -1, "return_value"): f"{base}/report/out.json",
+    }
+    rows = xcom_rows(airflow_db, "taskflow_xcom", dr.run_id)
+    assert rows == {k: {REF: uri, "mirror": "dags"} for k, uri in expected.items()}
+
+    # what landed in storage, read back by URI and by raw bytes
+    df = fm.read_uri(expected[("extract", -1, "return_value")])
+    pd.testing.assert_frame_equal(
+        df, pd.DataFrame({"city": ["Oslo", "Lima", "Pune"], "temp": [3.5, 19.0, 27.25]})
+    )
+    fs = fm.filesystem
+    raw = {k: json.loads(fs.cat_file(uri)) for k, uri in expected.items() if uri.endswith(".json")}
+    assert raw[("summarize", -1, "stats")] == {"rows": 3}
+    assert raw[("summarize", -1, "cities")] == ["Oslo", "Lima", "Pune"]
+    assert [raw[("scale", i, "return_value")] for i in range(3)] == [7.0, 38.0, 54.5]
+    assert raw[("report", -1, "return_value")] == "3 cities, 99.5"
+
+    man = fm.manifest_uri(expected[("scale", 1, "return_value")])
+    assert man["run"] == {
+        "id": ["taskflow_xcom", dr.run_id],
+        "segment": f"taskflow_xcom@{_escape(dr.run_id)}",
+        "source": "airflow",
+    }
+    assert man["code"]["qualname"] == "scale"  # nested in the DAG function: the task id
+    assert man["orchestrator"]["dag_id"] == "taskflow_xcom"
+    assert man["orchestrator"]["map_index"] == 1
+    written = sorted(p for p in fs.find(base) if not p.rsplit("/", 1)[-1].startswith("_"))
+    assert written == sorted(fs._strip_protocol(u) for u in expected.values())  # nothing else
+
+
+def test_threshold_keeps_small_values_inline(
+    run_dag: Callable[..., Any],
+    airflow_db: Path,
+    local_config: Callable[..., Path],
+    fsmirror_config: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fsmirror_config(local_config(mirrors=DAG_MIRRORS))
+    monkeypatch.setenv("AIRFLOW__FSMIRROR__XCOM_THRESHOLD", "200")
+    dr = run_dag("taskflow_xcom", "taskflow_xcom")
+    assert dr.state == "success"
+    rows = xcom_rows(airflow_db, "taskflow_xcom", dr.run_id)
+    assert rows[("scale", 0, "return_value")] == 7.0  # inline, as Airflow stores it
+    assert rows[("summarize", -1, "stats")] == {"rows": 3}
+    assert set(rows[("extract", -1, "return_value")]) == {REF, "mirror"}  # a DataFrame is bigger
