@@ -33,6 +33,7 @@ from servers import S3Server  # noqa: E402
 
 __all__ = [
     "SMOKE",
+    "WARMUP",
     "Sizes",
     "SIZES",
     "LEGACY_VERSION",
@@ -46,6 +47,7 @@ __all__ = [
 
 SMOKE = os.environ.get("FSMIRROR_BENCH_SMOKE", "") not in ("", "0", "false", "no")
 LEGACY_VERSION = "0.4"
+WARMUP = 0 if SMOKE else 1  # untimed rounds before the timed ones, the same for both sides
 
 
 @dataclass(frozen=True)
@@ -67,9 +69,9 @@ class Sizes:
 
 
 SIZES = (
-    Sizes(2, 2, 50, 10, 5, 3, 20, 1, 2, 5, 4096, 1)
+    Sizes(2, 1, 50, 10, 5, 2, 20, 1, 2, 5, 4096, 1)
     if SMOKE
-    else Sizes(100, 9, 10_000, 10, 50, 30, 1024, 3, 8, 100, 4096, 7)
+    else Sizes(100, 9, 10_000, 10, 200, 30, 1024, 3, 8, 100, 4096, 7)
 )
 
 

@@ -27,6 +27,7 @@ from benchmarks import _workers
 from benchmarks._support import (
     LEGACY_VERSION,
     SIZES,
+    WARMUP,
     Project,
     S3Server,
     config_dict,
@@ -129,7 +130,11 @@ def test_row2_import(benchmark: Any, role: str, module: str) -> None:
         target="<= 1.5x",
     )
     benchmark.pedantic(
-        subprocess.run, args=(cmd,), kwargs={"check": True}, rounds=SIZES.import_rounds, warmup_rounds=2
+        subprocess.run,
+        args=(cmd,),
+        kwargs={"check": True},
+        rounds=SIZES.import_rounds,
+        warmup_rounds=WARMUP + 1,
     )
 
 
@@ -203,7 +208,7 @@ def test_row3_write_fsmirror(
         "pyarrow.parquet.write_table, same fsspec filesystem",
         "<= 1.10x",
     )
-    benchmark.pedantic(fm.write, setup=setup, rounds=SIZES.io_rounds, warmup_rounds=1)
+    benchmark.pedantic(fm.write, setup=setup, rounds=SIZES.io_rounds, warmup_rounds=WARMUP)
     rounds.next()
 
 
@@ -234,7 +239,7 @@ def test_row3_write_baseline(
         "pyarrow.parquet.write_table, same fsspec filesystem",
         "<= 1.10x",
     )
-    benchmark.pedantic(pq.write_table, setup=setup, rounds=SIZES.io_rounds, warmup_rounds=1)
+    benchmark.pedantic(pq.write_table, setup=setup, rounds=SIZES.io_rounds, warmup_rounds=WARMUP)
     rounds.next()
 
 
@@ -266,7 +271,7 @@ def test_row4_read_fsmirror(
         "<= 1.05x",
     )
     fm.read(obj)
-    benchmark.pedantic(fm.read, args=(obj,), rounds=SIZES.io_rounds, warmup_rounds=1)
+    benchmark.pedantic(fm.read, args=(obj,), rounds=SIZES.io_rounds, warmup_rounds=WARMUP)
 
 
 @pytest.mark.parametrize("storage", STORAGES)
@@ -292,7 +297,7 @@ def test_row4_read_baseline(
         args=(path,),
         kwargs={"filesystem": fm.filesystem},
         rounds=SIZES.io_rounds,
-        warmup_rounds=1,
+        warmup_rounds=WARMUP,
     )
 
 
@@ -362,7 +367,7 @@ def test_row5_latest(
         runs=n,
     )
     fm.latest(obj)
-    benchmark.pedantic(fm.latest, args=(obj,), rounds=SIZES.lookup_rounds, warmup_rounds=2)
+    benchmark.pedantic(fm.latest, args=(obj,), rounds=SIZES.lookup_rounds, warmup_rounds=WARMUP + 1)
 
 
 def _kedro_versions(n: int) -> Iterator[str]:
@@ -411,7 +416,7 @@ def test_row6_latest_vs_kedro(
         setup = ds._clear_version_cache  # each lookup pays, as in a fresh session
     setup()
     benchmark.extra_info["found"] = fn()
-    benchmark.pedantic(fn, setup=setup, rounds=SIZES.lookup_rounds, warmup_rounds=2)
+    benchmark.pedantic(fn, setup=setup, rounds=SIZES.lookup_rounds, warmup_rounds=WARMUP + 1)
 
 
 # -- row 7: peak memory writing a large bytes artifact -------------------------------------
