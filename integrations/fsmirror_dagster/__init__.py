@@ -1,1 +1,9 @@
-"""fsmirror's dagster adapter."""
+"""fsmirror for Dagster: ``FSMirrorIOManager`` keeps every run's outputs at mirrored, run-scoped paths.
+
+>>> from fsmirror_dagster import FSMirrorIOManager  # doctest: +SKIP
+>>> Definitions(assets=[...], resources={"io_manager": FSMirrorIOManager(mirror="aipipeline")})  # doctest: +SKIP
+"""
+
+from .io_manager import URI_METADATA_KEY, FSMirrorIOManager
+
+__all__ = ["FSMirrorIOManager", "URI_METADATA_KEY"]
