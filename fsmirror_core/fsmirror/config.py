@@ -46,7 +46,15 @@ def _bounded_yaml(text: str, source: str) -> Any:
                     "(anchors/aliases?); a config is never that large"
                 )
             if isinstance(n, yaml.MappingNode):
+                keys: set[str] = set()
                 for k, v in n.value:
+                    if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge":
+                        if k.value in keys:  # safe_load would keep the last one silently
+                            raise ConfigError(
+                                f"{source} line {k.start_mark.line + 1}: key {k.value!r} is given twice "
+                                "in one mapping; keep one"
+                            )
+                        keys.add(k.value)
                     stack.append(k)
                     stack.append(v)
             elif isinstance(n, yaml.SequenceNode):
