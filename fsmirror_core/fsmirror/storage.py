@@ -47,7 +47,8 @@ __all__ = ["PROTOCOLS", "Slot", "ArtifactStore", "HashingWriter"]
 
 PROTOCOLS = {"local": "file", "memory": "memory", "s3": "s3", "gcs": "gcs", "blob": "az"}
 EXTRAS = {"s3": "s3", "gcs": "gcs", "blob": "azure"}
-_ASYNC_HASH_MIN = 256 * 1024
+_ASYNC_HASH_MIN = 1024 * 1024
+_SINGLE_PUT_MAX = 8 * 1024 * 1024
 _hash_pool: concurrent.futures.ThreadPoolExecutor | None = None
 _hash_pool_lock = threading.Lock()
 
@@ -63,15 +64,20 @@ def _pool() -> concurrent.futures.ThreadPoolExecutor:
 class HashingWriter(io.RawIOBase):
     """Pass bytes through to ``f`` while hashing them, without a second pass.
 
-    Large immutable chunks are hashed on a worker thread while the caller goes
-    on producing the next one (hashlib releases the GIL), so hashing hides
-    behind serialization and I/O instead of adding to it.
+    Immutable chunks are hashed on a worker thread while the caller goes on
+    producing the next one (hashlib releases the GIL), so hashing hides behind
+    serialization and I/O instead of adding to it. pyarrow writes a parquet
+    file as many ~64 KB pages, so small chunks are batched (references only,
+    no copy) and handed to the worker about once a megabyte: one hand-off per
+    chunk would cost more than the hashing it hides.
     """
 
     def __init__(self, f: Any) -> None:
         self._f = f
         self._h = hashlib.sha256()
         self._pending: concurrent.futures.Future[None] | None = None
+        self._batch: list[bytes] = []
+        self._batched = 0
         self.size = 0
         self.manifest: dict[str, Any] | None = None
 
@@ -80,27 +86,40 @@ class HashingWriter(io.RawIOBase):
 
     def write(self, b: Any) -> int:
         n = len(b) if isinstance(b, bytes) else memoryview(b).nbytes
-        if isinstance(b, bytes) and n >= _ASYNC_HASH_MIN:
-            prev = self._pending
-            h = self._h
-
-            def update(prev: concurrent.futures.Future[None] | None = prev, data: bytes = b) -> None:
-                if prev is not None:
-                    prev.result()
-                h.update(data)
-
-            self._pending = _pool().submit(update)
-        else:
+        if isinstance(b, bytes):
+            self._batch.append(b)
+            self._batched += n
+            if self._batched >= _ASYNC_HASH_MIN:
+                self._submit()
+        else:  # a mutable buffer may change once write() returns: hash it now, in order
             self._drain()
             self._h.update(b)
         self._f.write(b)
         self.size += n
         return n
 
+    def _submit(self) -> None:
+        batch, prev, h = self._batch, self._pending, self._h
+        self._batch, self._batched = [], 0
+
+        def update() -> None:
+            if prev is not None:
+                prev.result()
+            for chunk in batch:
+                h.update(chunk)
+
+        self._pending = _pool().submit(update)
+
     def _drain(self) -> None:
-        if self._pending is not None:
+        if self._pending is None:  # small artifact: no thread hop
+            for chunk in self._batch:
+                self._h.update(chunk)
+        else:
+            self._submit()
+            assert self._pending is not None
             self._pending.result()
             self._pending = None
+        self._batch, self._batched = [], 0
 
     def hexdigest(self) -> str:
         self._drain()
@@ -111,6 +130,32 @@ class HashingWriter(io.RawIOBase):
 
     def flush(self) -> None:
         self._f.flush()
+
+
+class _SpillToUpload(io.RawIOBase):
+    """Hold the first ``_SINGLE_PUT_MAX`` bytes in memory; past that, open the multipart upload.
+
+    Most artifacts are small, and a deferred multipart upload costs three
+    requests (create, part, complete) where one PUT does; big ones still stream.
+    """
+
+    def __init__(self, open_upload: Callable[[], Any]) -> None:
+        self._open_upload = open_upload
+        self.buffer = io.BytesIO()
+        self.upload: Any = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        if self.upload is None:
+            n = self.buffer.write(b)
+            if self.buffer.tell() > _SINGLE_PUT_MAX:
+                self.upload = self._open_upload()
+                self.upload.write(self.buffer.getbuffer())
+                self.buffer = io.BytesIO()
+            return n
+        return int(self.upload.write(b))
 
 
 @dataclass(frozen=True)
@@ -169,6 +214,9 @@ class ArtifactStore:
             scheme = base.split("://", 1)[0]
             self._scratch = f"{scheme}://{storage.tenant}/_fsmirror"
         self._mem_lock = threading.Lock()
+        # s3fs's cat_file first asks for the size (HEAD, and a LIST when the key is
+        # missing) to split big reads; bookkeeping files are tiny: one GET.
+        self._small_read: dict[str, Any] = {"max_concurrency": 1} if self.provider == "s3" else {}
 
     # -- small primitives --------------------------------------------------------
 
@@ -177,7 +225,7 @@ class ArtifactStore:
 
     def read_bytes(self, uri: str) -> bytes:
         with self._guard(uri, "read"):
-            return bytes(self.fs.cat_file(uri))
+            return bytes(self.fs.cat_file(uri, **self._small_read))
 
     def read_json(self, uri: str) -> dict[str, Any] | None:
         """The JSON object at ``uri``, or None when there is none."""
@@ -348,18 +396,21 @@ class ArtifactStore:
     def _object_sink(self, uri: str) -> Iterator[HashingWriter]:
         """A writer whose bytes appear at ``uri`` only on a clean exit."""
         if self.provider in ("s3", "gcs"):
-            with self._guard(uri, "write"):
-                f = self.fs.open(uri, "wb", autocommit=False)
+            spill = _SpillToUpload(lambda: self._open_upload(uri))
             try:
-                w = HashingWriter(f)
+                w = HashingWriter(spill)
                 yield w
                 w.hexdigest()
                 with self._guard(uri, "write"):
-                    f.close()
-                    f.commit()
+                    if spill.upload is None:  # small: one PUT, atomic, instead of a 3-request multipart
+                        self.fs.pipe_file(uri, spill.buffer.getvalue())
+                    else:
+                        spill.upload.close()
+                        spill.upload.commit()
             except BaseException:
-                with contextlib.suppress(Exception):
-                    f.discard()
+                if spill.upload is not None:
+                    with contextlib.suppress(Exception):
+                        spill.upload.discard()
                 raise
             return
         if self.provider == "memory":
@@ -378,6 +429,10 @@ class ArtifactStore:
             spool.flush()
             with self._guard(uri, "write"):
                 self.fs.put_file(spool.name, uri)
+
+    def _open_upload(self, uri: str) -> Any:
+        with self._guard(uri, "write"):
+            return self.fs.open(uri, "wb", autocommit=False)
 
     # -- commit ------------------------------------------------------------------
 
