@@ -1,0 +1,250 @@
+"""``mirrored_task`` / ``mirrored_flow``: persist a Prefect result at its mirrored path in one line.
+
+The decorators only configure Prefect's own extension points (result storage,
+result serializer, a cache policy with a key storage) and check the
+configuration while the module is imported, so a bad config fails before any
+flow runs. One thing Prefect does not offer is a loud failure: it persists a
+task's result after the task is already Completed and only logs a failing
+write. ``mirrored_task`` therefore persists the result inside the task run,
+through the task's own result store and transaction, so a failing write fails
+the task (and its retries apply) like any other exception.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar, overload
+
+from prefect.blocks.core import Block
+from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
+from prefect.context import TaskRunContext
+from prefect.futures import PrefectFuture
+from prefect.states import State
+from prefect.transactions import get_transaction
+from prefect.utilities.annotations import NotSet
+
+from fsmirror import ConfigError, FSMirrorError
+from fsmirror.address import address_of
+from prefect import Flow, Task, flow, task
+
+from .storage import FSMirrorSerializer, FSMirrorStorage, make_key
+
+__all__ = ["mirrored_task", "mirrored_flow", "MirroredKey"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+StorageRef = FSMirrorStorage | str
+
+# Options the decorators set themselves: a user value would silently undo the mirroring.
+_OWNED = ("result_storage", "result_serializer", "result_storage_key", "cache_key_fn", "persist_result")
+
+
+@dataclass
+class MirroredKey(CachePolicy):
+    """Key a task's result on its flow run and code address, plus an inner policy's digest.
+
+    The key carries everything the storage block needs to find the file
+    (:func:`fsmirror_prefect.storage.make_key`), so any process can read it
+    back. The inner policy (default: inputs + task source) still decides when
+    a rerun in the same flow run (a retried flow run, a repeated call) is a
+    cache hit.
+    """
+
+    address: str = ""
+    inner: CachePolicy | None = None
+
+    def compute_key(
+        self,
+        task_ctx: TaskRunContext,
+        inputs: dict[str, Any],
+        flow_parameters: dict[str, Any],
+        **kwargs: Any,
+    ) -> str | None:
+        digest = None
+        if self.inner is not None:
+            digest = self.inner.compute_key(
+                task_ctx=task_ctx, inputs=inputs, flow_parameters=flow_parameters, **kwargs
+            )
+        run = task_ctx.task_run
+        return make_key(str(run.flow_run_id or run.id), digest, self.address)
+
+
+def _resolve_storage(storage: StorageRef, where: str) -> FSMirrorStorage:
+    """The block for ``storage`` (a saved block or a ``"fsmirror-storage/<name>"`` slug), checked now."""
+    if isinstance(storage, str):
+        slug = FSMirrorStorage.get_block_type_slug()
+        if not storage.startswith(slug + "/"):
+            raise ValueError(f"{where}: storage={storage!r} is not a '{slug}/<name>' block slug")
+        try:
+            block = Block.load(storage, _sync=True)  # type: ignore[call-arg]
+        except Exception as e:
+            raise ValueError(
+                f"{where}: cannot load block {storage!r} ({type(e).__name__}: {e}); save one first: "
+                f"FSMirrorStorage(mirror=...).save({storage.split('/', 1)[1]!r})"
+            ) from e
+    else:
+        block = storage
+    if not isinstance(block, FSMirrorStorage):
+        raise TypeError(f"{where}: storage must be an FSMirrorStorage block or its slug, got {block!r}")
+    if block.role != "result":
+        raise ValueError(f"{where}: storage {block!r} has role={block.role!r}; pass a role='result' block")
+    if getattr(block, "_block_document_id", None) is None:
+        raise ValueError(
+            f"{where}: the FSMirrorStorage block is not saved, and Prefect only accepts saved result "
+            "storage: call block.save('<name>') first, or pass its 'fsmirror-storage/<name>' slug"
+        )
+    return block
+
+
+def _check(
+    fn: Callable[..., Any], options: dict[str, Any], storage: StorageRef, kind: str
+) -> FSMirrorStorage:
+    where = f"{kind} {getattr(fn, '__qualname__', fn)!r}"
+    owned = sorted(set(options) & set(_OWNED))
+    if owned:
+        raise TypeError(
+            f"{where}: {', '.join(owned)} cannot be set on a {kind}: fsmirror sets them so the result "
+            "lands at its mirrored path; use prefect's own decorator for custom result storage"
+        )
+    if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+        raise TypeError(f"{where}: a generator's results cannot be persisted as one artifact")
+    block = _resolve_storage(storage, where)
+    try:
+        fm = block.fsmirror()
+        fm.mirror_relative(fn, with_id=False)  # the code must resolve under the mirror's root
+    except FSMirrorError as e:
+        raise type(e)(f"{where}: {e}") from e
+    if fm.settings.output_format == "bytes":
+        raise ConfigError(
+            f"{where}: mirror {fm.mirror!r} writes 'bytes', which cannot hold a Prefect result; "
+            "use output_format 'parquet', 'pkl', 'json', 'csv' or 'txt'"
+        )
+    return block
+
+
+def _serializer(block: FSMirrorStorage) -> FSMirrorSerializer:
+    s = block.fsmirror().settings
+    return FSMirrorSerializer(format=s.output_format, strict=s.strict_format, allow_pickle=s.allow_pickle)
+
+
+def _persistable(value: Any) -> bool:
+    return not isinstance(value, (State, PrefectFuture)) and not inspect.isawaitable(value)
+
+
+def _record(value: Any) -> tuple[Any, Any] | None:
+    """(result store, record) to persist now, or None when Prefect will not persist this value."""
+    txn = get_transaction()
+    if txn is None or not txn.key or txn.store is None or not txn.write_on_commit or not _persistable(value):
+        return None
+    ctx = TaskRunContext.get()
+    expiration = None
+    if ctx is not None and ctx.task.cache_expiration is not None:
+        expiration = _dt.datetime.now(_dt.timezone.utc) + ctx.task.cache_expiration
+    store = txn.store
+    return store, store.create_result_record(value, key=txn.key, expiration=expiration)
+
+
+def _done() -> None:
+    txn = get_transaction()
+    if txn is not None:
+        txn.write_on_commit = False  # persisted already; the commit must not write it twice
+
+
+def _persisting(fn: F) -> F:
+    """Wrap ``fn`` so its result is persisted inside the task run (a failing write fails the task)."""
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def run_async(*args: Any, **kwargs: Any) -> Any:
+            value = await fn(*args, **kwargs)
+            if (found := _record(value)) is not None:
+                store, record = found
+                await store.apersist_result_record(record)
+                _done()
+            return value
+
+        return run_async  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        value = fn(*args, **kwargs)
+        if (found := _record(value)) is not None:
+            store, record = found
+            store.persist_result_record(record)
+            _done()
+        return value
+
+    return run  # type: ignore[return-value]
+
+
+@overload
+def mirrored_task(__fn: F, *, storage: StorageRef, **options: Any) -> Task[Any, Any]: ...
+@overload
+def mirrored_task(
+    __fn: None = None, *, storage: StorageRef, **options: Any
+) -> Callable[[F], Task[Any, Any]]: ...
+def mirrored_task(
+    __fn: F | None = None, *, storage: StorageRef, **options: Any
+) -> Task[Any, Any] | Callable[[F], Task[Any, Any]]:
+    """A Prefect task whose result is stored at the task function's mirrored path.
+
+    ``storage`` is a saved :class:`FSMirrorStorage` or its ``"fsmirror-storage/<name>"``
+    slug; every other keyword goes to :func:`prefect.task`. The result lands
+    at ``<mirror base>/<module path>/<flow run id>/<function>/<output>.<format>``.
+    ``cache_policy`` (default: inputs + task source) decides cache hits within
+    a flow run; results are always keyed on the flow run.
+
+    Example:
+        >>> @mirrored_task(storage="fsmirror-storage/etl", retries=2)  # doctest: +SKIP
+        ... def lift_data(day: str) -> pd.DataFrame: ...
+    """
+
+    def decorate(fn: F) -> Task[Any, Any]:
+        opts = dict(options)
+        block = _check(fn, opts, storage, "mirrored_task")
+        inner = opts.pop("cache_policy", NotSet)
+        if inner is NotSet:
+            inner = INPUTS + TASK_SOURCE
+        policy = MirroredKey(
+            address=str(address_of(fn)),
+            inner=inner if isinstance(inner, CachePolicy) else None,
+            key_storage=block.as_metadata_storage(),
+        )
+        return task(  # type: ignore[call-overload,no-any-return]
+            _persisting(fn),
+            result_storage=block,
+            result_serializer=_serializer(block),
+            cache_policy=policy,
+            persist_result=True,
+            **opts,
+        )
+
+    return decorate(__fn) if __fn is not None else decorate
+
+
+@overload
+def mirrored_flow(__fn: F, *, storage: StorageRef, **options: Any) -> Flow[Any, Any]: ...
+@overload
+def mirrored_flow(
+    __fn: None = None, *, storage: StorageRef, **options: Any
+) -> Callable[[F], Flow[Any, Any]]: ...
+def mirrored_flow(
+    __fn: F | None = None, *, storage: StorageRef, **options: Any
+) -> Flow[Any, Any] | Callable[[F], Flow[Any, Any]]:
+    """A Prefect flow whose own return value is stored at the flow function's mirrored path.
+
+    The flow's tasks are not affected: decorate them with :func:`mirrored_task`.
+    Every other keyword goes to :func:`prefect.flow`.
+    """
+
+    def decorate(fn: F) -> Flow[Any, Any]:
+        opts = dict(options)
+        block = _check(fn, opts, storage, "mirrored_flow")
+        return flow(  # type: ignore[call-overload,no-any-return]
+            fn, result_storage=block, result_serializer=_serializer(block), persist_result=True, **opts
+        )
+
+    return decorate(__fn) if __fn is not None else decorate
