@@ -30,7 +30,10 @@ def _bounded_yaml(text: str, source: str) -> Any:
     """``yaml.safe_load`` that refuses alias bombs before anything walks the result."""
     import yaml
 
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # the reader refuses NUL and other unprintables here already
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{source}: invalid YAML: {str(e).splitlines()[0]}") from None
     try:
         node = loader.get_single_node()
         if node is None:
