@@ -148,6 +148,7 @@ class FSMirror:
         fmt = self.settings.output_format if output_format is None else output_format
         if output_name is not None:
             encode_segment(name, what="output name")
+            check_segment(name, "output name")  # the name goes into the path as given, unescaped
             if name.startswith("_") or "." in name:
                 raise ResolveError(f"output name {name!r} must not start with '_' or contain '.'")
         if output_format is not None and (not fmt.isalnum() or not fmt.isascii()):
