@@ -1,0 +1,84 @@
+"""Retries leave no duplicates; bad config or an unreachable store fails the task, saying why."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import DAG_MIRRORS, ti_states, xcom_rows
+from fsmirror import FSMirror
+from servers import free_port
+
+REF = "__fsmirror_xcom__"
+
+
+def test_retry_purges_the_first_try_and_leaves_one_artifact(
+    run_dag: Callable[..., Any], airflow_db: Path, local_config: Callable[..., Path], fsmirror_config: Any
+) -> None:
+    cfg = fsmirror_config(local_config(mirrors=DAG_MIRRORS))
+    dr = run_dag("failures", "retry_purge")
+    assert dr.state == "success"
+    assert ti_states(airflow_db, "retry_purge", dr.run_id) == {("flaky", -1): ("success", 2)}
+    rows = xcom_rows(airflow_db, "retry_purge", dr.run_id)
+    assert set(rows) == {("flaky", -1, "progress")}  # Airflow cleared try 1's XComs ...
+    fm = FSMirror(cfg, mirror="dags")
+    run_dir = Path(rows[("flaky", -1, "progress")][REF]).parent
+    # ... and purge removed their artifacts: one file per key, the second try's
+    assert sorted(p.name for p in run_dir.iterdir()) == ["_progress.manifest.json", "progress.json"]
+    assert fm.read_uri(rows[("flaky", -1, "progress")][REF]) == {"try": 2}
+
+
+def test_missing_config_fails_the_task_with_a_clear_message(
+    run_dag: Callable[..., Any],
+    airflow_db: Path,
+    fsmirror_config: Any,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    fsmirror_config(tmp_path / "nowhere.yml")
+    dr = run_dag("failures", "store_fails")
+    assert dr.state == "failed"
+    assert ti_states(airflow_db, "store_fails", dr.run_id) == {("produce", -1): ("failed", 1)}
+    assert xcom_rows(airflow_db, "store_fails", dr.run_id) == {}
+    log = capfd.readouterr().out  # dag.test() runs the task in this process and logs to stdout
+    assert "fsmirror.errors.ConfigError: fsmirror XCom backend, XCom 'return_value' of task 'produce'" in log
+    assert "nowhere.yml' does not exist" in log
+
+
+def test_unreachable_store_fails_the_task_with_a_clear_message(
+    run_dag: Callable[..., Any],
+    airflow_db: Path,
+    s3_config: Callable[..., Path],
+    fsmirror_config: Any,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    port = free_port()  # nothing listens here
+    fsmirror_config(
+        s3_config(
+            mirrors=DAG_MIRRORS,
+            storage_options={
+                "key": "testing",
+                "secret": "testing",
+                "client_kwargs": {"endpoint_url": f"http://127.0.0.1:{port}"},
+                "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 1},
+            },
+        )
+    )
+    dr = run_dag("failures", "store_fails")
+    assert dr.state == "failed"
+    assert xcom_rows(airflow_db, "store_fails", dr.run_id) == {}
+    log = capfd.readouterr().out
+    assert "fsmirror.errors.StorageError: fsmirror XCom backend, XCom 'return_value' of task 'produce'" in log
+    assert f'Could not connect to the endpoint URL: "http://127.0.0.1:{port}/' in log
+
+
+@pytest.mark.parametrize("threshold", ["lots", "1e3"])
+def test_bad_threshold_is_a_config_error(monkeypatch: pytest.MonkeyPatch, threshold: str) -> None:
+    from fsmirror_airflow import FSMirrorXComBackend
+
+    monkeypatch.setenv("AIRFLOW__FSMIRROR__XCOM_THRESHOLD", threshold)
+    with pytest.raises(ValueError, match=r"xcom_threshold = '.*' is not a whole number of bytes"):
+        FSMirrorXComBackend.serialize_value([1], key="return_value", dag_id="d", task_id="t", run_id="r")
