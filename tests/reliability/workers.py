@@ -15,6 +15,7 @@ This module imports no pytest: the forkserver preloads it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import multiprocessing
 import os
@@ -166,7 +167,8 @@ def strike(
             time.sleep(delay)
         if not finished and parent.poll(0):
             finished = parent.recv()[0] == "committed"
-        os.kill(p.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # it finished and the forkserver reaped it
+            os.kill(p.pid, signal.SIGKILL)
     finally:
         p.join(timeout)
         parent.close()
