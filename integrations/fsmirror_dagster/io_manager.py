@@ -71,9 +71,26 @@ def _user_fn(op_def: Any) -> Any:
     return getattr(compute_fn, "decorated_fn", compute_fn)
 
 
-def _output_name(op_def: Any, name: str) -> str | None:
-    """None (the mirror's ``output_name``) for a single output; the Dagster output name otherwise."""
-    return None if len(op_def.output_defs) == 1 else name
+def _output_name(fm: FSMirror, out: Any) -> str | None:
+    """The artifact's file stem for an OutputContext.
+
+    None (the mirror's ``output_name``) for a single output, else the Dagster
+    output name. Dynamic outputs and the steps mapped over them share function,
+    run and output name, so their mapping keys are appended (``out-a``), taken from
+    the output (``DynamicOutput``) and from the step key (``process[a]``).
+    """
+    stem = None if len(out.op_def.output_defs) == 1 else out.name
+    keys = [k for k in (_step_mapping_key(out.step_key), out.mapping_key) if k]
+    if not keys:
+        return stem
+    return "-".join([stem or fm.settings.output_name, *keys])
+
+
+def _step_mapping_key(step_key: str) -> str | None:
+    """``process[a]`` -> ``a`` (a step mapped over a dynamic output), else None."""
+    if step_key.endswith("]") and "[" in step_key:
+        return step_key[step_key.rindex("[") + 1 : -1]
+    return None
 
 
 def _table_metadata(obj: Any) -> dict[str, Any]:
@@ -168,7 +185,7 @@ class FSMirrorIOManager(ConfigurableIOManager):  # type: ignore[misc]
                 run_id=context.run_id,
                 format="auto" if self.output_format == "auto" else None,
                 partition=partition,
-                output_name=_output_name(context.op_def, context.name),
+                output_name=_output_name(fm, context),
                 run_source="dagster",
                 orchestrator=orchestrator,
             )
@@ -198,7 +215,7 @@ class FSMirrorIOManager(ConfigurableIOManager):  # type: ignore[misc]
             if upstream is not None and upstream.run_id != _NO_RUN and upstream.step_key != "none":
                 # Produced by a step of this run, or of the parent run on re-execution.
                 op_def = upstream.op_def
-                fn, out = _user_fn(op_def), _output_name(op_def, upstream.name)
+                fn, out = _user_fn(op_def), _output_name(fm, upstream)
                 values = {
                     pk: fm.read(fn, run_id=upstream.run_id, partition=pk, output_name=out) for pk in keys
                 }

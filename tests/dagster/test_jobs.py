@@ -91,3 +91,19 @@ def test_reexecution_from_failure_loads_the_parent_runs_outputs(
     man = read_manifest(store / f"{MOD}/{cseg}/transform/_out.manifest.json")
     assert man["run"]["id"] == child
     assert home_instance.get_run_by_id(child).parent_run_id == parent  # type: ignore[union-attr]
+
+
+def test_dynamic_outputs_and_mapped_steps_get_one_artifact_each(
+    job_env: Path, home_instance: DagsterInstance, tmp_path: Path
+) -> None:
+    result = J.dynamic_job.execute_in_process(instance=home_instance)
+    assert result.success
+    assert result.output_for_node("gather") == ["A", "B"]
+    seg = encode_run_id(result.run_id)
+    assert {f for f in _steps(stored_files(tmp_path / "store"), seg) if "/_" not in f} == {
+        f"{MOD}/{seg}/shards/out-a.pkl",
+        f"{MOD}/{seg}/shards/out-b.pkl",
+        f"{MOD}/{seg}/process/out-a.pkl",
+        f"{MOD}/{seg}/process/out-b.pkl",
+        f"{MOD}/{seg}/gather/out.pkl",
+    }

@@ -5,7 +5,16 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from dagster import EnvVar, Out, in_process_executor, job, multiprocess_executor, op
+from dagster import (
+    DynamicOut,
+    DynamicOutput,
+    EnvVar,
+    Out,
+    in_process_executor,
+    job,
+    multiprocess_executor,
+    op,
+)
 from fsmirror_dagster import FSMirrorIOManager
 
 FAIL_FLAG = "FSMIRROR_DAGSTER_TEST_FAIL"  # path of a file: while it exists, ``transform`` fails
@@ -59,3 +68,24 @@ def mp_job() -> None:
 @job(executor_def=in_process_executor, resource_defs={"io_manager": _io})
 def inproc_job() -> None:
     _graph()
+
+
+@op(out=DynamicOut())
+def shards() -> Any:
+    for key in ("a", "b"):
+        yield DynamicOutput({"shard": key}, mapping_key=key)
+
+
+@op
+def process(shard: dict[str, Any]) -> str:
+    return shard["shard"].upper()
+
+
+@op
+def gather(done: list[str]) -> list[str]:
+    return sorted(done)
+
+
+@job(executor_def=in_process_executor, resource_defs={"io_manager": _io})
+def dynamic_job() -> None:
+    gather(shards().map(process).collect())
