@@ -71,7 +71,7 @@ def address_of(obj: Any) -> CodeAddress:
     """The code address of a function, class, instance, method or address string.
 
     An instance resolves to its class; a bound method to ``Class.method``; a
-    ``functools.partial`` to the function it wraps.
+    ``functools.partial`` or a ``functools.wraps`` wrapper to the function it wraps.
     """
     if isinstance(obj, str):
         return parse_address(obj)
@@ -80,6 +80,8 @@ def address_of(obj: Any) -> CodeAddress:
     if isinstance(obj, functools.partial):
         return address_of(obj.func)
     target = getattr(obj, "__func__", obj)  # bound or class method -> function
+    if inspect.isfunction(target):
+        target = inspect.unwrap(target)  # a functools.wraps decorator -> the code it wraps
     if not (inspect.isfunction(target) or inspect.isclass(target)):
         if inspect.isbuiltin(target) or inspect.ismodule(target):
             raise ResolveError(
