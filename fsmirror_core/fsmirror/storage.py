@@ -51,6 +51,7 @@ _ASYNC_HASH_MIN = 1024 * 1024
 _SINGLE_PUT_MAX = 8 * 1024 * 1024
 _hash_pool: concurrent.futures.ThreadPoolExecutor | None = None
 _hash_pool_lock = threading.Lock()
+_ORPHANED_CLAIMS: set[str] = set()  # claims this process could not release (the store was down)
 
 
 def _pool() -> concurrent.futures.ThreadPoolExecutor:
@@ -139,8 +140,9 @@ class _SpillToUpload(io.RawIOBase):
     requests (create, part, complete) where one PUT does; big ones still stream.
     """
 
-    def __init__(self, open_upload: Callable[[], Any]) -> None:
+    def __init__(self, open_upload: Callable[[], Any], uri: str = "") -> None:
         self._open_upload = open_upload
+        self._uri = uri
         self.buffer = io.BytesIO()
         self.upload: Any = None
 
@@ -148,14 +150,15 @@ class _SpillToUpload(io.RawIOBase):
         return True
 
     def write(self, b: Any) -> int:
-        if self.upload is None:
-            n = self.buffer.write(b)
-            if self.buffer.tell() > _SINGLE_PUT_MAX:
-                self.upload = self._open_upload()
-                self.upload.write(self.buffer.getbuffer())
-                self.buffer = io.BytesIO()
-            return n
-        return int(self.upload.write(b))
+        with _translate(self._uri, "write"):  # a part upload failing mid-stream names the artifact
+            if self.upload is None:
+                n = self.buffer.write(b)
+                if self.buffer.tell() > _SINGLE_PUT_MAX:
+                    self.upload = self._open_upload()
+                    self.upload.write(self.buffer.getbuffer())
+                    self.buffer = io.BytesIO()
+                return n
+            return int(self.upload.write(b))
 
 
 @dataclass(frozen=True)
@@ -368,14 +371,20 @@ class ArtifactStore:
             "at": time.time(),
         }
         payload = json.dumps(token).encode()
-        if not self._try_create(claim, payload):
+        try:
+            created = self._try_create(claim, payload)
+        except ArtifactNotFoundError:
+            raise
+        except StorageError as e:
+            raise StorageError(f"cannot start writing {slot.dir}/{slot.output_name}.*: {e}") from e
+        if not created:
             if not overwrite and self.exists(slot.manifest):
                 raise ArtifactExistsError(
                     f"{slot.manifest} is committed already; pass overwrite=True to replace it"
                 )
             held = self.read_json(claim) or {}
             age = time.time() - float(held.get("at", 0))
-            if overwrite or age > self.claim_ttl:
+            if overwrite or age > self.claim_ttl or held.get("token") in _ORPHANED_CLAIMS:
                 self.remove(claim)
                 if not self._try_create(claim, payload):
                     raise ArtifactExistsError(f"another writer took {slot.dir} at the same moment")
@@ -388,15 +397,20 @@ class ArtifactStore:
         try:
             yield
         finally:
-            now_held = self.read_json(claim)
-            if now_held is not None and now_held.get("token") == token["token"]:
-                self.remove(claim)
+            try:
+                now_held = self.read_json(claim)
+                if now_held is not None and now_held.get("token") == token["token"]:
+                    self.remove(claim)
+            except StorageError:
+                # The store went away: keep the write's own outcome (its error, or its commit)
+                # and let this process take the claim back on a retry instead of waiting claim_ttl.
+                _ORPHANED_CLAIMS.add(token["token"])
 
     @contextlib.contextmanager
     def _object_sink(self, uri: str) -> Iterator[HashingWriter]:
         """A writer whose bytes appear at ``uri`` only on a clean exit."""
         if self.provider in ("s3", "gcs"):
-            spill = _SpillToUpload(lambda: self._open_upload(uri))
+            spill = _SpillToUpload(lambda: self._open_upload(uri), uri)
             try:
                 w = HashingWriter(spill)
                 yield w
