@@ -8,7 +8,7 @@
 - ``python -m benchmarks --merge-only``: re-merge the JSON files already there
   (after a ``tox -e bench-<orchestrator>`` run, say).
 
-Arguments after ``--`` go to pytest (``-- -k row5``).
+Options this runner does not know, and anything after ``--``, go to pytest (``-k row5``).
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, help="where to write the Markdown (default: benchmarks/results.md)"
     )
-    opts = parser.parse_args(argv)
+    opts, unknown = parser.parse_known_args(argv)
+    passthrough = unknown + passthrough  # tox eats a bare --: pass pytest's own options on
 
     from benchmarks._merge import merge
 
