@@ -8,6 +8,7 @@ call (default arguments) is one dictionary lookup.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -34,6 +35,14 @@ if TYPE_CHECKING:
 __all__ = ["FSMirror", "MIRROR_ENV"]
 
 MIRROR_ENV = "FSMIRROR_MIRROR"
+
+
+@functools.lru_cache(maxsize=64)
+def _manifest_file(output_name: str) -> str:
+    """The manifest's file name, without importing ``.manifest`` on every ``exists()`` check."""
+    from .manifest import manifest_name
+
+    return manifest_name(output_name)
 
 
 def _pick_mirror(cfg: Config, mirror: str | None, source: str) -> str:
@@ -517,8 +526,14 @@ class FSMirror:
         """Whether a committed artifact is there (``run_id=None``: this instance's run id)."""
         if run_id == "latest":
             return self.latest(obj, partition=partition, output_name=output_name) is not None
-        slot = self._slot(obj, self.run_id if run_id is None else run_id, partition, output_name)
-        return self._artifacts().exists(slot.manifest)
+        # Luigi's complete() calls this for every task: build only the manifest's path (the
+        # commit marker) and, on local storage, ask the OS directly: one stat.
+        where = self.mirror_full(obj, run_id=self.run_id if run_id is None else run_id, partition=partition)
+        manifest = f"{where}/{_manifest_file(self._out_name(output_name))}"
+        store = self._artifacts()
+        if store.local:
+            return os.path.exists(manifest)
+        return store.exists(manifest)
 
     def latest(
         self, obj: Any, *, partition: str | None = None, output_name: str | None = None
