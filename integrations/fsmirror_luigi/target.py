@@ -15,7 +15,7 @@ import io
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import IO, Any
 
@@ -139,7 +139,8 @@ class FSMirrorTarget(luigi.target.FileSystemTarget):
             that share a run id).
         output_name: the file stem, default the mirror's (``out``).
         format: the format and extension, default the mirror's.
-        orchestrator: Luigi's ids for the manifest (task id, family, params).
+        orchestrator: Luigi's ids for the manifest (task id, family, params), or a
+            function returning them (called only when writing).
         overwrite: replace a committed artifact instead of refusing.
 
     Example:
@@ -157,30 +158,45 @@ class FSMirrorTarget(luigi.target.FileSystemTarget):
         partition: str | None = None,
         output_name: str | None = None,
         format: str | None = None,
-        orchestrator: Mapping[str, Any] | None = None,
+        orchestrator: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
         run_source: str | None = "luigi",
         overwrite: bool = False,
     ) -> None:
+        # No super().__init__(): ``path`` is computed on first use, because Luigi builds a
+        # target on every complete() check and only exists() is needed there.
         self.fsmirror = mirror if isinstance(mirror, FSMirror) else get_mirror(mirror)
         self.obj = obj
         self.run_id = run_id
         self.partition = partition
         self.output_name = output_name
         self.format = format
-        self.orchestrator = dict(orchestrator or {})
+        self._orchestrator = orchestrator
         self.run_source = run_source
         self.overwrite = overwrite
-        super().__init__(
-            self.fsmirror.mirror_full_output(
-                obj, run_id=run_id, partition=partition, output_name=output_name, output_format=format
+        self._path: str | None = None
+        self._where = {"run_id": run_id, "partition": partition, "output_name": output_name}
+
+    @property
+    def path(self) -> str:  # type: ignore[override]
+        """The artifact's URI in the mirror's format (a fallback format shows in :attr:`uri`)."""
+        if self._path is None:
+            self._path = self.fsmirror.mirror_full_output(
+                self.obj,
+                run_id=self.run_id,
+                partition=self.partition,
+                output_name=self.output_name,
+                output_format=self.format,
             )
-        )
+        return self._path
+
+    @property
+    def orchestrator(self) -> dict[str, Any]:
+        """Luigi's ids for the manifest; built only when writing (collecting parameters is not free)."""
+        o = self._orchestrator
+        return dict((o() if callable(o) else o) or {})
 
     def __repr__(self) -> str:
         return f"FSMirrorTarget({self.path!r})"
-
-    def _where(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "partition": self.partition, "output_name": self.output_name}
 
     @property
     def fs(self) -> FSMirrorFileSystem:
@@ -188,7 +204,7 @@ class FSMirrorTarget(luigi.target.FileSystemTarget):
 
     def exists(self) -> bool:
         """True only when a committed artifact (its manifest) is there: a half-written file never counts."""
-        return self.fsmirror.exists(self.obj, **self._where())
+        return self.fsmirror.exists(self.obj, **self._where)
 
     def open(self, mode: str = "r") -> Any:
         """``"w"``/``"wb"``: an atomic writer committed on close; ``"r"``/``"rb"``: the committed artifact."""
@@ -200,11 +216,11 @@ class FSMirrorTarget(luigi.target.FileSystemTarget):
                 overwrite=self.overwrite,
                 run_source=self.run_source,
                 orchestrator=self.orchestrator,
-                **self._where(),
+                **self._where,
             )
             return _AtomicWriter(cm, text="b" not in mode)
         if rw == "r":
-            f = self.fsmirror.open_read(self.obj, **self._where())
+            f = self.fsmirror.open_read(self.obj, **self._where)
             return f if "b" in mode else io.TextIOWrapper(f, encoding="utf-8")
         raise ValueError(
             f"FSMirrorTarget.open: mode must be 'r', 'rb', 'w' or 'wb', got {mode!r} ({self.path})"
@@ -219,25 +235,25 @@ class FSMirrorTarget(luigi.target.FileSystemTarget):
             overwrite=self.overwrite,
             run_source=self.run_source,
             orchestrator=self.orchestrator,
-            **self._where(),
+            **self._where,
         )
 
     def read(self, *, format: str | None = None) -> Any:
         """The committed value, loaded in the format its manifest records."""
-        return self.fsmirror.read(self.obj, format=format, **self._where())
+        return self.fsmirror.read(self.obj, format=format, **self._where)
 
     def manifest(self) -> dict[str, Any]:
         """The committed artifact's manifest (task id, parameters, size, hash, code, git)."""
-        return self.fsmirror.manifest(self.obj, **self._where())
+        return self.fsmirror.manifest(self.obj, **self._where)
 
     @property
     def uri(self) -> str:
         """The committed artifact's actual URI (its extension shows any format fallback)."""
-        return self.fsmirror.artifact_uri(self.obj, **self._where())
+        return self.fsmirror.artifact_uri(self.obj, **self._where)
 
     def remove(self) -> None:
         """Remove the artifact and its manifest (manifest first), so Luigi sees the task as not done."""
-        self.fsmirror.delete(self.obj, **self._where())
+        self.fsmirror.delete(self.obj, **self._where)
 
     @contextlib.contextmanager
     def temporary_path(self) -> Iterator[str]:

@@ -23,6 +23,8 @@ from .target import FSMirrorTarget
 
 __all__ = ["FSMirrorTask"]
 
+_TASK_CLASSES: set[type] = set()
+
 
 class FSMirrorTask:
     """Mix into a ``luigi.Task`` (first in the bases) to get an :class:`FSMirrorTarget` output.
@@ -48,11 +50,14 @@ class FSMirrorTask:
     fsmirror_output_name: ClassVar[str | None] = None
 
     def _task(self) -> luigi.Task:
+        if type(self) in _TASK_CLASSES:  # output() runs on every complete() check: keep it cheap
+            return self  # type: ignore[return-value]
         if not isinstance(self, luigi.Task):
             raise TypeError(
                 f"{type(self).__qualname__} uses FSMirrorTask without luigi.Task: "
                 "declare it as 'class MyTask(FSMirrorTask, luigi.Task)'"
             )
+        _TASK_CLASSES.add(type(self))
         return self
 
     def fsmirror(self) -> FSMirror:
@@ -109,7 +114,7 @@ class FSMirrorTask:
                 partition=self.fsmirror_partition(),
                 output_name=output_name or cls.fsmirror_output_name,
                 format=format or cls.fsmirror_format,
-                orchestrator=self.fsmirror_orchestrator(),
+                orchestrator=self.fsmirror_orchestrator,
             )
         except FSMirrorError as e:
             raise type(e)(f"luigi task {task.task_id}: {e}") from e

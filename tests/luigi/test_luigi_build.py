@@ -18,6 +18,7 @@ from types import ModuleType
 import pytest
 from luigi.execution_summary import LuigiStatusCode
 
+import fsmirror_luigi
 from conftest import PIPELINE, Build, Store
 from fsmirror import FSMirror
 
@@ -137,6 +138,7 @@ def test_two_workers_agree_with_one(
     )
     other.write_text(cfg.replace(tenant, str(fresh)))
     monkeypatch.setenv("FSMIRROR_CONFIG_PATH", str(other))
+    fsmirror_luigi.clear_cache()  # the adapter reads its config once per process
     assert build(tasks, workers=1).status == LuigiStatusCode.SUCCESS
     fm1 = FSMirror(config=str(other))
     root1 = fm1.filesystem._strip_protocol(fm1.base).rstrip("/")
@@ -195,3 +197,23 @@ def test_task_killed_mid_write_stays_incomplete_and_reruns(
         "rows": rows,
         "total": sum(i * i for i in range(rows)),
     }
+
+
+def test_exists_is_true_only_for_a_committed_manifest(store: Store) -> None:
+    """The core's exists() (Luigi's complete()) checks the manifest alone, for every slot shape."""
+    fm, addr = store.fm, "project/etl/my_etl_task.py::Probe"
+    assert not fm.exists(addr, run_id="r1")
+    fm.write(addr, {"a": 1}, run_id="r1")
+    fm.write(addr, {"a": 2}, run_id="r1", partition="p1", output_name="extra")
+    assert fm.exists(addr, run_id="r1")
+    assert fm.exists(addr, run_id="r1", partition="p1", output_name="extra")
+    assert not fm.exists(addr, run_id="r1", partition="p1")
+    assert not fm.exists(addr, run_id="r1", output_name="extra")
+    assert not fm.exists(addr, run_id="r2")
+
+    # bytes without a manifest (a writer that died after the data, before the commit) are not there
+    fm.filesystem.pipe_file(fm.mirror_full_output(addr, run_id="r3", output_format="json"), b"{}")
+    assert not fm.exists(addr, run_id="r3")
+    # and removing the manifest uncommits
+    fm.filesystem.rm_file(f"{fm.mirror_full(addr, run_id='r1')}/_out.manifest.json")
+    assert not fm.exists(addr, run_id="r1")
