@@ -60,6 +60,8 @@ def test_run_id_parameter_gives_one_folder_per_run(
     }
     man = r2.output().manifest()
     assert man["run"]["id"] == "2026-11-26" and man["run"]["source"] == "luigi"
+    assert man["orchestrator"]["params"] == {"run_id": "2026-11-26"}  # the private token is not recorded
+    assert "s3cret" not in json.dumps(man)
     assert man["orchestrator"]["task_id"] == r2.task_id
     assert local.fm.runs(pipeline.DailyTask) == ["2026-11-25", "2026-11-26"]
     assert r1.output().read() == {"run": "2026-11-25"}

@@ -14,6 +14,8 @@ import os
 import signal
 from typing import Any
 
+from luigi.parameter import ParameterVisibility
+
 import luigi
 from fsmirror_luigi import FSMirrorTarget, FSMirrorTask
 
@@ -62,6 +64,7 @@ class DailyTask(FSMirrorTask, luigi.Task):
 
     fsmirror_run_id_param = "run_id"
     run_id = luigi.Parameter()
+    token = luigi.Parameter(default="s3cret-token", visibility=ParameterVisibility.PRIVATE)
 
     def run(self) -> None:
         record(self)
