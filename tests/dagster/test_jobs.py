@@ -11,6 +11,7 @@ from dagster_sample.project.etl import jobs as J
 
 from conftest import read_manifest, stored_files
 from dagster import DagsterInstance, ReexecutionOptions, execute_job, reconstructable
+from fsmirror import FSMirror
 from fsmirror.runid import encode_run_id
 
 MOD = "project/etl/jobs"
@@ -27,6 +28,33 @@ def job_env(local_config: Any, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("FSMIRROR_DAGSTER_MIRROR", "project")
     monkeypatch.chdir(HERE)  # reconstructable() records the cwd; step processes import dagster_sample from it
     return config
+
+
+def test_multiprocess_steps_on_s3(
+    s3_config: Any, home_instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Step processes build their own s3fs clients from the config and still agree on every key."""
+    config = s3_config(mirrors={"project": {"root": "project", "output_name": "out", "output_format": "pkl"}})
+    monkeypatch.setenv("FSMIRROR_CONFIG_PATH", str(config))
+    monkeypatch.setenv("FSMIRROR_DAGSTER_MIRROR", "project")
+    monkeypatch.chdir(HERE)
+    with execute_job(reconstructable(J.mp_job), instance=home_instance) as result:
+        assert result.success
+        rid = result.run_id
+        out = result.output_for_node("transform")
+    assert out["total"] == 6 and out["pid"] != out["extract_pid"]
+    fm = FSMirror(config, mirror="project")
+    bucket = fm.config.storage.tenant
+    seg = encode_run_id(rid)
+    keys = {k.split("/", 1)[1] for k in fm.filesystem.find(bucket)}
+    assert {k for k in keys if k.startswith(f"{MOD}/") and "/_" not in k} == {
+        f"{MOD}/{seg}/extract/out.pkl",
+        f"{MOD}/{seg}/transform/out.pkl",
+    }
+    assert (
+        fm.manifest(J.transform.compute_fn.decorated_fn, run_id=rid)["orchestrator"]["step_key"]
+        == "transform"
+    )
 
 
 def _steps(files: set[str], seg: str) -> set[str]:
