@@ -161,6 +161,22 @@ class _SpillToUpload(io.RawIOBase):
             return int(self.upload.write(b))
 
 
+class _GuardedFile:
+    """A local temp file whose write errors (a full disk: ENOSPC, EFBIG) are StorageErrors naming the artifact."""
+
+    def __init__(self, f: Any, uri: str) -> None:
+        self._f = f
+        self._uri = uri
+
+    def write(self, b: Any) -> int:
+        with _translate(self._uri, "write"):
+            return int(self._f.write(b))
+
+    def flush(self) -> None:
+        with _translate(self._uri, "write"):
+            self._f.flush()
+
+
 @dataclass(frozen=True)
 class Slot:
     """Where one artifact lives: its directory, its series (for the pointer) and its output name."""
@@ -457,15 +473,16 @@ class ArtifactStore:
             tmp = self._tmp_path(".part")
             f = open(tmp, "wb")  # noqa: SIM115 - closed on every path below
         try:
-            w = HashingWriter(f)
+            w = HashingWriter(_GuardedFile(f, path))
             yield w
             w.hexdigest()
-            f.close()
             with self._guard(path, "write"):
+                f.close()
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 os.replace(tmp, path)
         except BaseException:
-            f.close()
+            with contextlib.suppress(OSError):
+                f.close()
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
