@@ -41,6 +41,7 @@ __all__ = [
     "seeded",
     "verify_slot",
     "verify_latest",
+    "limited_write",
 ]
 
 ADDR = "project/etl/my_etl_task.py::LiftDataTask"
@@ -281,3 +282,20 @@ def verify_latest(fm: Any, wholes: Mapping[str, Mapping[int, bytes]]) -> str | N
     if verify_slot(fm, latest, wholes[latest]) is None:
         raise AssertionError(f"latest() points at run {latest!r}, which has no committed artifact")
     return str(latest)
+
+
+def limited_write(config: Mapping[str, Any], run_id: str, n: int, size: int, limit: int, results: Any) -> None:
+    """Write with ``RLIMIT_FSIZE`` at ``limit`` bytes: the disk is "full" (EFBIG) for this process."""
+    import resource
+
+    from fsmirror import FSMirror, FSMirrorError
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of death by signal
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    try:
+        FSMirror(dict(config)).write(ADDR, expected(run_id, 0, n, size), run_id=run_id, format="bytes")
+        results.put(("committed", "", ""))
+    except FSMirrorError as e:
+        results.put(("fsmirror", type(e).__name__, str(e)))
+    except BaseException as e:
+        results.put(("raw", type(e).__name__, f"{e}\n{traceback.format_exc()}"))
