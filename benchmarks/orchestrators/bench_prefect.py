@@ -10,9 +10,10 @@ bytes to the storage block) with the same value, on the same disk:
   the artifact at the mirrored path (atomic, no-clobber), its fsmirror manifest,
   the latest pointer, and Prefect's metadata beside it.
 
-Cases: ``dataframe-parquet`` is what a user gets (a DataFrame becomes parquet);
-``dataframe-pkl`` uses a pickle mirror, so both sides pickle and the ratio is the
-adapter's own cost. Storage is emptied between rounds (untimed), so a round never
+Cases: ``dataframe-parquet`` is what a user gets (a 1M-row DataFrame becomes
+parquet); ``dataframe-pkl`` uses a pickle mirror, so both sides pickle and the
+ratio is the adapter's own cost; ``small-parquet`` / ``small-pkl`` (100 rows)
+show the fixed cost per result (manifest, latest pointer, Prefect metadata file). Storage is emptied between rounds (untimed), so a round never
 pays for a fuller directory than the last.
 
 The blocks are not saved to a Prefect server: a block id only names the block in
@@ -45,33 +46,38 @@ from fsmirror_prefect.storage import make_key
 
 SMOKE = os.environ.get("FSMIRROR_BENCH_SMOKE", "") not in ("", "0", "false", "no")
 ROWS = 1_000 if SMOKE else 1_000_000
-ROUNDS = 2 if SMOKE else 10
 WARMUP = 0 if SMOKE else 1
-CASES = {"dataframe-parquet": "parquet", "dataframe-pkl": "pkl"}
+CASES = {
+    # case: (mirror format, rows, timed rounds)
+    "dataframe-parquet": ("parquet", ROWS, 2 if SMOKE else 10),
+    "dataframe-pkl": ("pkl", ROWS, 2 if SMOKE else 10),
+    "small-parquet": ("parquet", 100, 2 if SMOKE else 50),
+    "small-pkl": ("pkl", 100, 2 if SMOKE else 50),
+}
 ADDRESS = "etl/pipeline.py::lift_data"  # a code address string resolves without importing anything
 _counter = itertools.count()
 
 
-def _frame() -> pd.DataFrame:
+def _frame(rows: int) -> pd.DataFrame:
     rng = np.random.default_rng(0)
     return pd.DataFrame(
         {
-            "id": np.arange(ROWS, dtype=np.int64),
-            "value": rng.random(ROWS),
-            "count": rng.integers(0, 1000, ROWS),
-            "city": pd.Series(rng.choice(["oslo", "lima", "pune", "kyiv"], ROWS)),
+            "id": np.arange(rows, dtype=np.int64),
+            "value": rng.random(rows),
+            "count": rng.integers(0, 1000, rows),
+            "city": pd.Series(rng.choice(["oslo", "lima", "pune", "kyiv"], rows)),
         }
     )
-
-
-@pytest.fixture(scope="module")
-def frame() -> pd.DataFrame:
-    return _frame()
 
 
 @pytest.fixture(params=list(CASES))
 def case(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture
+def frame(case: str) -> pd.DataFrame:
+    return _frame(CASES[case][1])
 
 
 @pytest.fixture
@@ -110,7 +116,8 @@ def _emptied(root: Path) -> Callable[[], tuple[tuple[Any, ...], dict[str, Any]]]
 def test_fsmirror_storage(benchmark: Any, case: str, frame: pd.DataFrame, base: Path) -> None:
     store_dir = base / "store"
     config = base / "fsmirror.yml"
-    mirror = {"root": "etl", "prefix": "MIRROR", "output_name": "out", "output_format": CASES[case]}
+    fmt, _, rounds = CASES[case]
+    mirror = {"root": "etl", "prefix": "MIRROR", "output_name": "out", "output_format": fmt}
     config.write_text(
         yaml.safe_dump(
             {"storage": {"provider": "local", "tenant": str(store_dir)}, "mirrors": {"etl": mirror}}
@@ -121,15 +128,15 @@ def test_fsmirror_storage(benchmark: Any, case: str, frame: pd.DataFrame, base: 
     store = ResultStore(
         result_storage=block,
         metadata_storage=block.as_metadata_storage(),
-        serializer=FSMirrorSerializer(format=CASES[case]),
+        serializer=FSMirrorSerializer(format=fmt),
     )
 
     def persist() -> None:
         store.write(obj=frame, key=make_key(f"run-{next(_counter)}", "digest", ADDRESS))
 
     _meta(benchmark, "fsmirror", case, frame)
-    benchmark.pedantic(persist, setup=_emptied(store_dir), rounds=ROUNDS, warmup_rounds=WARMUP)
-    assert any(store_dir.rglob(f"out.{CASES[case]}"))
+    benchmark.pedantic(persist, setup=_emptied(store_dir), rounds=rounds, warmup_rounds=WARMUP)
+    assert any(store_dir.rglob(f"out.{fmt}"))
 
 
 def test_prefect_local_file_system(benchmark: Any, case: str, frame: pd.DataFrame, base: Path) -> None:
@@ -142,5 +149,5 @@ def test_prefect_local_file_system(benchmark: Any, case: str, frame: pd.DataFram
         store.write(obj=frame, key=uuid.uuid4().hex)
 
     _meta(benchmark, "baseline", case, frame)
-    benchmark.pedantic(persist, setup=_emptied(store_dir), rounds=ROUNDS, warmup_rounds=WARMUP)
+    benchmark.pedantic(persist, setup=_emptied(store_dir), rounds=CASES[case][2], warmup_rounds=WARMUP)
     assert any(store_dir.iterdir())

@@ -286,3 +286,14 @@ def test_bad_config_fails_at_decoration(
         mirrored_task(storage="fsmirror-storage/never-saved")(p.lift_data)
     with pytest.raises(ValueError, match=r"is not a 'fsmirror-storage/<name>' block slug"):
         mirrored_task(storage="local-file-system/x")(p.lift_data)
+
+
+def test_example_flow_runs(tmp_path: Path, prefect_api: str) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "prefect" / "run.py"
+    code = f"import runpy; runpy.run_path({str(example)!r}, run_name='__main__')"
+    out = run_python(code, prefect_api, FSMIRROR_EXAMPLE_STORE=str(tmp_path / "artifacts"))
+    stored = list((tmp_path / "artifacts" / "etl" / "pipeline").glob("*/lift_data/out.parquet"))
+    assert len(stored) == 1 and f"lift_data stored at {stored[0]}" in out
+    assert pq.read_table(stored[0]).num_rows == 5
+    summary = stored[0].parent.parent / "summarize" / "out.json"
+    assert json.loads(summary.read_text()) == {"days": 5, "total_sales": 570.0}
