@@ -78,7 +78,7 @@ class FSMirrorTask:
             )
         value = params[name].serialize(getattr(task, name))
         if not value:
-            raise ConfigError(f"{task.task_id}: run-id parameter {name!r} is empty; pass a run id")
+            raise ConfigError(f"run-id parameter {name!r} is empty; pass a run id")
         return str(value)
 
     def fsmirror_partition(self) -> str | None:

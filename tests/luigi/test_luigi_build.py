@@ -217,3 +217,27 @@ def test_exists_is_true_only_for_a_committed_manifest(store: Store) -> None:
     # and removing the manifest uncommits
     fm.filesystem.rm_file(f"{fm.mirror_full(addr, run_id='r1')}/_out.manifest.json")
     assert not fm.exists(addr, run_id="r1")
+
+
+def test_killed_s3_writer_blocks_the_next_build_until_its_claim_expires(
+    s3_config: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    pipeline: ModuleType,
+    build: Build,
+    run_log: Callable[[], list[str]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The documented limit: with the default claim_ttl (900 s) the rerun fails loudly, never half-written."""
+    monkeypatch.setenv("FSMIRROR_CONFIG_PATH", str(s3_config()))
+    env = {**os.environ, "FSMIRROR_LUIGI_TEST_KILL": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLED_BUILD, str(PIPELINE), "6"], env=env, capture_output=True, timeout=120
+    )
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+
+    result = build([pipeline.SummarizeTask(rows=6)])
+
+    assert result.status == LuigiStatusCode.FAILED
+    assert "is in progress" in caplog.text and "claim_ttl=900s" in caplog.text
+    assert not pipeline.LiftDataTask(rows=6).complete()
+    assert run_log() == [pipeline.LiftDataTask(rows=6).task_id] * 2
