@@ -86,7 +86,11 @@ class _AtomicWriter:
         if self._done:
             return
         self._done = True
-        self._detach()
+        try:
+            self._detach()  # the last buffered bytes may fail to go out: then nothing commits
+        except BaseException as e:
+            self._cm.__exit__(type(e), e, e.__traceback__)
+            raise
         self._cm.__exit__(None, None, None)
 
     def _detach(self) -> None:
