@@ -84,3 +84,19 @@ def test_unknown_mirror_names_the_config(local_config: Any, instance: DagsterIns
     assert not result.success
     msg = _failure(result)
     assert "'nope'" in msg and str(config) in msg
+
+
+def test_partition_range_in_one_run_is_refused(
+    local_config: Any, instance: DagsterInstance, tmp_path: Path
+) -> None:
+    config = local_config(
+        mirrors={"project": {"root": "project", "output_name": "out", "output_format": "pkl"}}
+    )
+    tags = {"dagster/asset_partition_range_start": "a", "dagster/asset_partition_range_end": "b"}
+    result = materialize(
+        [A.part_const], tags=tags, instance=instance, resources=_io(config), raise_on_error=False
+    )
+    assert not result.success
+    msg = _failure(result)
+    assert "one artifact per partition" in msg and "step 'part_const'" in msg
+    assert not (tmp_path / "store").exists() or stored_files(tmp_path / "store") == set()
