@@ -20,6 +20,7 @@ def path(
     mirror: str | None = None,
     output: bool = True,
     output_name: str | None = None,
+    output_format: str | None = None,
 ) -> str:
     """The mirrored URI for the current task (or ``address``) in this DAG run.
 
@@ -30,6 +31,8 @@ def path(
         mirror: which mirror of the config; default ``[fsmirror] mirror``.
         output: the output file (``.../out.parquet``) when true, else its directory.
         output_name: the file stem instead of the mirror's ``output_name``.
+        output_format: the file extension instead of the mirror's ``output_format``
+            (for a file the task writes itself, e.g. ``"csv"``).
 
     The run slot is ``<dag_id>@<run_id>`` from the template context, never the
     logical date. Example: ``bash_command="train --out {{ macros.fsmirror.path() }}"``.
@@ -47,5 +50,7 @@ def path(
     fm = get_mirror(mirror)
     obj, run, partition = target["obj"], target["run_id"], target["partition"]
     if output:
-        return fm.mirror_full_output(obj, run_id=run, partition=partition, output_name=output_name)
+        return fm.mirror_full_output(
+            obj, run_id=run, partition=partition, output_name=output_name, output_format=output_format
+        )
     return fm.mirror_full(obj, run_id=run, partition=partition)

@@ -32,7 +32,10 @@ def api_server(airflow_db: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     url = f"http://127.0.0.1:{port}"
     monkeypatch.setenv("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", f"{url}/execution/")
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", url)
-    monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "fsmirror-tests-only-jwt-secret-not-for-production-use-0123456789abcdef")
+    monkeypatch.setenv(
+        "AIRFLOW__API_AUTH__JWT_SECRET",
+        "fsmirror-tests-only-jwt-secret-not-for-production-use-0123456789abcdef",
+    )
     monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "LocalExecutor")
     monkeypatch.setenv("AIRFLOW__CORE__PARALLELISM", "2")
     exe = Path(sys.executable).with_name("airflow")

@@ -45,6 +45,8 @@ def test_bash_operator_renders_the_mirrored_path(
         assert Path(ref["__fsmirror_xcom__"]).read_text() == f'"{expected}"'
         seen.add(expected)
 
+        csv = rendered_fields(airflow_db, dag_id, dr.run_id, "render_csv")["bash_command"]
+        assert csv == f"echo {store}/dags/twin_dags/{slot}/render_csv/orders.csv"
         addressed = rendered_fields(airflow_db, dag_id, dr.run_id, "render_address")["bash_command"]
         assert addressed == f"echo {store}/aipipeline/models/train/{slot}/Trainer"
     assert len(seen) == 2

@@ -11,6 +11,10 @@ for _dag_id in ("twin_a", "twin_b"):
     with DAG(_dag_id, schedule="@daily", start_date=dt.datetime(2026, 1, 1), catchup=False) as _dag:
         BashOperator(task_id="render", bash_command="echo {{ macros.fsmirror.path() }}")
         BashOperator(
+            task_id="render_csv",
+            bash_command="echo {{ macros.fsmirror.path(output_name='orders', output_format='csv') }}",
+        )
+        BashOperator(
             task_id="render_address",
             bash_command=(
                 "echo {{ macros.fsmirror.path('aipipeline/models/train.py::Trainer', "
