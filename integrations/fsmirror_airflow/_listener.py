@@ -8,6 +8,7 @@ hands us the running task instance in the task process, before ``execute``.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from airflow.listeners import hookimpl
@@ -15,8 +16,11 @@ from airflow.listeners import hookimpl
 __all__ = ["RUNNING", "TaskLocator", "running_ti"]
 
 Key = tuple[str, str, str, int]
-RUNNING: dict[Key, Any] = {}
+RUNNING: OrderedDict[Key, Any] = OrderedDict()
 """(dag_id, task_id, run_id, map_index) -> the running RuntimeTaskInstance, in this process."""
+MAX_REMEMBERED = 256
+"""A task process runs one task; ``dag.test()`` runs many in one process: keep the newest only.
+Entries are not dropped when a task ends, since callbacks after success may still push XComs."""
 
 
 def _key(ti: Any) -> Key:
@@ -35,4 +39,8 @@ class TaskLocator:
     @hookimpl
     def on_task_instance_running(self, previous_state: Any, task_instance: Any) -> None:
         if getattr(task_instance, "task", None) is not None:
-            RUNNING[_key(task_instance)] = task_instance
+            key = _key(task_instance)
+            RUNNING[key] = task_instance
+            RUNNING.move_to_end(key)
+            while len(RUNNING) > MAX_REMEMBERED:
+                RUNNING.popitem(last=False)

@@ -151,5 +151,9 @@ class FSMirrorXComBackend(BaseXCom):
     def purge(cls, xcom: Any, *args: Any) -> None:
         """Remove the artifact of a cleared XCom (Airflow calls this before a retry or re-run)."""
         uri = _ref(getattr(xcom, "value", None))
-        if uri is not None:
+        if uri is None:
+            return
+        try:
             get_mirror().delete_uri(uri)
+        except FSMirrorError as e:
+            raise type(e)(f"fsmirror XCom backend, purging {uri}: {e}") from e

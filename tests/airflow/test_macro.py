@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,11 @@ def test_bash_operator_renders_the_mirrored_path(
 
         csv = rendered_fields(airflow_db, dag_id, dr.run_id, "render_csv")["bash_command"]
         assert csv == f"echo {store}/dags/twin_dags/{slot}/render_csv/orders.csv"
+        for task_id in ("compute", "compute_again"):  # one callable, two tasks: two directories
+            ref = xcom_rows(airflow_db, dag_id, dr.run_id)[(task_id, -1, "return_value")]["__fsmirror_xcom__"]
+            assert ref == f"{store}/dags/twin_dags/{slot}/{task_id}/out.json"
+            # the macro rendered inside the task and the backend agree on the directory
+            assert json.loads(Path(ref).read_text()) == f"{store}/dags/twin_dags/{slot}/{task_id}/out.parquet"
         addressed = rendered_fields(airflow_db, dag_id, dr.run_id, "render_address")["bash_command"]
         assert addressed == f"echo {store}/aipipeline/models/train/{slot}/Trainer"
     assert len(seen) == 2

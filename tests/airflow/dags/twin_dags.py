@@ -5,7 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.providers.standard.operators.bash import BashOperator
+from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG
+
+
+def compute(out: str) -> str:
+    """A classic PythonOperator callable, used by two tasks: each gets its own directory."""
+    return out
+
 
 for _dag_id in ("twin_a", "twin_b"):
     with DAG(_dag_id, schedule="@daily", start_date=dt.datetime(2026, 1, 1), catchup=False) as _dag:
@@ -21,4 +28,8 @@ for _dag_id in ("twin_a", "twin_b"):
                 "mirror='aipipeline', output=False) }}"
             ),
         )
+        for _task_id in ("compute", "compute_again"):
+            PythonOperator(
+                task_id=_task_id, python_callable=compute, op_kwargs={"out": "{{ macros.fsmirror.path() }}"}
+            )
     globals()[_dag_id] = _dag
