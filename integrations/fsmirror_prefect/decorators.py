@@ -26,8 +26,9 @@ from prefect.futures import PrefectFuture
 from prefect.states import State
 from prefect.transactions import get_transaction
 from prefect.utilities.annotations import NotSet
+from prefect.utilities.asyncutils import run_coro_as_sync
 
-from fsmirror import ConfigError, FSMirrorError
+from fsmirror import ConfigError, FSMirrorError, ResolveError
 from fsmirror.address import address_of
 from prefect import Flow, Task, flow, task
 
@@ -55,6 +56,7 @@ class MirroredKey(CachePolicy):
 
     address: str = ""
     inner: CachePolicy | None = None
+    partition: str | None = None
 
     def compute_key(
         self,
@@ -69,7 +71,21 @@ class MirroredKey(CachePolicy):
                 task_ctx=task_ctx, inputs=inputs, flow_parameters=flow_parameters, **kwargs
             )
         run = task_ctx.task_run
-        return make_key(str(run.flow_run_id or run.id), digest, self.address)
+        partition = None
+        if self.partition is not None:
+            partition = _format_partition(self.partition, task_ctx, inputs)
+        return make_key(str(run.flow_run_id or run.id), digest, self.address, partition)
+
+
+def _format_partition(template: str, task_ctx: TaskRunContext, inputs: dict[str, Any]) -> str:
+    """Fill a partition template like ``"{parameters[day]}"`` or ``"{task_run.dynamic_key}"``."""
+    try:
+        return template.format(parameters=inputs, task_run=task_ctx.task_run)
+    except (KeyError, AttributeError, IndexError) as e:
+        raise ResolveError(
+            f"partition template {template!r} of task {task_ctx.task.name!r} cannot be filled: "
+            f"{type(e).__name__}: {e} (it can use parameters[...] and task_run.<field>)"
+        ) from e
 
 
 def _resolve_storage(storage: StorageRef, where: str) -> FSMirrorStorage:
@@ -153,6 +169,60 @@ def _done() -> None:
         txn.write_on_commit = False  # persisted already; the commit must not write it twice
 
 
+def _flow_record(value: Any) -> tuple[Any, Any] | None:
+    """(result store, record) to persist a flow's return value inside the flow run, or None.
+
+    Persisting before the flow completes makes a failing write fail the flow.
+
+    Prefect's flow engine writes the result again under its own key afterwards;
+    the block sees the same bytes and only records that key. A value holding
+    futures or states is left to Prefect, which resolves them first.
+    """
+    from prefect.context import FlowRunContext
+    from prefect.utilities.collections import visit_collection
+
+    ctx = FlowRunContext.get()
+    if ctx is None or ctx.result_store is None or not ctx.persist_result:
+        return None
+    unresolved: list[Any] = []
+
+    def spot(item: Any) -> Any:
+        if not _persistable(item):
+            unresolved.append(item)
+        return item
+
+    visit_collection(value, visit_fn=spot, return_data=False)
+    if unresolved:
+        return None
+    store = ctx.result_store
+    return store, store.create_result_record(value)
+
+
+def _persisting_flow(fn: F) -> F:
+    """Wrap a flow function so its return value is persisted before the flow completes."""
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def run_async(*args: Any, **kwargs: Any) -> Any:
+            value = await fn(*args, **kwargs)
+            if (found := _flow_record(value)) is not None:
+                await found[0].apersist_result_record(found[1])
+            return value
+
+        return run_async  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        value = fn(*args, **kwargs)
+        if (found := _flow_record(value)) is not None:
+            # The async path, as Prefect's flow engine takes: a flow's metadata
+            # storage (NullFileSystem) has no sync write that accepts _sync.
+            run_coro_as_sync(found[0].apersist_result_record(found[1]))
+        return value
+
+    return run  # type: ignore[return-value]
+
+
 def _persisting(fn: F) -> F:
     """Wrap ``fn`` so its result is persisted inside the task run (a failing write fails the task)."""
     if inspect.iscoroutinefunction(fn):
@@ -181,13 +251,15 @@ def _persisting(fn: F) -> F:
 
 
 @overload
-def mirrored_task(__fn: F, *, storage: StorageRef, **options: Any) -> Task[Any, Any]: ...
+def mirrored_task(
+    __fn: F, *, storage: StorageRef, partition: str | None = None, **options: Any
+) -> Task[Any, Any]: ...
 @overload
 def mirrored_task(
-    __fn: None = None, *, storage: StorageRef, **options: Any
+    __fn: None = None, *, storage: StorageRef, partition: str | None = None, **options: Any
 ) -> Callable[[F], Task[Any, Any]]: ...
 def mirrored_task(
-    __fn: F | None = None, *, storage: StorageRef, **options: Any
+    __fn: F | None = None, *, storage: StorageRef, partition: str | None = None, **options: Any
 ) -> Task[Any, Any] | Callable[[F], Task[Any, Any]]:
     """A Prefect task whose result is stored at the task function's mirrored path.
 
@@ -195,7 +267,10 @@ def mirrored_task(
     slug; every other keyword goes to :func:`prefect.task`. The result lands
     at ``<mirror base>/<module path>/<flow run id>/<function>/<output>.<format>``.
     ``cache_policy`` (default: inputs + task source) decides cache hits within
-    a flow run; results are always keyed on the flow run.
+    a flow run; results are always keyed on the flow run. ``partition`` (a
+    template such as ``"{parameters[day]}"`` or ``"{task_run.dynamic_key}"``)
+    adds a directory under the function's, for a task called several times in
+    one flow run (``.map``).
 
     Example:
         >>> @mirrored_task(storage="fsmirror-storage/etl", retries=2)  # doctest: +SKIP
@@ -211,6 +286,7 @@ def mirrored_task(
         policy = MirroredKey(
             address=str(address_of(fn)),
             inner=inner if isinstance(inner, CachePolicy) else None,
+            partition=partition,
             key_storage=block.as_metadata_storage(),
         )
         return task(  # type: ignore[call-overload,no-any-return]
@@ -237,14 +313,19 @@ def mirrored_flow(
     """A Prefect flow whose own return value is stored at the flow function's mirrored path.
 
     The flow's tasks are not affected: decorate them with :func:`mirrored_task`.
-    Every other keyword goes to :func:`prefect.flow`.
+    Every other keyword goes to :func:`prefect.flow`. The value is persisted
+    before the flow completes, so a failing write fails the flow run.
     """
 
     def decorate(fn: F) -> Flow[Any, Any]:
         opts = dict(options)
         block = _check(fn, opts, storage, "mirrored_flow")
         return flow(  # type: ignore[call-overload,no-any-return]
-            fn, result_storage=block, result_serializer=_serializer(block), persist_result=True, **opts
+            _persisting_flow(fn),
+            result_storage=block,
+            result_serializer=_serializer(block),
+            persist_result=True,
+            **opts,
         )
 
     return decorate(__fn) if __fn is not None else decorate

@@ -14,7 +14,7 @@ artifact (parquet that pyarrow reads, a plain pickle), two things cooperate:
 
 Where a result goes is read from its key. :func:`fsmirror_prefect.mirrored_task`
 makes keys that carry the code address and the flow run id
-(``fsmirror:<flow run id>:<digest>:<code address>``), so any process can find
+(``fsmirror:<flow run id>:<digest>:<partition>:<code address>``), so any process can find
 the file from the key alone. Any other key (a flow's own result, a plain
 ``@task`` pointed at this block) is placed by the Prefect run context and
 remembered in a small key record under ``<mirror base>/_prefect/keys/``.
@@ -26,7 +26,8 @@ import hashlib
 import inspect
 import io
 import json
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
+from urllib.parse import quote, unquote
 
 import anyio.to_thread
 from prefect.context import FlowRunContext, TaskRunContext
@@ -36,12 +37,12 @@ from pydantic import Field, PrivateAttr
 
 from fsmirror import FSMirror, StorageError
 from fsmirror.address import address_of
-from fsmirror.errors import ArtifactNotFoundError, FormatError
+from fsmirror.errors import ArtifactExistsError, ArtifactNotFoundError, FormatError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["FSMirrorStorage", "FSMirrorSerializer", "Encoded", "make_key", "parse_key", "KEY_PREFIX"]
+__all__ = ["FSMirrorStorage", "FSMirrorSerializer", "Encoded", "Where", "make_key", "parse_key", "KEY_PREFIX"]
 
 KEY_PREFIX = "fsmirror:"
 PARQUET_MAGIC = b"PAR1"
@@ -49,23 +50,34 @@ PICKLE_MAGIC = b"\x80"  # every pickle of protocol 2 or later starts with PROTO
 TEXT_FORMATS = frozenset({"json", "csv", "txt"})
 
 
-def make_key(run_id: str, digest: str | None, address: str) -> str:
+class Where(NamedTuple):
+    """Where a result lives: fsmirror's (object, run id, partition), plus ids for the manifest."""
+
+    address: str
+    run_id: str
+    partition: str | None
+    ids: dict[str, Any]
+
+
+def make_key(run_id: str, digest: str | None, address: str, partition: str | None = None) -> str:
     """A storage key that says where its artifact lives, so no lookup table is needed.
 
     The code address goes last: it contains ``::`` (and may contain ``:`` on
-    Windows), the run id and the digest never do.
+    Windows); the run id and the digest never do, and the partition is
+    percent-encoded.
     """
-    return f"{KEY_PREFIX}{run_id}:{digest or '-'}:{address}"
+    part = "" if partition is None else quote(partition, safe="")
+    return f"{KEY_PREFIX}{run_id}:{digest or '-'}:{part}:{address}"
 
 
-def parse_key(key: str) -> tuple[str, str, str] | None:
-    """(run id, digest, code address) of a key made by :func:`make_key`, else None."""
+def parse_key(key: str) -> tuple[str, str, str | None, str] | None:
+    """(run id, digest, partition, code address) of a key made by :func:`make_key`, else None."""
     if not key.startswith(KEY_PREFIX):
         return None
-    parts = key[len(KEY_PREFIX) :].split(":", 2)
-    if len(parts) != 3 or not parts[0] or "::" not in parts[2]:
+    parts = key[len(KEY_PREFIX) :].split(":", 3)
+    if len(parts) != 4 or not parts[0] or "::" not in parts[3]:
         return None
-    return parts[0], parts[1], parts[2]
+    return parts[0], parts[1], (unquote(parts[2]) if parts[2] else None), parts[3]
 
 
 class Encoded(bytes):
@@ -226,8 +238,8 @@ class FSMirrorStorage(WritableFileSystem):
     def _key_record_uri(self, fm: FSMirror, key: str) -> str:
         return f"{fm.base}/_prefect/keys/{hashlib.sha256(key.encode()).hexdigest()}.json"
 
-    def _locate(self, key: str, *, writing: bool) -> tuple[str, str, dict[str, Any]]:
-        """(code address, flow run id, ids for the manifest) for ``key``."""
+    def _locate(self, key: str, *, writing: bool) -> Where:
+        """Where ``key``'s result lives: from the key itself, else the run context or the key record."""
         fm = self.fsmirror()
         parsed = parse_key(key)
         ids: dict[str, Any] = {}
@@ -239,15 +251,15 @@ class FSMirrorStorage(WritableFileSystem):
                     raise
             else:
                 if parsed is None:
-                    return str(address_of(fn)), run_id, ids
+                    return Where(str(address_of(fn)), run_id, None, ids)
         if parsed is not None:
-            run_id, _, address = parsed
+            run_id, _, partition, address = parsed
             ids.setdefault("flow_run_id", run_id)
-            return address, run_id, ids
+            return Where(address, run_id, partition, ids)
         record = self._read_json(fm, self._key_record_uri(fm, key))
         if record is None:
             raise ArtifactNotFoundError(f"no result stored under key {key!r} in {fm.base}")
-        return str(record["address"]), str(record["run_id"]), ids
+        return Where(str(record["address"]), str(record["run_id"]), record.get("partition"), ids)
 
     @staticmethod
     def _read_json(fm: FSMirror, uri: str) -> dict[str, Any] | None:
@@ -258,33 +270,50 @@ class FSMirrorStorage(WritableFileSystem):
         value = json.loads(data)
         return value if isinstance(value, dict) else None
 
-    def _metadata_uri(self, fm: FSMirror, address: str, run_id: str) -> str:
-        return f"{fm.mirror_full(address, run_id=run_id)}/_{fm.settings.output_name}.prefect.json"
+    def _metadata_uri(self, fm: FSMirror, where: Where) -> str:
+        directory = fm.mirror_full(where.address, run_id=where.run_id, partition=where.partition)
+        return f"{directory}/_{fm.settings.output_name}.prefect.json"
 
     # -- the one implementation behind the sync and async twins ---------------------
 
     def _write(self, key: str, content: bytes) -> str:
         fm = self.fsmirror()
-        address, run_id, ids = self._locate(key, writing=True)
+        where = self._locate(key, writing=True)
         if self.role == "metadata":
-            uri = self._metadata_uri(fm, address, run_id)
+            uri = self._metadata_uri(fm, where)
             fm.filesystem.pipe_file(uri, bytes(content))
             return uri
         fmt = getattr(content, "format", None) or _sniff(content, fm.settings.output_format)
-        ids["result_key"] = key
-        with fm.open_write(address, run_id=run_id, format=fmt, run_source="prefect", orchestrator=ids) as w:
-            w.write(content)
+        ids = {**where.ids, "result_key": key}
+        try:
+            with fm.open_write(
+                where.address,
+                run_id=where.run_id,
+                partition=where.partition,
+                format=fmt,
+                run_source="prefect",
+                orchestrator=ids,
+            ) as w:
+                w.write(content)
+            assert w.manifest is not None
+            uri = str(w.manifest["uri"])
+        except ArtifactExistsError:
+            # The same bytes again (mirrored_flow persists before Prefect's own write
+            # does, under another key) are already stored; anything else is a clash.
+            man = fm.manifest(where.address, run_id=where.run_id, partition=where.partition)
+            if man.get("sha256") != hashlib.sha256(content).hexdigest():
+                raise
+            uri = str(man["uri"])
         if parse_key(key) is None:
-            record = {"key": key, "address": address, "run_id": run_id}
+            record = {"key": key, "address": where.address, "run_id": where.run_id, "partition": None}
             fm.filesystem.pipe_file(self._key_record_uri(fm, key), json.dumps(record).encode())
-        assert w.manifest is not None
-        return str(w.manifest["uri"])
+        return uri
 
     def _read(self, key: str) -> bytes:
         fm = self.fsmirror()
-        address, run_id, _ = self._locate(key, writing=False)
+        where = self._locate(key, writing=False)
         if self.role == "metadata":
-            uri = self._metadata_uri(fm, address, run_id)
+            uri = self._metadata_uri(fm, where)
             try:
                 data = bytes(fm.filesystem.cat_file(uri))
             except FileNotFoundError as e:
@@ -293,8 +322,8 @@ class FSMirrorStorage(WritableFileSystem):
                 # Same task and flow run, other inputs: not this key's result.
                 raise ArtifactNotFoundError(f"{uri} holds the result of another key than {key!r}")
             return data
-        man = fm.manifest(address, run_id=run_id)
-        with fm.open_read(address, run_id=run_id) as f:
+        man = fm.manifest(where.address, run_id=where.run_id, partition=where.partition)
+        with fm.open_read(where.address, run_id=where.run_id, partition=where.partition) as f:
             data = f.read()
         return Encoded(data, str(man["format"]), str(man.get("python_type", "")))
 
@@ -319,5 +348,5 @@ class FSMirrorStorage(WritableFileSystem):
 
     def manifest_for(self, key: str) -> Mapping[str, Any]:
         """The fsmirror manifest of the result stored under ``key``."""
-        address, run_id, _ = self._locate(key, writing=False)
-        return self.fsmirror().manifest(address, run_id=run_id)
+        where = self._locate(key, writing=False)
+        return self.fsmirror().manifest(where.address, run_id=where.run_id, partition=where.partition)

@@ -297,3 +297,38 @@ def test_example_flow_runs(tmp_path: Path, prefect_api: str) -> None:
     assert pq.read_table(stored[0]).num_rows == 5
     summary = stored[0].parent.parent / "summarize" / "out.json"
     assert json.loads(summary.read_text()) == {"days": 5, "total_sales": 570.0}
+
+
+def test_mapped_task_with_partition_template(
+    local_config: Callable[..., Path], tmp_path: Path, save_block: Callable[..., FSMirrorStorage]
+) -> None:
+    block = save_block(local_config(mirrors=MIRRORS["parquet"]))
+    lift = mirrored_task(storage=block, partition="day-{parameters[n]}")(p.lift_data)
+
+    @flow
+    def fan_out() -> list[int]:
+        return [len(df) for df in lift.map([2, 3, 4]).result()]
+
+    state = fan_out(return_state=True)
+    assert state.is_completed(), state.message
+    assert state.result() == [2, 3, 4]
+    fr = str(state.state_details.flow_run_id)
+    run_dir = tmp_path / "store" / "etl" / "pipeline" / fr / "lift_data"
+    for n in (2, 3, 4):
+        assert pq.read_table(run_dir / f"day-{n}" / "out.parquet").num_rows == n
+        man = json.loads((run_dir / f"day-{n}" / "_out.manifest.json").read_text())
+        assert man["partition"] == f"day-{n}"
+    assert block.fsmirror().read(p.lift_data, run_id=fr, partition="day-3").num_rows == 3
+
+
+def test_failing_store_fails_a_mirrored_flow(
+    local_config: Callable[..., Path], tmp_path: Path, save_block: Callable[..., FSMirrorStorage]
+) -> None:
+    from fsmirror_prefect import mirrored_flow
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the store's directory should be")
+    block = save_block(local_config(tenant=str(blocker / "store"), mirrors=MIRRORS["parquet"]))
+    state = mirrored_flow(storage=block)(p.report)(1, return_state=True)
+    assert state.is_failed()  # Prefect alone would log the failed write and report Completed
+    assert "not-a-dir" in str(state.result(raise_on_failure=False))

@@ -71,3 +71,8 @@ def build(storage: Any, *, flow_result: bool = False, **task_options: Any) -> Ca
 def build_async(storage: Any) -> Callable[..., Any]:
     TASKS["lift_async"] = mirrored_task(storage=storage)(lift_async)
     return flow(pipeline_async)
+
+
+def report(n: int) -> dict[str, int]:
+    """A flow with no tasks: its own return value is the only result."""
+    return {"n": n}
