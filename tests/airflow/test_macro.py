@@ -48,6 +48,13 @@ def test_bash_operator_renders_the_mirrored_path(
 
         csv = rendered_fields(airflow_db, dag_id, dr.run_id, "render_csv")["bash_command"]
         assert csv == f"echo {store}/dags/twin_dags/{slot}/render_csv/orders.csv"
+        for i in (0, 1):  # mapped: map_index after the name, in the macro and the backend alike
+            mapped = f"{store}/dags/twin_dags/{slot}/render_mapped/{i}"
+            assert rendered_fields(airflow_db, dag_id, dr.run_id, "render_mapped", i)["bash_command"] == (
+                f"echo {mapped}/out.parquet"
+            )
+            ref = xcom_rows(airflow_db, dag_id, dr.run_id)[("render_mapped", i, "return_value")]
+            assert ref["__fsmirror_xcom__"] == f"{mapped}/out.json"
         for task_id in ("compute", "compute_again"):  # one callable, two tasks: two directories
             ref = xcom_rows(airflow_db, dag_id, dr.run_id)[(task_id, -1, "return_value")]["__fsmirror_xcom__"]
             assert ref == f"{store}/dags/twin_dags/{slot}/{task_id}/out.json"

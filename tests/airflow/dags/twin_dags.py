@@ -28,6 +28,9 @@ for _dag_id in ("twin_a", "twin_b"):
                 "mirror='aipipeline', output=False) }}"
             ),
         )
+        BashOperator.partial(
+            task_id="render_mapped", bash_command="echo {{ macros.fsmirror.path() }}"
+        ).expand(env=[{"SHARD": "a"}, {"SHARD": "b"}])
         for _task_id in ("compute", "compute_again"):
             PythonOperator(
                 task_id=_task_id, python_callable=compute, op_kwargs={"out": "{{ macros.fsmirror.path() }}"}
