@@ -41,6 +41,7 @@ class Storage(BaseModel):
     )
     storage_options: dict[str, Any] = Field(
         default_factory=dict,
+        repr=False,  # holds credentials once ${VAR} is expanded: keep them out of logged reprs
         description="Passed to the fsspec filesystem (endpoint, region, credentials via ${VAR}).",
     )
     claim_ttl: float = Field(
