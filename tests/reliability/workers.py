@@ -42,6 +42,7 @@ __all__ = [
     "verify_slot",
     "verify_latest",
     "limited_write",
+    "slow_writer",
 ]
 
 ADDR = "project/etl/my_etl_task.py::LiftDataTask"
@@ -284,7 +285,9 @@ def verify_latest(fm: Any, wholes: Mapping[str, Mapping[int, bytes]]) -> str | N
     return str(latest)
 
 
-def limited_write(config: Mapping[str, Any], run_id: str, n: int, size: int, limit: int, results: Any) -> None:
+def limited_write(
+    config: Mapping[str, Any], run_id: str, n: int, size: int, limit: int, results: Any
+) -> None:
     """Write with ``RLIMIT_FSIZE`` at ``limit`` bytes: the disk is "full" (EFBIG) for this process."""
     import resource
 
@@ -299,3 +302,21 @@ def limited_write(config: Mapping[str, Any], run_id: str, n: int, size: int, lim
         results.put(("fsmirror", type(e).__name__, str(e)))
     except BaseException as e:
         results.put(("raw", type(e).__name__, f"{e}\n{traceback.format_exc()}"))
+
+
+def slow_writer(config: Mapping[str, Any], prefix: str, count: int, n: int, size: int, results: Any) -> None:
+    """Write ``count`` runs one after another, each streamed slowly, so ``gc`` meets writes in flight."""
+    from fsmirror import FSMirror
+
+    fm = FSMirror(dict(config))
+    for k in range(count):
+        rid = f"{prefix}-{k:03d}"
+        try:
+            with fm.open_write(ADDR, run_id=rid, format="bytes") as f:
+                for i in range(n):
+                    f.write(chunk(rid, 0, i, size))
+                    time.sleep(0.002)
+            results.put((rid, "committed", ""))
+        except BaseException as e:
+            results.put((rid, "error", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
+    results.put((prefix, "done", ""))
