@@ -12,8 +12,10 @@ fsmirror's side writes a fresh run each round, as a new DAG run would.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
+import shutil
 import tempfile
 from collections import namedtuple
 from pathlib import Path
@@ -22,6 +24,7 @@ from typing import Any
 
 SMOKE = os.environ.get("FSMIRROR_BENCH_SMOKE") == "1"
 _HOME = tempfile.mkdtemp(prefix="fsmirror-bench-airflow-")
+atexit.register(shutil.rmtree, _HOME, True)
 _STORE = Path(_HOME) / "store"
 # Airflow reads its settings at import: set them first.
 os.environ.setdefault("AIRFLOW_HOME", _HOME)

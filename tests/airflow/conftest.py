@@ -6,13 +6,14 @@ at module top, before any test module imports airflow.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pytest
 
 DAGS = Path(__file__).parent / "dags"
 _HOME = tempfile.mkdtemp(prefix="fsmirror-airflow-home-")
+atexit.register(shutil.rmtree, _HOME, True)  # also when no test asked for the database
 os.environ.update(
     {
         "AIRFLOW_HOME": _HOME,
@@ -42,12 +44,11 @@ DAG_MIRRORS = {
 
 
 @pytest.fixture(scope="session")
-def airflow_db() -> Iterator[Path]:
+def airflow_db() -> Path:
     """``airflow db migrate`` once per session (about 2 s on SQLite)."""
     exe = Path(sys.executable).with_name("airflow")
     subprocess.run([str(exe), "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
-    yield Path(_HOME) / "airflow.db"
-    shutil.rmtree(_HOME, ignore_errors=True)
+    return Path(_HOME) / "airflow.db"
 
 
 @pytest.fixture
