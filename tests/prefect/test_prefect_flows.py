@@ -332,3 +332,41 @@ def test_failing_store_fails_a_mirrored_flow(
     state = mirrored_flow(storage=block)(p.report)(1, return_state=True)
     assert state.is_failed()  # Prefect alone would log the failed write and report Completed
     assert "not-a-dir" in str(state.result(raise_on_failure=False))
+
+
+def test_rerun_of_a_flow_run_in_another_process_hits_the_cache(
+    local_config: Callable[..., Path],
+    tmp_path: Path,
+    save_block: Callable[..., FSMirrorStorage],
+    prefect_api: str,
+) -> None:
+    """A worker re-running a flow run (after a crash, say) finds its finished tasks in storage."""
+    block = save_block(local_config(mirrors=MIRRORS["parquet"]))
+    state = p.build(block)(3, return_state=True)
+    assert state.is_completed(), state.message
+    fr = str(state.state_details.flow_run_id)
+    first = task_runs(fr)
+    code = f"""
+import json
+from prefect.blocks.core import Block
+from prefect.client.orchestration import get_client
+from prefect.flow_engine import run_flow
+from prefect.states import Scheduled
+from etl import pipeline as p
+
+flow_obj = p.build(Block.load({block_slug(block)!r}), cache_result_in_memory=False)
+with get_client(sync_client=True) as client:
+    client.set_flow_run_state({fr!r}, Scheduled(), force=True)
+    flow_run = client.read_flow_run({fr!r})
+state = run_flow(flow_obj, flow_run=flow_run, parameters={{"n": 3}}, return_type="state")
+print(json.dumps({{"state": state.name, "result": state.result()}}))
+"""
+    out = json.loads(run_python(code, prefect_api).strip().splitlines()[-1])
+    assert out == {"state": "Completed", "result": {"rows": 3, "total": 30}}
+    again = task_runs(fr)  # the last run of each task: the other process's
+    for name in ("lift_data", "summarize"):
+        assert again[name].id != first[name].id
+        assert again[name].state.name == "Cached"
+    fm = block.fsmirror()
+    assert fm.runs(p.lift_data) == [fr]  # nothing rewritten: still the first process's artifact
+    assert fm.manifest(p.lift_data, run_id=fr)["orchestrator"]["task_run_id"] == str(first["lift_data"].id)
