@@ -21,9 +21,9 @@ from typing import Any, TypeVar, overload
 
 from prefect.blocks.core import Block
 from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
+from prefect.client.schemas.objects import State
 from prefect.context import TaskRunContext
 from prefect.futures import PrefectFuture
-from prefect.states import State
 from prefect.transactions import get_transaction
 from prefect.utilities.annotations import NotSet
 from prefect.utilities.asyncutils import run_coro_as_sync
@@ -156,7 +156,7 @@ def _record(value: Any) -> tuple[Any, Any] | None:
     if txn is None or not txn.key or txn.store is None or not txn.write_on_commit or not _persistable(value):
         return None
     ctx = TaskRunContext.get()
-    expiration = None
+    expiration: Any = None  # Prefect's DateTime is a datetime
     if ctx is not None and ctx.task.cache_expiration is not None:
         expiration = _dt.datetime.now(_dt.timezone.utc) + ctx.task.cache_expiration
     store = txn.store

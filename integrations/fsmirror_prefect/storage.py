@@ -109,7 +109,7 @@ def _sniff(blob: bytes, declared: str) -> str:
     return declared if declared in TEXT_FORMATS else "json"
 
 
-class FSMirrorSerializer(Serializer):  # type: ignore[type-arg]
+class FSMirrorSerializer(Serializer):
     """Serialize a result in the mirror's format, so the stored file is the artifact itself.
 
     A value the format cannot hold falls back (JSON-able -> json, else a plain
@@ -195,7 +195,7 @@ class FSMirrorStorage(WritableFileSystem):
 
     _block_type_name: ClassVar[str] = "FSMirror Storage"
     _block_type_slug: ClassVar[str] = "fsmirror-storage"
-    _documentation_url: ClassVar[str] = "https://github.com/fsmirror/fsmirror/blob/main/docs/prefect.md"
+    _documentation_url = "https://github.com/fsmirror/fsmirror/blob/main/docs/prefect.md"  # type: ignore[assignment]
     _description: ClassVar[str] = (
         "Store task and flow results as real files at paths that mirror the code that made them."
     )
@@ -327,14 +327,16 @@ class FSMirrorStorage(WritableFileSystem):
             data = f.read()
         return Encoded(data, str(man["format"]), str(man.get("python_type", "")))
 
-    def write_path(self, path: str, content: bytes, **_: Any) -> str:
+    # Prefect declares these async but calls them as write_path(key, _sync=True, content=...)
+    # on its sync path and awrite_path / aread_path on its async path: both are given.
+    def write_path(self, path: str, content: bytes, **_: Any) -> str:  # type: ignore[override]
         """Store ``content`` under ``path`` (a result key); raises if it cannot.
 
         Accepts Prefect's ``_sync=True`` and any other keyword it adds.
         """
         return self._write(path, content)
 
-    def read_path(self, path: str, **_: Any) -> bytes:
+    def read_path(self, path: str, **_: Any) -> bytes:  # type: ignore[override]
         """The bytes stored under ``path`` (a result key)."""
         return self._read(path)
 
