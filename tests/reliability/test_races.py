@@ -9,6 +9,7 @@ and ``gc`` never removes a run being written nor the latest.
 from __future__ import annotations
 
 import queue
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,10 @@ def config(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
         storage = {
             "provider": "s3",
             "tenant": server.new_bucket(),
-            "storage_options": server.storage_options(),
+            "storage_options": {
+                **server.storage_options(),
+                "config_kwargs": {"read_timeout": 20, "retries": {"max_attempts": 3}},
+            },
         }
     return {"storage": storage, "mirrors": _mirrors()}
 
@@ -95,12 +99,15 @@ def test_gc_beside_writers_never_removes_a_run_in_flight_or_the_latest(
     for p in procs:
         p.start()
     committed: list[str] = []
-    done, sweeps, deleted = 0, 0, 0
+    done, sweeps, deleted, heard = 0, 0, 0, time.monotonic()
     while done < writers:
         try:
             rid, outcome, err = results.get(timeout=0.01)
+            heard = time.monotonic()
         except queue.Empty:
             rid, outcome, err = "", "", ""
+            if time.monotonic() - heard > 180:  # a hang guard, not a timing assertion
+                pytest.fail(f"the writers said nothing for 180 s beside gc (committed so far: {committed})")
         assert outcome != "error", f"writer of {rid} failed beside gc: {err}"
         if outcome == "done":
             done += 1
