@@ -55,6 +55,11 @@ class Storage(BaseModel):
     def _tenant(cls, v: str, info: Any) -> str:
         if any(ord(c) < 32 or ord(c) == 127 for c in v):
             raise ValueError("tenant contains a control character")
+        if info.data.get("provider") == "local" and v.startswith("~"):
+            import os.path
+
+            # fsspec expands '~' when it reads, os.replace would not when writing: expand once, here
+            return os.path.expanduser(v)
         return v
 
     @field_validator("namespace")
