@@ -453,3 +453,21 @@ def test_errors_are_fsmirror_errors_not_internal_ones(tmp_path: Path) -> None:
             call()
             pytest.fail(f"{case}: accepted")
     print(f"\ntried {len(bad)} wrong-typed API arguments: each an FSMirrorError")
+
+
+def test_a_home_relative_local_tenant_writes_and_reads_in_one_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'~/store' once wrote through os calls to ./~/store and read through fsspec from $HOME/store."""
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir()
+    cwd.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(cwd)
+    fm = FSMirror(
+        {"storage": {"provider": "local", "tenant": "~/store"}, "mirrors": {"p": {"root": "project"}}}
+    )
+    uri = fm.write("project/m.py::X", {"a": 1}, run_id="r1", format="json")
+    assert uri.startswith(str(home / "store") + "/")
+    assert fm.read("project/m.py::X", run_id="r1") == {"a": 1}
+    assert list(cwd.iterdir()) == []
