@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reliability.workers import ADDR, expected, forkserver, limited_write, verify_slot
-from servers import S3Server
 
 from fsmirror import FSMirror, StorageError
+from reliability.workers import ADDR, expected, forkserver, limited_write, verify_slot
+from servers import S3Server
 
 pytestmark = pytest.mark.reliability
 
