@@ -122,10 +122,10 @@ def _check(r: float, target: str, higher_is_better: bool) -> tuple[str, str]:
     if m is None:
         return f"{r:.3g}x", "no target parsed"
     op, limit = m.group(1), float(m.group(2))
-    text = f"{r:.3g}x" + (" throughput" if higher_is_better else "")
+    text = f"{r:.3f}x" + (" throughput" if higher_is_better else "")
     if op == "<=":
-        return (text, "met") if r <= limit else (text, f"MISSED by {(r / limit - 1) * 100:.0f}%")
-    return (text, "met") if r >= limit else (text, f"MISSED by {(1 - r / limit) * 100:.0f}%")
+        return (text, "met") if r <= limit else (text, f"MISSED by {(r / limit - 1) * 100:.1f}%")
+    return (text, "met") if r >= limit else (text, f"MISSED by {(1 - r / limit) * 100:.1f}%")
 
 
 def _side(bench: Mapping[str, Any]) -> Side:
