@@ -205,7 +205,9 @@ def make_filesystem(storage: Storage) -> Any:
     try:
         if storage.provider == "local":
             return fsspec.filesystem("file", auto_mkdir=True)
-        return fsspec.filesystem(proto, **dict(storage.storage_options))
+        # No listing cache: a listing this process made earlier (runs(), gc) would make exists()
+        # deny a manifest another process committed since, a false "not committed".
+        return fsspec.filesystem(proto, **{"use_listings_cache": False, **storage.storage_options})
     except ImportError as e:
         extra = EXTRAS.get(storage.provider, storage.provider)
         raise StorageError(
