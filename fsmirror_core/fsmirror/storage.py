@@ -422,7 +422,7 @@ class ArtifactStore:
             except StorageError:
                 # The store went away: keep the write's own outcome (its error, or its commit)
                 # and let this process take the claim back on a retry instead of waiting claim_ttl.
-                _ORPHANED_CLAIMS.add(token["token"])
+                _ORPHANED_CLAIMS.add(str(token["token"]))
 
     @contextlib.contextmanager
     def _object_sink(self, uri: str) -> Iterator[HashingWriter]:

@@ -379,11 +379,6 @@ def test_cli_bad_arguments_exit_2_with_an_error_line(tmp_path: Path, cli_config:
     print(f"\ntried {len(cases)} bad CLI argument lists: exit 2, one error line each")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py: click prints 'Usage: ...', 'Try ... --help' and a blank line before the error, "
-    "so a bad argument gives 4 lines on stderr, not one",
-)
 def test_cli_bad_arguments_print_exactly_one_line(tmp_path: Path, cli_config: Path) -> None:
     cases = _cli_cases(tmp_path)
     for args in cases:
