@@ -544,8 +544,9 @@ class FSMirror:
         pointer = store.read_json(slot.pointer)
         if pointer and pointer.get("manifest") and store.exists(str(pointer["manifest"])):
             return decode_run_id(str(pointer["segment"]))
-        if pointer is None:
+        if pointer is None and not store.local:
             return None
+        # A stale pointer, or (local) one caught between unlink and rename: list instead.
         runs = self.runs(obj, partition=partition, output_name=output_name)  # pointer is stale: repair
         return runs[-1] if runs else None
 
@@ -630,7 +631,7 @@ class FSMirror:
                 newest = self._slot(obj, runs[-1], partition, output_name)
                 man = store.read_json(newest.manifest)
                 if man is not None:
-                    store.put_json(slot.pointer, pointer_record(newest, man))
+                    store.put_pointer(slot.pointer, pointer_record(newest, man))
             else:
                 store.remove(slot.pointer)
         return True
