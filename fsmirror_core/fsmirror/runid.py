@@ -21,9 +21,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import re
-import secrets
 import time
-import uuid
 from typing import Union
 
 from .errors import ResolveError
@@ -109,6 +107,8 @@ def decode_run_id(segment: str) -> RunId:
 
 def _ulid() -> str:
     """A ULID: 48-bit millisecond time + 80 random bits, Crockford base32, sortable."""
+    import secrets  # lazily: it pulls in hmac and OpenSSL, for the ulid method only
+
     value = (time.time_ns() // 1_000_000) << 80 | secrets.randbits(80)
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
@@ -118,6 +118,8 @@ def generate_run_id(method: str = "date") -> str:
     if method == "date":
         return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d%H%M%S")
     if method == "uuid":
+        import uuid  # lazily: it imports platform, for the uuid method only
+
         return str(uuid.uuid4())
     if method == "ulid":
         return _ulid()
