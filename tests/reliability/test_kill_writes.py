@@ -19,17 +19,23 @@ from typing import Any
 import pytest
 
 from fsmirror import ArtifactExistsError, FSMirror
-from reliability.workers import ADDR, expected, forkserver, seeded, strike, verify_latest, verify_slot
+from reliability.workers import (
+    ADDR,
+    crash_config,
+    expected,
+    forkserver,
+    s3_crash_config,
+    seeded,
+    strike,
+    verify_latest,
+    verify_slot,
+)
 
 pytestmark = pytest.mark.reliability
 
 TRIALS = 50
 SIZE = 64 * 1024
 CLAIM_TTL = 0.3
-
-
-def _mirrors() -> dict[str, Any]:
-    return {"project": {"root": "project", "output_format": "bytes"}}
 
 
 def _trials(config: dict[str, Any], n: int, label: str) -> None:
@@ -88,18 +94,11 @@ def _trials(config: dict[str, Any], n: int, label: str) -> None:
 
 
 def test_sigkill_local_writes(tmp_path: Path) -> None:
-    config = {"storage": {"provider": "local", "tenant": str(tmp_path / "store")}, "mirrors": _mirrors()}
+    config = crash_config({"provider": "local", "tenant": str(tmp_path / "store")})
     _trials(config, 64, "local")
     tmp = tmp_path / "store" / ".fsmirror" / "tmp"
     print(f"local: {len(list(tmp.iterdir())) if tmp.exists() else 0} orphaned temp files in .fsmirror/tmp")
 
 
 def test_sigkill_s3_writes(s3_server: Any) -> None:
-    opts = {**s3_server.storage_options(), "default_block_size": 5 * 2**20}
-    storage = {
-        "provider": "s3",
-        "tenant": s3_server.new_bucket(),
-        "storage_options": opts,
-        "claim_ttl": CLAIM_TTL,
-    }
-    _trials({"storage": storage, "mirrors": _mirrors()}, 81, "s3")  # 5 MiB + 64 KiB: a multipart upload
+    _trials(s3_crash_config(s3_server, CLAIM_TTL), 81, "s3")  # 5 MiB + 64 KiB: a multipart upload

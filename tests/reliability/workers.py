@@ -320,3 +320,17 @@ def slow_writer(config: Mapping[str, Any], prefix: str, count: int, n: int, size
         except BaseException as e:
             results.put((rid, "error", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
     results.put((prefix, "done", ""))
+
+
+def crash_config(storage: dict[str, Any]) -> dict[str, Any]:
+    """A config writing raw bytes under ``project/``: what every crash test writes through."""
+    return {"storage": storage, "mirrors": {"project": {"root": "project", "output_format": "bytes"}}}
+
+
+def s3_crash_config(s3_server: Any, claim_ttl: float) -> dict[str, Any]:
+    """S3 with 5 MiB parts (a few MiB artifact is a real multipart upload) and a short claim_ttl,
+    so a killed writer's claim goes stale within the test."""
+    opts = {**s3_server.storage_options(), "default_block_size": 5 * 2**20}
+    return crash_config(
+        {"provider": "s3", "tenant": s3_server.new_bucket(), "storage_options": opts, "claim_ttl": claim_ttl}
+    )

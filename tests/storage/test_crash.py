@@ -14,31 +14,29 @@ from typing import Any
 import pytest
 
 from fsmirror import ArtifactExistsError, FSMirror
-from reliability.workers import ADDR, expected, forkserver, strike, verify_latest, verify_slot
+from reliability.workers import (
+    ADDR,
+    crash_config,
+    expected,
+    forkserver,
+    s3_crash_config,
+    strike,
+    verify_latest,
+    verify_slot,
+)
 
 N, SIZE = 48, 256 * 1024  # 12 MiB in 256 KiB chunks: three 5 MiB parts on S3
 CLAIM_TTL = 0.5
 
 
-def _mirrors() -> dict[str, Any]:
-    return {"project": {"root": "project", "output_format": "bytes"}}
-
-
 @pytest.fixture
 def local_cfg(tmp_path: Path) -> dict[str, Any]:
-    return {"storage": {"provider": "local", "tenant": str(tmp_path / "store")}, "mirrors": _mirrors()}
+    return crash_config({"provider": "local", "tenant": str(tmp_path / "store")})
 
 
 @pytest.fixture
 def s3_cfg(s3_server: Any) -> dict[str, Any]:
-    opts = {**s3_server.storage_options(), "default_block_size": 5 * 2**20}
-    storage = {
-        "provider": "s3",
-        "tenant": s3_server.new_bucket(),
-        "storage_options": opts,
-        "claim_ttl": CLAIM_TTL,
-    }
-    return {"storage": storage, "mirrors": _mirrors()}
+    return s3_crash_config(s3_server, CLAIM_TTL)
 
 
 def _whole(run_id: str, *versions: int) -> dict[int, bytes]:
