@@ -11,8 +11,10 @@ from .errors import (
     ConfigError,
     FormatError,
     FSMirrorError,
+    IntegrityError,
     ResolveError,
     StorageError,
+    StoreWarning,
 )
 from .mirror import FSMirror
 
@@ -28,5 +30,7 @@ __all__ = [
     "FormatError",
     "ArtifactExistsError",
     "ArtifactNotFoundError",
+    "IntegrityError",
+    "StoreWarning",
     "__version__",
 ]

@@ -49,17 +49,31 @@ class Storage(BaseModel):
         gt=0,
         description="Seconds after which an unfinished write's claim on an object store is stale.",
     )
+    durability: Literal["fsync", "none"] = Field(
+        default="fsync",
+        description=(
+            "Local stores: fsync data, manifest and directories in commit order so a power loss "
+            "cannot leave a manifest vouching for missing bytes; none for scratch stores."
+        ),
+    )
+    hash: Literal["blake3", "sha256"] = Field(
+        default="blake3",
+        description="The content hash recorded in each manifest (blake3 is several times faster).",
+    )
 
     @field_validator("tenant")
     @classmethod
     def _tenant(cls, v: str, info: Any) -> str:
         if any(ord(c) < 32 or ord(c) == 127 for c in v):
             raise ValueError("tenant contains a control character")
-        if info.data.get("provider") == "local" and v.startswith("~"):
+        if info.data.get("provider") == "local":
             import os.path
 
-            # fsspec expands '~' when it reads, os.replace would not when writing: expand once, here
-            return os.path.expanduser(v)
+            if v.startswith("file://"):  # a URL, not a relative directory named 'file:'
+                v = v[len("file://") :] or "/"
+            if v.startswith("~"):
+                # fsspec expands '~' when it reads, os calls would not when writing: expand once, here
+                v = os.path.expanduser(v)
         return v
 
     @field_validator("namespace")
@@ -109,6 +123,13 @@ class Mirror(BaseModel):
     allow_pickle: bool = Field(
         default=True,
         description="Allow writing and reading pickles (reading a pickle trusts the store).",
+    )
+    verify: bool = Field(
+        default=False,
+        description=(
+            "Re-hash an artifact's bytes on every read and compare with the manifest "
+            "(the size is always checked)."
+        ),
     )
 
     @field_validator("root")

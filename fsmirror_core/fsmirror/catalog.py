@@ -9,11 +9,12 @@ shows. ``fsmirror ls``, ``runs`` and ``gc --all`` stand on this.
 from __future__ import annotations
 
 import datetime as _dt
-import json
+import warnings
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import ResolveError
+from .errors import FSMirrorError, ResolveError, StorageError, StoreWarning
+from .names import MANIFEST_SUFFIX
 from .runid import RunId, decode_run_id
 
 if TYPE_CHECKING:
@@ -84,7 +85,13 @@ def _listing_root(fm: FSMirror, module: str | None) -> str:
 
 
 def scan(fm: FSMirror, target: str | None = None) -> list[Artifact]:
-    """Every committed artifact of ``fm``'s mirror under ``target`` (address or code path), oldest first."""
+    """Every committed artifact of ``fm``'s mirror under ``target`` (address or code path), oldest first.
+
+    Damaged or foreign manifests are skipped with a :class:`~fsmirror.StoreWarning` naming them;
+    ``latest`` marks each series' newest run by the protocol's one ordering.
+    """
+    from .record import Manifest, Pending, parse_cell
+
     module, qualname = parse_target(target)
     if qualname is not None:
         module = fm._resolve(f"{module}.py::{qualname}")[0]
@@ -93,49 +100,59 @@ def scan(fm: FSMirror, target: str | None = None) -> list[Artifact]:
         root = fm.settings.root
         if root in parts:  # 'src/project/etl' -> 'project/etl', as addresses resolve
             module = "/".join(parts[len(parts) - 1 - parts[::-1].index(root) :])
-    store = fm._artifacts()
-    root = _listing_root(fm, module)
-    found = store.find(root)
-    manifests = [
-        p
-        for p in found
-        if p.rsplit("/", 1)[-1].startswith("_")
-        and p.endswith(".manifest.json")
-        and not any(s in "/" + p for s in _SCRATCH)
+    backend = fm._protocol().backend
+    cells = [
+        st.path
+        for st in backend.list(_listing_root(fm, module))
+        if st.path.rsplit("/", 1)[-1].startswith("_")
+        and st.path.endswith(MANIFEST_SUFFIX)
+        and not any(s in "/" + st.path for s in _SCRATCH)
     ]
-    if not manifests:
+    if not cells:
         return []
-    out: list[Artifact] = []
-    for data in store.cat_many(manifests).values():
+    out: list[tuple[str, Artifact]] = []
+    reads = backend.parallel(*[(lambda p=p: backend.get(p)) for p in cells])
+    for path, blob in zip(cells, reads, strict=True):
         try:
-            man = json.loads(data)
-            code, run = man["code"], man["run"]
+            if isinstance(blob, Exception):
+                raise blob
+            if blob is None:
+                continue  # deleted since the listing
+            cell = parse_cell(blob.data, path)
+            man = cell if isinstance(cell, Manifest) else cell.previous if isinstance(cell, Pending) else None
+            if man is None or (isinstance(cell, Pending) and cell.kind != "overwrite"):
+                continue
+            code = man.code
             art = Artifact(
                 address=str(code["address"]),
                 module=str(code["module"]),
                 qualname=str(code["qualname"]),
-                run_id=decode_run_id(str(run["segment"])),
-                segment=str(run["segment"]),
-                partition=man.get("partition"),
-                output_name=str(man.get("output_name") or ""),
-                uri=str(man["uri"]),
-                format=str(man.get("format", "")),
-                size=int(man.get("size", 0)),
-                created_at=str(man.get("created_at", "")),
+                run_id=decode_run_id(man.segment),
+                segment=man.segment,
+                partition=man.partition,
+                output_name=man.output_name,
+                uri=man.uri,
+                format=man.format,
+                size=man.size,
+                created_at=man.created_at,
             )
-        except (ValueError, KeyError, TypeError):
-            continue  # not one of ours, or damaged: ls shows what it can read
+            if not man.uri.startswith(path.rsplit("/", 1)[0] + "/"):
+                raise StorageError(f"{path} names an artifact elsewhere ({man.uri})")
+        except (FSMirrorError, ValueError, KeyError, TypeError) as e:
+            warnings.warn(f"skipping {path}: {e}", StoreWarning, stacklevel=2)
+            continue
         if module is not None and not (art.module == module or art.module.startswith(module + "/")):
             continue
         if qualname is not None and (art.module != module or art.qualname != qualname):
             continue
-        out.append(art)
-    out.sort(key=lambda a: (a.created_at, a.uri))
+        out.append((man.order, art))
+    out.sort(key=lambda x: (x[0], x[1].uri), reverse=True)  # order_key sorts newest first
+    arts = [a for _, a in out]
     newest: dict[tuple[str, str, str | None, str], Artifact] = {}
-    for a in out:
+    for a in arts:
         newest[a.series] = a
     latest = {id(a) for a in newest.values()}
-    return [Artifact(**{**asdict(a), "latest": True}) if id(a) in latest else a for a in out]
+    return [Artifact(**{**asdict(a), "latest": True}) if id(a) in latest else a for a in arts]
 
 
 def series(artifacts: list[Artifact]) -> dict[tuple[str, str, str | None, str], list[Artifact]]:

@@ -15,6 +15,8 @@ __all__ = [
     "FormatError",
     "ArtifactExistsError",
     "ArtifactNotFoundError",
+    "IntegrityError",
+    "StoreWarning",
 ]
 
 
@@ -44,3 +46,11 @@ class ArtifactExistsError(StorageError, FileExistsError):
 
 class ArtifactNotFoundError(StorageError, FileNotFoundError):
     """No committed artifact at that path (or no run at all for ``latest``)."""
+
+
+class IntegrityError(StorageError):
+    """An artifact's bytes are not the ones its manifest vouches for (size or content hash)."""
+
+
+class StoreWarning(UserWarning):
+    """A listing skipped something in the store it could not read (damaged or foreign); names it."""

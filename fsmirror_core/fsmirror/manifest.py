@@ -7,7 +7,6 @@ writing many artifacts pays for them once.
 
 from __future__ import annotations
 
-import datetime as _dt
 import functools
 import hashlib
 import os
@@ -17,20 +16,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from . import names
 from .address import CodeAddress
+from .record import MANIFEST_VERSION, ContentHash, Manifest, check_jsonable, utcnow
 
 __all__ = ["MANIFEST_VERSION", "build_manifest", "source_info", "git_info", "manifest_name", "utcnow"]
 
-MANIFEST_VERSION = 1
-
 
 def manifest_name(output_name: str) -> str:
-    """``_<output>.manifest.json``: the leading underscore hides it from dataset readers."""
-    return f"_{output_name}.manifest.json"
-
-
-def utcnow() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
+    """The manifest's file name (owned by :mod:`fsmirror.names`)."""
+    return names.manifest_file("", output_name)[1:]
 
 
 @functools.lru_cache(maxsize=1024)
@@ -108,43 +103,41 @@ def build_manifest(
     requested_format: str,
     fell_back: bool,
     python_type: str,
-    size: int,
-    sha256: str,
     partition: str | None,
     output_name: str,
-) -> dict[str, Any]:
-    """The manifest record (plain JSON types only)."""
+    hash_algorithm: str,
+) -> Manifest:
+    """The manifest record, validated before any byte is written; size and hash are filled at commit."""
     from . import __version__
 
+    orch = dict(orchestrator or {})
+    check_jsonable(orch, "the orchestrator record")
+    check_jsonable(list(run_id) if isinstance(run_id, tuple) else run_id, "the run id")
     source_file, source_sha = source_info(address)
-    return {
-        "fsmirror_manifest": MANIFEST_VERSION,
-        "uri": uri,
-        "mirror": mirror,
-        "code": {
-            "address": str(
-                CodeAddress((*module.split("/")[:-1], module.split("/")[-1] + ".py"), address.qualname)
-            ),
+    parts = module.split("/")
+    return Manifest(
+        uri=uri,
+        mirror=mirror,
+        code={
+            "address": str(CodeAddress((*parts[:-1], parts[-1] + ".py"), address.qualname)),
             "module": module,
             "qualname": address.qualname,
             "source_file": source_file,
             "source_sha256": source_sha,
         },
-        "git": git_info(source_file),
-        "run": {
-            "id": list(run_id) if isinstance(run_id, tuple) else run_id,
-            "segment": run_segment,
-            "source": run_source,
-        },
-        "orchestrator": dict(orchestrator or {}),
-        "partition": partition,
-        "output_name": output_name,
-        "format": fmt,
-        "requested_format": requested_format,
-        "fell_back": fell_back,
-        "python_type": python_type,
-        "size": size,
-        "sha256": sha256,
-        "created_at": utcnow(),
-        "versions": {"fsmirror": __version__, "python": platform.python_version()},
-    }
+        git=git_info(source_file),
+        run_id=run_id,
+        segment=run_segment,
+        run_source=run_source,
+        orchestrator=orch,
+        partition=partition,
+        output_name=output_name,
+        format=fmt,
+        requested_format=requested_format,
+        fell_back=fell_back,
+        python_type=python_type,
+        size=0,
+        hash=ContentHash(hash_algorithm, ""),
+        created_at="",
+        versions={"fsmirror": __version__, "python": platform.python_version()},
+    )

@@ -8,15 +8,22 @@ call (default arguments) is one dictionary lookup.
 from __future__ import annotations
 
 import contextlib
-import functools
-import json
 import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from . import names
 from .address import CodeAddress, address_of
 from .config import load_config, validate_config
-from .errors import ArtifactNotFoundError, ConfigError, FormatError, ResolveError
+from .errors import (
+    ArtifactNotFoundError,
+    ConfigError,
+    FormatError,
+    FSMirrorError,
+    IntegrityError,
+    ResolveError,
+    StorageError,
+)
 from .layout import base_uri, check_segment, compile_layout, module_path, output_file, relative_path
 from .runid import (
     ID_METHODS,
@@ -30,19 +37,13 @@ from .runid import (
 
 if TYPE_CHECKING:
     from ._schema import Config, Mirror
-    from .storage import ArtifactStore, HashingWriter, Slot
+    from .hashing import HashingWriter
+    from .protocol import Series, Slot, Store
+    from .record import Manifest
 
-__all__ = ["FSMirror", "MIRROR_ENV"]
+__all__ = ["FSMirror", "MIRROR_ENV", "WriteResult"]
 
 MIRROR_ENV = "FSMIRROR_MIRROR"
-
-
-@functools.lru_cache(maxsize=64)
-def _manifest_file(output_name: str) -> str:
-    """The manifest's file name, without importing ``.manifest`` on every ``exists()`` check."""
-    from .manifest import manifest_name
-
-    return manifest_name(output_name)
 
 
 def _pick_mirror(cfg: Config, mirror: str | None, source: str) -> str:
@@ -114,7 +115,8 @@ class FSMirror:
         self._full_cache: dict[Any, str] = {}
         self._rel_out_cache: dict[Any, str] = {}
         self._full_out_cache: dict[Any, str] = {}
-        self._store: ArtifactStore | None = None
+        self._store: Store | None = None
+        self._fs: Any = None
 
     def __repr__(self) -> str:
         return f"FSMirror(mirror={self.mirror!r}, base={self.base!r}, run_id={self.run_id!r})"
@@ -249,18 +251,26 @@ class FSMirror:
         return f"{self.base}/{rel}/{self._output(output_name, output_format)}"
 
     # -- storage -----------------------------------------------------------------
+    #
+    # The facade resolves paths and hands slots to the protocol (fsmirror.protocol);
+    # it never builds a file name itself (fsmirror.names does) nor orders runs.
 
-    def _artifacts(self) -> ArtifactStore:
+    def _protocol(self) -> Store:
+        """The commit protocol over this config's backend (tests may wrap ``.backend``)."""
         if self._store is None:
-            from .storage import ArtifactStore
+            from .backends import make_backend
+            from .protocol import Store
 
-            self._store = ArtifactStore(self.config.storage, self.base)
+            st = self.config.storage
+            backend, self._fs = make_backend(st, self.base)
+            self._store = Store(backend, claim_ttl=st.claim_ttl, hash_algorithm=st.hash)
         return self._store
 
     @property
     def filesystem(self) -> Any:
         """The fsspec filesystem artifacts are stored on."""
-        return self._artifacts().fs
+        self._protocol()
+        return self._fs
 
     def _out_name(self, output_name: str | None) -> str:
         if output_name is None:
@@ -269,12 +279,33 @@ class FSMirror:
         return output_name
 
     def _slot(self, obj: Any, run_id: RunId, partition: str | None, output_name: str | None) -> Slot:
-        from .storage import Slot
+        from .protocol import Slot
 
         return Slot(
             self.mirror_full(obj, run_id=run_id, partition=partition),
             self.mirror_full(obj, with_id=False, partition=partition),
             self._out_name(output_name),
+            self.run_segment(run_id),
+            str(self._code_address(obj)),
+        )
+
+    def _code_address(self, obj: Any) -> CodeAddress:
+        """The address as the manifest records it: the module path under the root, then the name."""
+        module, name = self._resolve(obj)
+        parts = module.split("/")
+        return CodeAddress((*parts[:-1], parts[-1] + ".py"), name)
+
+    def _series(self, obj: Any, partition: str | None, output_name: str | None) -> Series:
+        from .protocol import Series
+
+        out = self._out_name(output_name)
+        prefix, after = self._run_listing(obj, partition, out)
+        return Series(
+            self.mirror_full(obj, with_id=False, partition=partition),
+            out,
+            str(self._code_address(obj)),
+            lambda seg: self._slot(obj, decode_run_id(seg), partition, output_name),
+            (prefix, after),
         )
 
     def _run_for_read(
@@ -305,13 +336,15 @@ class FSMirror:
         output_name: str | None = None,
         run_source: str | None = None,
         orchestrator: Mapping[str, Any] | None = None,
-    ) -> str:
+    ) -> WriteResult:
         """Store ``value`` as ``obj``'s artifact for a run; returns the URI written.
 
         The write is atomic and never clobbers a committed artifact unless
         ``overwrite=True``. ``format=None`` uses the mirror's format, falling
         back to json (JSON-able) else pkl when the value does not fit;
-        ``"auto"`` picks by value; any other name is used exactly.
+        ``"auto"`` picks by value; any other name is used exactly. The URI
+        returned is a ``str`` whose ``.manifest`` is the committed record, so
+        no second read is needed.
 
         >>> fm.write(lift_data, df, run_id="run42")  # doctest: +SKIP
         's3://my.bucket/project/etl/my_etl_task/run42/lift_data/out.parquet'
@@ -335,9 +368,15 @@ class FSMirror:
             run_source=run_source,
             orchestrator=orchestrator,
         ) as w:
-            fmt.dump(value, w)  # type: ignore[arg-type]
-        assert w.manifest is not None
-        return str(w.manifest["uri"])
+            try:
+                fmt.dump(value, w)  # type: ignore[arg-type]
+            except FSMirrorError:
+                raise
+            except Exception as e:
+                raise FormatError(
+                    f"cannot write {self.address(obj)} as {fmt.name}: {type(e).__name__}: {e}"
+                ) from e
+        return WriteResult(w.manifest)
 
     def open_write(
         self,
@@ -389,55 +428,70 @@ class FSMirror:
         orchestrator: Mapping[str, Any] | None,
     ) -> contextlib.AbstractContextManager[HashingWriter]:
         from .manifest import build_manifest
+        from .names import RESERVED_RUN_IDS
 
         rid: RunId = self.run_id if run_id is None else run_id
+        if isinstance(rid, str) and rid in RESERVED_RUN_IDS:
+            raise ResolveError(f"run id {rid!r} is reserved: read(run_id='latest') means the newest run")
         source = run_source or ("argument" if run_id is not None else self.run_id_source)
         slot = self._slot(obj, rid, partition, output_name)
         module, _ = self._resolve(obj)
-        address = self.address(obj)
-        segment = self.run_segment(rid)
+        draft = build_manifest(
+            address=self.address(obj),
+            module=module,
+            mirror=self.mirror,
+            uri=slot.data(ext),
+            run_id=rid,
+            run_segment=slot.segment,
+            run_source=source,
+            orchestrator=orchestrator,
+            fmt=ext,
+            requested_format=requested,
+            fell_back=fell_back,
+            python_type=python_type,
+            partition=partition,
+            output_name=slot.output_name,
+            hash_algorithm=self.config.storage.hash,
+        )
+        return self._protocol().writing(slot, ext, draft, overwrite=overwrite)
 
-        def make_manifest(uri: str, size: int, sha: str) -> dict[str, Any]:
-            return build_manifest(
-                address=address,
-                module=module,
-                mirror=self.mirror,
-                uri=uri,
-                run_id=rid,
-                run_segment=segment,
-                run_source=source,
-                orchestrator=orchestrator,
-                fmt=ext,
-                requested_format=requested,
-                fell_back=fell_back,
-                python_type=python_type,
-                size=size,
-                sha256=sha,
-                partition=partition,
-                output_name=slot.output_name,
+    def _visible(self, slot: Slot, rid: RunId) -> tuple[Manifest, str]:
+        got = self._protocol().visible(slot)
+        if got is None:
+            raise ArtifactNotFoundError(
+                f"no committed artifact at {slot.dir}/{slot.output_name}.* (run {rid!r}): "
+                f"nothing was written there, or the write did not finish"
             )
+        return got
 
-        return self._artifacts().writing(slot, ext, make_manifest, overwrite=overwrite)
-
-    def _load(self, manifest: Mapping[str, Any]) -> Any:
+    def _load(self, man: Manifest, path: str, format: str | None = None) -> Any:
         from .formats import get_format
 
-        fmt = get_format(str(manifest["format"]))
+        fmt = get_format(format or man.format)
         if fmt.name == "pkl" and not self.settings.allow_pickle:
             raise FormatError(
-                f"{manifest['uri']} is a pickle and this mirror sets allow_pickle: false "
+                f"{man.uri} is a pickle and this mirror sets allow_pickle: false "
                 "(reading a pickle runs code from the store)"
             )
-        store = self._artifacts()
-        uri = str(manifest["uri"])
+        store = self._protocol()
+        verify = self.settings.verify
+        meta = man.to_json()
         load_path = getattr(fmt, "load_path", None)
-        if store.local and load_path is not None:
-            try:
-                return load_path(os.path.abspath(uri), manifest)
-            except FileNotFoundError as e:
-                raise ArtifactNotFoundError(f"{uri} is listed in its manifest but missing") from e
-        with store.open_read(uri) as f:
-            return fmt.load(f, manifest)
+        try:
+            if store.backend.local and load_path is not None and not verify:
+                store.backend.check_inside(path)
+                with store.open_verified(man, path, False):
+                    pass
+                return load_path(path, meta)
+            with store.open_verified(man, path, verify) as f:
+                return fmt.load(f, meta)
+        except FSMirrorError:
+            raise
+        except Exception as e:
+            raise IntegrityError(
+                f"{man.uri} could not be read as {fmt.name} ({type(e).__name__}: {e}); "
+                "the bytes are damaged or not what the manifest says"
+            ) from e
 
     def manifest(
         self,
@@ -449,14 +503,8 @@ class FSMirror:
     ) -> dict[str, Any]:
         """The manifest of ``obj``'s committed artifact for a run (default: the latest)."""
         rid = self._run_for_read(obj, run_id, partition, output_name)
-        slot = self._slot(obj, rid, partition, output_name)
-        man = self._artifacts().read_json(slot.manifest)
-        if man is None:
-            raise ArtifactNotFoundError(
-                f"no committed artifact at {slot.dir}/{slot.output_name}.* (run {rid!r}): "
-                f"nothing was written there, or the write did not finish"
-            )
-        return man
+        man, _ = self._visible(self._slot(obj, rid, partition, output_name), rid)
+        return man.to_json()
 
     def read(
         self,
@@ -468,29 +516,50 @@ class FSMirror:
         format: str | None = None,
     ) -> Any:
         """Read ``obj``'s artifact for a run (default: the latest), whatever format it fell back to."""
-        man = self.manifest(obj, run_id=run_id, partition=partition, output_name=output_name)
-        if format is not None and format != man["format"]:
-            man = {**man, "format": format}
-        return self._load(man)
+        rid = self._run_for_read(obj, run_id, partition, output_name)
+        man, path = self._visible(self._slot(obj, rid, partition, output_name), rid)
+        return self._load(man, path, format)
 
-    def _manifest_for_uri(self, uri: str) -> tuple[str, dict[str, Any] | None]:
+    def _slot_for_uri(self, uri: str) -> tuple[Slot, Manifest, str] | None:
+        """The committed artifact whose derived path is exactly ``uri``, found from its manifest."""
+        from .record import Manifest, parse_cell
+
         directory, _, filename = uri.rpartition("/")
         stem = filename.rpartition(".")[0] or filename
-        from .manifest import manifest_name
-
-        muri = f"{directory}/{manifest_name(stem)}"
-        return muri, self._artifacts().read_json(muri)
+        if not stem or stem.startswith("_"):
+            return None
+        muri = names.manifest_file(directory, stem)
+        store = self._protocol()
+        blob = store.backend.get(muri)
+        if blob is None:
+            return None
+        cell = parse_cell(blob.data, muri)
+        man = cell if isinstance(cell, Manifest) else getattr(cell, "previous", None)
+        if man is None:
+            return None
+        rid = man.run_id
+        try:
+            slot = self._slot(man.address, rid, man.partition, man.output_name or None)
+        except FSMirrorError:
+            return None
+        got = store.visible(slot)
+        if got is None or slot.data(got[0].format) != uri or slot.manifest != muri:
+            return None
+        return slot, got[0], got[1]
 
     def manifest_uri(self, uri: str) -> dict[str, Any]:
         """The manifest of the committed artifact at ``uri`` (as returned by :meth:`write`)."""
-        muri, man = self._manifest_for_uri(uri)
-        if man is None or man.get("uri") != uri:
-            raise ArtifactNotFoundError(f"no committed artifact at {uri} (no manifest at {muri})")
-        return man
+        found = self._slot_for_uri(uri)
+        if found is None:
+            raise ArtifactNotFoundError(f"no committed artifact at {uri}")
+        return found[1].to_json()
 
     def read_uri(self, uri: str) -> Any:
         """Read the committed artifact at ``uri`` (as returned by :meth:`write`)."""
-        return self._load(self.manifest_uri(uri))
+        found = self._slot_for_uri(uri)
+        if found is None:
+            raise ArtifactNotFoundError(f"no committed artifact at {uri}")
+        return self._load(found[1], found[2])
 
     def open_read(
         self,
@@ -500,9 +569,10 @@ class FSMirror:
         partition: str | None = None,
         output_name: str | None = None,
     ) -> BinaryIO:
-        """A binary reader over ``obj``'s committed artifact for a run."""
-        man = self.manifest(obj, run_id=run_id, partition=partition, output_name=output_name)
-        return self._artifacts().open_read(str(man["uri"]))
+        """A binary reader over ``obj``'s committed artifact for a run (its size checked)."""
+        rid = self._run_for_read(obj, run_id, partition, output_name)
+        man, path = self._visible(self._slot(obj, rid, partition, output_name), rid)
+        return self._protocol().open_verified(man, path, self.settings.verify)
 
     def artifact_uri(
         self,
@@ -513,7 +583,10 @@ class FSMirror:
         output_name: str | None = None,
     ) -> str:
         """The committed artifact's actual URI (its extension may show a fallback format)."""
-        return str(self.manifest(obj, run_id=run_id, partition=partition, output_name=output_name)["uri"])
+        rid = self._run_for_read(obj, run_id, partition, output_name)
+        slot = self._slot(obj, rid, partition, output_name)
+        man, _ = self._visible(slot, rid)
+        return slot.data(man.format)
 
     def exists(
         self,
@@ -526,33 +599,22 @@ class FSMirror:
         """Whether a committed artifact is there (``run_id=None``: this instance's run id)."""
         if run_id == "latest":
             return self.latest(obj, partition=partition, output_name=output_name) is not None
-        # Luigi's complete() calls this for every task: build only the manifest's path (the
-        # commit marker) and, on local storage, ask the OS directly: one stat.
-        where = self.mirror_full(obj, run_id=self.run_id if run_id is None else run_id, partition=partition)
-        manifest = f"{where}/{_manifest_file(self._out_name(output_name))}"
-        store = self._artifacts()
-        if store.local:
-            return os.path.exists(manifest)
-        return store.exists(manifest)
+        rid = self.run_id if run_id is None else run_id
+        try:
+            return self._protocol().visible(self._slot(obj, rid, partition, output_name)) is not None
+        except StorageError as e:
+            if type(e) is StorageError and "damaged" in str(e):
+                return False
+            raise
 
     def latest(
         self, obj: Any, *, partition: str | None = None, output_name: str | None = None
     ) -> RunId | None:
-        """The newest committed run of ``obj``, read from a pointer: constant cost however many runs."""
-        slot = self._slot(obj, self.run_id, partition, output_name)
-        store = self._artifacts()
-        pointer = store.read_json(slot.pointer)
-        if pointer and pointer.get("manifest") and store.exists(str(pointer["manifest"])):
-            return decode_run_id(str(pointer["segment"]))
-        if pointer is None and not store.local:
-            return None
-        # A stale pointer, or (local) one caught between unlink and rename: list instead.
-        runs = self.runs(obj, partition=partition, output_name=output_name)  # pointer is stale: repair
-        return runs[-1] if runs else None
+        """The newest committed run of ``obj``: one verified hint, so constant cost however many runs."""
+        run = self._protocol().latest(self._series(obj, partition, output_name))
+        return None if run is None else run.run_id
 
-    def _run_listing(
-        self, obj: Any, partition: str | None, output_name: str | None
-    ) -> tuple[str, tuple[str, ...]]:
+    def _run_listing(self, obj: Any, partition: str | None, out: str) -> tuple[str, tuple[str, ...]]:
         """(the URI to list under, the path parts expected after the run segment)."""
         module, name = self._resolve(obj)
         i = self._tokens.index("{run_id}")
@@ -564,77 +626,19 @@ class FSMirror:
         after = [fill(t) for t in self._tokens[i + 1 :]]
         if partition is not None:
             after.append(encode_segment(str(partition), what="partition"))
-        from .manifest import manifest_name
-
-        after.append(manifest_name(self._out_name(output_name)))
+        after.append(names.manifest_file("", out)[1:])
         prefix = f"{self.base}/{before}" if before else self.base
         return prefix, tuple("/".join(after).split("/"))
 
     def runs(self, obj: Any, *, partition: str | None = None, output_name: str | None = None) -> list[RunId]:
-        """Every committed run of ``obj``, oldest first (one recursive listing)."""
-        from .storage import mtime_of
-
-        prefix, after = self._run_listing(obj, partition, output_name)
-        store = self._artifacts()
-        root = store.fs._strip_protocol(prefix).rstrip("/")
-        found = []
-        for path, info in store.find(prefix).items():
-            rel = path[len(root) + 1 :] if path.startswith(root + "/") else None
-            if rel is None:
-                continue
-            parts = rel.split("/")
-            if len(parts) != len(after) + 1 or tuple(parts[1:]) != after or parts[0][:1] in ("_", "."):
-                continue
-            found.append((mtime_of(info), parts[0], path))
-        found.sort()
-        return [decode_run_id(seg) for seg in self._break_ties(found)]
-
-    def _break_ties(self, found: list[tuple[float, str, str]]) -> list[str]:
-        """Order runs whose listing times tie (S3 keeps whole seconds) by their manifests' created_at."""
-        tied = [
-            path
-            for i, (t, _, path) in enumerate(found)
-            if (i and found[i - 1][0] == t) or (i + 1 < len(found) and found[i + 1][0] == t)
-        ]
-        if not tied:
-            return [seg for _, seg, _ in found]
-        store = self._artifacts()
-        created: dict[str, str] = {}
-        for path, data in store.cat_many(tied).items():
-            try:
-                created[path] = str(json.loads(data).get("created_at", ""))
-            except ValueError:
-                created[path] = ""
-        found.sort(key=lambda r: (r[0], created.get(r[2], ""), r[1]))
-        return [seg for _, seg, _ in found]
+        """Every committed run of ``obj``, oldest first, in commit order (``docs/protocol.md``)."""
+        return [r.run_id for r in self._protocol().runs(self._series(obj, partition, output_name))]
 
     def delete(
         self, obj: Any, *, run_id: RunId, partition: str | None = None, output_name: str | None = None
     ) -> bool:
-        """Remove a run's artifact and manifest (manifest first: never a committed but missing artifact)."""
-        slot = self._slot(obj, run_id, partition, output_name)
-        return self._delete_slot(slot, obj, partition, output_name)
-
-    def _delete_slot(self, slot: Slot, obj: Any, partition: str | None, output_name: str | None) -> bool:
-        from .storage import pointer_record
-
-        store = self._artifacts()
-        man = store.read_json(slot.manifest)
-        if man is None:
-            return False
-        store.remove(slot.manifest)
-        store.remove(str(man["uri"]))
-        pointer = store.read_json(slot.pointer)
-        if pointer and pointer.get("manifest") == slot.manifest:
-            runs = self.runs(obj, partition=partition, output_name=output_name)
-            if runs:
-                newest = self._slot(obj, runs[-1], partition, output_name)
-                man = store.read_json(newest.manifest)
-                if man is not None:
-                    store.put_pointer(slot.pointer, pointer_record(newest, man))
-            else:
-                store.remove(slot.pointer)
-        return True
+        """Remove a run's artifact, manifest and sidecars; False when nothing is committed there."""
+        return self._protocol().delete(self._slot(obj, run_id, partition, output_name))
 
     def gc(
         self,
@@ -648,36 +652,30 @@ class FSMirror:
     ) -> list[RunId]:
         """Delete all but the newest ``keep`` runs of ``obj``; returns the runs deleted (or, dry, to delete).
 
-        The latest run is never deleted, whatever ``keep`` says, and a run whose
-        write lock or claim is held (a writer is at it) is skipped, not raced.
+        The newest run is never deleted, whatever ``keep`` says, and a run a
+        writer is at (its slot pending) is skipped, not raced.
         """
         if keep < 0:
             raise ValueError(f"keep must be 0 or more, got {keep}")
-        runs = self.runs(obj, partition=partition, output_name=output_name)
-        latest = self.latest(obj, partition=partition, output_name=output_name)
-        doomed = [r for r in (runs[: len(runs) - keep] if keep else runs) if r != latest]
-        if dry_run:
-            return doomed
-        store = self._artifacts()
-        deleted: list[RunId] = []
-        for run in doomed:
-            slot = self._slot(obj, run, partition, output_name)
-            with store.holding(slot) as free:
-                # Re-checked under the lock: an overwrite that finished since the
-                # listing may have made this run the latest.
-                still_old = free and self.latest(obj, partition=partition, output_name=output_name) != run
-                if still_old and self._delete_slot(slot, obj, partition, output_name):
-                    deleted.append(run)
-            if on_delete is not None:
-                on_delete(run)
-        return deleted
+        series = self._series(obj, partition, output_name)
+        hook = None if on_delete is None else (lambda r: on_delete(r.run_id))
+        done = self._protocol().gc(series, keep, dry_run=dry_run, on_delete=hook)
+        return [r.run_id for r in done]
 
     def delete_uri(self, uri: str) -> bool:
-        """Remove the committed artifact at ``uri`` and its manifest."""
-        store = self._artifacts()
-        muri, man = self._manifest_for_uri(uri)
-        if man is None:
+        """Remove the committed artifact whose path is exactly ``uri``; False (nothing deleted) otherwise."""
+        found = self._slot_for_uri(uri)
+        if found is None:
             return False
-        store.remove(muri)
-        store.remove(str(man["uri"]))
-        return True
+        return self._protocol().delete(found[0])
+
+
+class WriteResult(str):
+    """The URI a write committed, carrying the committed manifest as ``.manifest``."""
+
+    manifest: Manifest
+
+    def __new__(cls, manifest: Manifest) -> WriteResult:
+        self = super().__new__(cls, manifest.uri)
+        self.manifest = manifest
+        return self

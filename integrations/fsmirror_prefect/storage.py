@@ -38,6 +38,7 @@ from pydantic import Field, PrivateAttr
 from fsmirror import FSMirror, StorageError
 from fsmirror.address import address_of
 from fsmirror.errors import ArtifactExistsError, ArtifactNotFoundError, FormatError
+from fsmirror.hashing import hash_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -296,12 +297,13 @@ class FSMirrorStorage(WritableFileSystem):
             ) as w:
                 w.write(content)
             assert w.manifest is not None
-            uri = str(w.manifest["uri"])
+            uri = w.manifest.uri
         except ArtifactExistsError:
             # The same bytes again (mirrored_flow persists before Prefect's own write
             # does, under another key) are already stored; anything else is a clash.
             man = fm.manifest(where.address, run_id=where.run_id, partition=where.partition)
-            if man.get("sha256") != hashlib.sha256(content).hexdigest():
+            recorded = man["hash"]
+            if recorded["digest"] != hash_bytes(bytes(content), recorded["algorithm"]):
                 raise
             uri = str(man["uri"])
         if parse_key(key) is None:

@@ -150,7 +150,7 @@ def test_two_workers_agree_with_one(
 
     assert set(one) == set(two) and len(two) == 4
     for path in two:
-        assert two[path]["sha256"] == one[path]["sha256"]
+        assert two[path]["hash"] == one[path]["hash"]
         assert two[path]["run"] == one[path]["run"]
     # every task ran exactly once in each build
     ids = [t.task_id for t in tasks] + [t.requires().task_id for t in tasks]

@@ -49,7 +49,7 @@ ADDR = "project/etl/my_etl_task.py::LiftDataTask"
 _PRELOAD = [
     "__main__",
     "fsmirror",
-    "fsmirror.storage",
+    "fsmirror.protocol",
     "fsmirror.formats",
     "fsmirror._schema",
     "s3fs",
@@ -246,6 +246,7 @@ def verify_slot(fm: Any, run_id: str, candidates: Mapping[int, bytes]) -> int | 
     the artifact only its data file and manifest may sit (no temp or lock files).
     """
     from fsmirror import ArtifactNotFoundError
+    from fsmirror.hashing import hash_bytes
 
     run_dir = fm.mirror_full(ADDR, run_id=run_id)
     if fm.filesystem.exists(run_dir):
@@ -262,7 +263,7 @@ def verify_slot(fm: Any, run_id: str, candidates: Mapping[int, bytes]) -> int | 
     man = fm.manifest(ADDR, run_id=run_id)
     with fm.open_read(ADDR, run_id=run_id) as f:
         data = f.read()
-    if len(data) != man["size"] or hashlib.sha256(data).hexdigest() != man["sha256"]:
+    if len(data) != man["size"] or hash_bytes(data, man["hash"]["algorithm"]) != man["hash"]["digest"]:
         raise AssertionError(
             f"torn commit at run {run_id!r}: {len(data)} bytes on storage, the manifest says {man['size']}"
             " with another hash"

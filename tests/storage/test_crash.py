@@ -82,15 +82,30 @@ def test_s3_writer_killed_mid_write_commits_nothing_and_its_claim_expires(s3_cfg
     assert fm.latest(ADDR) == "r1"
 
 
-def test_s3_overwrite_takes_over_a_dead_writers_claim(s3_cfg: dict[str, Any]) -> None:
+def test_s3_writer_killed_before_its_first_request_blocks_nothing(s3_cfg: dict[str, Any]) -> None:
+    """v2 spools a value before any request: a writer killed while serializing leaves no claim."""
     cfg = {**s3_cfg, "storage": {**s3_cfg["storage"], "claim_ttl": 3600}}
     fm = FSMirror(cfg)
     s = strike(forkserver(), cfg, "r1", version=0, n=N, size=SIZE, kill_at=-1, delay=0)
     assert s.exitcode == -9
     assert verify_slot(fm, "r1", _whole("r1", 0)) is None
-    # the dead writer's claim blocks the run (claim_ttl is an hour here) ...
-    with pytest.raises(ArtifactExistsError, match=r"in progress .*storage.claim_ttl=3600s"):
-        fm.write(ADDR, b"too soon", run_id="r1", format="bytes")
-    # ... unless the caller takes it over
-    fm.write(ADDR, expected("r1", 1, N, SIZE), run_id="r1", format="bytes", overwrite=True)
+    fm.write(ADDR, expected("r1", 1, N, SIZE), run_id="r1", format="bytes")
     assert verify_slot(fm, "r1", _whole("r1", 1)) == 1
+
+
+def test_s3_data_without_a_commit_is_a_write_in_progress_until_claim_ttl(s3_cfg: dict[str, Any]) -> None:
+    """The state a writer killed between its data PUT and its commit leaves: data, no manifest.
+
+    It blocks the slot (overwrite=True does not take over a write in progress) until claim_ttl,
+    then the next writer takes the slot over and commits its own bytes.
+    """
+    fm = FSMirror(s3_cfg)
+    fm.filesystem.pipe_file(fm.mirror_full_output(ADDR, run_id="r1", output_format="bytes"), b"dead writer")
+    for overwrite in (False, True):
+        with pytest.raises(ArtifactExistsError, match=r"in progress .*storage.claim_ttl=0.5s"):
+            fm.write(ADDR, b"too soon", run_id="r1", format="bytes", overwrite=overwrite)
+    assert fm.latest(ADDR) is None
+    time.sleep(CLAIM_TTL + 1.6)  # LastModified has whole seconds: the protocol allows 1 s more
+    fm.write(ADDR, expected("r1", 1, N, SIZE), run_id="r1", format="bytes")
+    assert verify_slot(fm, "r1", _whole("r1", 1)) == 1
+    assert fm.latest(ADDR) == "r1"

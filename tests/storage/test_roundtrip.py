@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import pickle
@@ -12,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from blake3 import blake3
 
 from fsmirror import ArtifactExistsError, ArtifactNotFoundError, FormatError
 
@@ -122,7 +122,8 @@ def test_manifest_records_what_made_it(make_mirror) -> None:
     payload = b"x" * 1000
     uri = fm.write(ADDR, payload, run_id=("dag", "manual__1+2"), run_source="airflow", orchestrator={"task_id": "t"})
     man = fm.manifest_uri(uri)
-    assert man["sha256"] == hashlib.sha256(payload).hexdigest() == hashlib.sha256(raw(fm, uri)).hexdigest()
+    digest = blake3(payload).hexdigest()
+    assert man["hash"] == {"algorithm": "blake3", "digest": digest} and blake3(raw(fm, uri)).hexdigest() == digest
     assert man["size"] == 1000 and man["format"] == "bytes" and man["uri"] == uri
     assert man["run"] == {"id": ["dag", "manual__1+2"], "segment": "dag@manual__1~2B2", "source": "airflow"}
     assert man["orchestrator"] == {"task_id": "t"}
@@ -153,11 +154,19 @@ def test_latest_and_runs(make_mirror) -> None:
     assert fm.runs(ADDR) == ["c", "a", "b"]
 
 
-def test_latest_is_a_pointer_not_a_listing(make_mirror) -> None:
+def test_latest_is_a_verified_hint_not_a_listing(make_mirror, provider) -> None:
+    from fsmirror import names
+    from fsmirror.record import order_key
+
     fm = make_mirror(output_format="json")
-    fm.write(ADDR, 1, run_id="r1")
-    pointer = fm.mirror_full(ADDR, with_id=False) + "/_latest.out.json"
-    assert json.loads(raw(fm, pointer))["run_id"] == "r1"
+    uri = fm.write(ADDR, 1, run_id="r1")
+    series = fm.mirror_full(ADDR, with_id=False)
+    order = order_key(uri.manifest.created_at, "r1")
+    if provider == "local":  # a pointer
+        assert json.loads(raw(fm, names.pointer_file(series, "out"))) == {"segment": "r1", "order": order}
+    else:  # the run index: one empty entry per commit, named so a listing is newest first
+        assert raw(fm, f"{names.index_dir(series, 'out')}/{order}") == b""
+    assert fm.latest(ADDR) == "r1"
 
 
 def test_delete_moves_latest_back(make_mirror) -> None:

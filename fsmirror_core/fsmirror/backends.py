@@ -1,0 +1,814 @@
+"""Backends: the store's requests, one method each, behind one interface.
+
+The protocol (:mod:`fsmirror.protocol`) is written once against
+:class:`Backend`; each backend turns a method into exactly one request (a PUT,
+GET, HEAD, LIST, DELETE or COPY on an object store; one file-system operation
+on local disk), so request counts in ``docs/protocol.md`` are method counts and
+a fault injector that wraps a backend sees every request.
+
+Conditional requests are the only synchronization:
+
+- ``put(if_absent=True)``: S3 ``If-None-Match: *``; GCS ``ifGenerationMatch=0``;
+  Azure ``overwrite=False``; local ``link(2)`` of a finished temp file;
+  memory, under one process-wide lock.
+- ``put(if_match=etag)`` / ``delete(if_match=etag)``: S3 ``If-Match``; local and
+  memory compare-and-swap under a lock; GCS and Azure compare then act (see
+  ``docs/protocol.md``, "Known limits").
+
+Local backends also have ``slot_lock``: an ``flock`` keyed by the canonical
+(real) path, held by a writer for its whole write and released by the kernel
+when the writer dies, so a dead local writer never blocks the next one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from . import names
+from .errors import ArtifactExistsError, ArtifactNotFoundError, StorageError
+
+if TYPE_CHECKING:
+    from ._schema import Storage
+
+__all__ = [
+    "PROTOCOLS",
+    "Stat",
+    "Blob",
+    "PreconditionFailed",
+    "Backend",
+    "LocalBackend",
+    "S3Backend",
+    "FsspecBackend",
+    "make_backend",
+    "make_filesystem",
+    "translate",
+    "SINGLE_PUT_MAX",
+]
+
+PROTOCOLS = {"local": "file", "memory": "memory", "s3": "s3", "gcs": "gcs", "blob": "az"}
+EXTRAS = {"s3": "s3", "gcs": "gcs", "blob": "azure"}
+SINGLE_PUT_MAX = 8 * 1024 * 1024
+_MEMORY_LOCK = threading.RLock()  # fsspec's memory store is process-global, so is its lock
+
+
+class PreconditionFailed(Exception):
+    """A conditional request lost: the object exists (if_absent) or changed (if_match)."""
+
+
+@dataclass(frozen=True)
+class Stat:
+    path: str
+    size: int
+    etag: str
+    mtime: float
+
+
+@dataclass(frozen=True)
+class Blob:
+    data: bytes
+    etag: str
+    mtime: float
+
+
+@contextlib.contextmanager
+def translate(uri: str, what: str) -> Iterator[None]:
+    """Backend errors -> fsmirror errors that name the URI, the cause chained."""
+    try:
+        yield
+    except (ArtifactExistsError, ArtifactNotFoundError, StorageError, PreconditionFailed):
+        raise
+    except FileExistsError as e:
+        raise ArtifactExistsError(f"cannot {what} {uri}: it exists already") from e
+    except FileNotFoundError as e:
+        raise ArtifactNotFoundError(f"cannot {what} {uri}: not found") from e
+    except PermissionError as e:
+        raise StorageError(f"cannot {what} {uri}: permission denied ({e.strerror or e})") from e
+    except OSError as e:
+        raise StorageError(f"cannot {what} {uri}: {e.strerror or e}") from e
+    except Exception as e:
+        raise StorageError(f"cannot {what} {uri}: {type(e).__name__}: {e}") from e
+
+
+def _is_precondition(e: BaseException) -> bool:
+    seen: BaseException | None = e
+    while seen is not None:
+        resp = getattr(seen, "response", None)
+        if isinstance(resp, dict):
+            code = str(resp.get("Error", {}).get("Code", ""))
+            if code in ("PreconditionFailed", "412", "ConditionalRequestConflict", "ConditionNotMet"):
+                return True
+        status = getattr(seen, "status_code", None) or getattr(seen, "code", None)
+        if status == 412 or type(seen).__name__ in ("PreconditionFailed", "ResourceModifiedError"):
+            return True
+        if isinstance(seen, FileExistsError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class Backend:
+    """One request per method. Paths are full URIs/paths as :class:`fsmirror.FSMirror` builds them."""
+
+    local = False
+    exclusive = False  # True: holding slot_lock means no live writer of that slot exists
+
+    def get(self, path: str) -> Blob | None:
+        raise NotImplementedError
+
+    def head(self, path: str) -> Stat | None:
+        raise NotImplementedError
+
+    def put(self, path: str, data: bytes, *, if_absent: bool = False, if_match: str | None = None) -> str:
+        raise NotImplementedError
+
+    def delete(self, path: str, *, if_match: str | None = None) -> bool:
+        raise NotImplementedError
+
+    def copy(self, src: str, dst: str) -> None:
+        raise NotImplementedError
+
+    def list(self, prefix: str) -> list[Stat]:
+        """Every file under the directory ``prefix`` (recursive), sorted by path; no globbing."""
+        raise NotImplementedError
+
+    def list_names(self, directory: str, limit: int | None = None) -> list[str]:
+        """File names directly in ``directory``, ascending; at most ``limit`` (one LIST page)."""
+        raise NotImplementedError
+
+    def spool(self) -> Spool:
+        """Somewhere to serialize a value before any request is made."""
+        return Spool()
+
+    def store(self, path: str, spool: Spool, *, if_absent: bool) -> str:
+        """Send a spool's bytes to ``path`` (one PUT, or one multipart upload); returns the etag."""
+        data = spool.data
+        if data is not None:
+            return self.put(path, data, if_absent=if_absent)
+        return self.put_file(path, spool.to_file(), if_absent=if_absent)
+
+    def put_file(self, path: str, local: str, *, if_absent: bool) -> str:
+        raise NotImplementedError
+
+    def open(self, path: str, size: int) -> BinaryIO:
+        raise NotImplementedError
+
+    def parallel(self, *calls: Callable[[], Any]) -> list[Any]:
+        """Run independent requests at once; exceptions are returned in place of results."""
+        out: list[Any] = []
+        for call in calls:
+            try:
+                out.append(call())
+            except Exception as e:
+                out.append(e)
+        return out
+
+    @contextlib.contextmanager
+    def slot_lock(self, key: str) -> Iterator[None]:
+        yield
+
+    def check_inside(self, path: str) -> None:
+        """Refuse a path that would leave the tenant (local: through a symlink)."""
+
+    def scratch(self, *parts: str) -> str:
+        raise NotImplementedError
+
+
+class Spool(io.RawIOBase):
+    """Where a value's bytes go while it is serialized, before any request: memory, then a temp file.
+
+    Spooling first makes every later request replayable (a takeover re-sends the
+    same bytes) and keeps a serializer's failure from touching the store.
+    """
+
+    def __init__(self, directory: str | None = None, *, in_memory_max: int = SINGLE_PUT_MAX) -> None:
+        self._dir = directory
+        self._max = in_memory_max
+        self.buffer: io.BytesIO | None = io.BytesIO()
+        self.file: Any = None
+        self.path: str | None = None
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        n = len(b) if isinstance(b, bytes) else memoryview(b).nbytes
+        if self.buffer is not None:
+            self.buffer.write(b)
+            if self.buffer.tell() > self._max:
+                self._spill()
+        else:
+            self.file.write(b)
+        self.size += n
+        return n
+
+    def _spill(self) -> None:
+        if self._dir is not None:
+            os.makedirs(self._dir, exist_ok=True)
+        fd, self.path = tempfile.mkstemp(prefix="fsmirror-", suffix=".part", dir=self._dir)
+        self.file = os.fdopen(fd, "wb")
+        assert self.buffer is not None
+        self.file.write(self.buffer.getbuffer())
+        self.buffer = None
+
+    def to_file(self) -> str:
+        """The spooled bytes as a closed file on local disk (spilling a small spool)."""
+        if self.buffer is not None:
+            self._spill()
+        self.file.flush()
+        return str(self.path)
+
+    def finish(self, durable: bool = False) -> None:
+        if self.file is not None:
+            self.file.flush()
+            if durable:
+                os.fsync(self.file.fileno())
+            self.file.close()
+
+    @property
+    def data(self) -> bytes | None:
+        return None if self.buffer is None else self.buffer.getvalue()
+
+    def discard(self) -> None:
+        if self.file is not None:
+            with contextlib.suppress(OSError):
+                self.file.close()
+        if self.path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+
+
+# -- local ------------------------------------------------------------------------------------------
+
+
+def _local_etag(st: os.stat_result) -> str:
+    return f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"
+
+
+class LocalBackend(Backend):
+    """Local disk through os calls: temp file, fsync, then ``link`` (no-clobber) or ``rename``."""
+
+    local = True
+    exclusive = True
+
+    def __init__(self, tenant: str, *, durability: str = "fsync") -> None:
+        self.tenant = tenant
+        self.real_tenant = os.path.realpath(tenant)
+        self.durable = durability == "fsync"
+        self._scratch = os.path.join(self.real_tenant, names.LOCAL_SCRATCH)
+        self._lock = threading.Lock()
+
+    def scratch(self, *parts: str) -> str:
+        return os.path.join(self._scratch, *parts)
+
+    def check_inside(self, path: str) -> None:
+        real = os.path.realpath(path)
+        if real != self.real_tenant and not real.startswith(self.real_tenant + os.sep):
+            raise StorageError(
+                f"refusing {path}: it resolves to {real}, outside the tenant {self.real_tenant} "
+                "(a symlink inside the store points out of it)"
+            )
+
+    def _tmp(self) -> str:
+        d = self.scratch("tmp")
+        os.makedirs(d, exist_ok=True)
+        return os.path.join(d, uuid.uuid4().hex + ".part")
+
+    def _fsync_dir(self, d: str) -> None:
+        if not self.durable:
+            return
+        fd = os.open(d, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _place(self, tmp: str, path: str, *, if_absent: bool) -> None:
+        d = os.path.dirname(path)
+        os.makedirs(d, exist_ok=True)
+        self.check_inside(d)
+        if if_absent:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise PreconditionFailed(path) from None
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
+        self._fsync_dir(d)
+
+    def get(self, path: str) -> Blob | None:
+        with translate(path, "read"):
+            try:
+                with open(path, "rb") as f:
+                    st = os.fstat(f.fileno())
+                    data = f.read()
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+            except IsADirectoryError:
+                raise StorageError(f"cannot read {path}: it is a directory") from None
+            return Blob(data, _local_etag(st), st.st_mtime)
+
+    def head(self, path: str) -> Stat | None:
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as e:
+            raise StorageError(f"cannot check {path}: {e.strerror or e}") from e
+        return Stat(path, st.st_size, _local_etag(st), st.st_mtime)
+
+    def put(self, path: str, data: bytes, *, if_absent: bool = False, if_match: str | None = None) -> str:
+        with translate(path, "write"):
+            tmp = self._tmp()
+            try:
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                    if self.durable:
+                        f.flush()
+                        os.fsync(f.fileno())
+                with self._lock if if_match is not None else contextlib.nullcontext():
+                    if if_match is not None:
+                        cur = self.head(path)
+                        if cur is None or cur.etag != if_match:
+                            raise PreconditionFailed(path)
+                    self._place(tmp, path, if_absent=if_absent)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+            st = self.head(path)
+            return st.etag if st else ""
+
+    def delete(self, path: str, *, if_match: str | None = None) -> bool:
+        with translate(path, "delete"):
+            if if_match is not None:
+                cur = self.head(path)
+                if cur is None:
+                    return False
+                if cur.etag != if_match:
+                    raise PreconditionFailed(path)
+            self.check_inside(os.path.dirname(path))
+            try:
+                os.unlink(path)
+            except (FileNotFoundError, NotADirectoryError):
+                return False
+            d = os.path.dirname(path)
+            # Remove directories the run leaves empty, up to (not including) the tenant.
+            while d.startswith(self.real_tenant + os.sep) or (
+                os.path.realpath(d).startswith(self.real_tenant + os.sep)
+            ):
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    break
+                d = os.path.dirname(d)
+            return True
+
+    def copy(self, src: str, dst: str) -> None:
+        with translate(src, "copy"):
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(dst)
+            os.link(src, dst)  # the old inode stays reachable: a copy that costs nothing
+
+    def list(self, prefix: str) -> list[Stat]:
+        out: list[Stat] = []
+        if not os.path.isdir(prefix):
+            return out
+        for d, dirs, files in os.walk(prefix):
+            dirs[:] = sorted(x for x in dirs if x != names.LOCAL_SCRATCH)
+            for name in files:
+                p = os.path.join(d, name)
+                try:
+                    st = os.lstat(p)
+                except OSError:
+                    continue
+                out.append(Stat(p, st.st_size, _local_etag(st), st.st_mtime))
+        out.sort(key=lambda s: s.path)
+        return out
+
+    def list_names(self, directory: str, limit: int | None = None) -> list[str]:
+        try:
+            found = sorted(os.listdir(directory))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return found[:limit] if limit is not None else found
+
+    def spool(self) -> Spool:
+        # Straight to a temp file beside the store: committing is a rename, never a copy.
+        return Spool(self.scratch("tmp"), in_memory_max=-1)
+
+    def store(self, path: str, spool: Spool, *, if_absent: bool) -> str:
+        with translate(path, "write"):
+            tmp = spool.to_file()
+            spool.finish(durable=self.durable)
+            self._place(tmp, path, if_absent=if_absent)
+            st = self.head(path)
+            return st.etag if st else ""
+
+    def open(self, path: str, size: int) -> BinaryIO:
+        with translate(path, "open"):
+            self.check_inside(path)
+            return open(path, "rb")
+
+    @contextlib.contextmanager
+    def slot_lock(self, key: str) -> Iterator[None]:
+        """An ``flock`` on ``<tenant>/.fsmirror/locks/<hash of the canonical path>``.
+
+        The lock file is never removed while a holder may be waiting on it: after
+        locking, the holder checks the name still points at the inode it locked
+        (gc may have unlinked it), and locks again if not.
+        """
+        import fcntl
+
+        d = self.scratch("locks")
+        name = hashlib.sha256(key.encode()).hexdigest()[:32] + ".lock"
+        path = os.path.join(d, name)
+        while True:
+            with translate(path, "lock"):
+                os.makedirs(d, exist_ok=True)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    same = os.stat(path).st_ino == os.fstat(fd).st_ino
+                except FileNotFoundError:
+                    same = False
+                if not same:
+                    os.close(fd)
+                    continue
+                try:
+                    yield
+                finally:
+                    os.close(fd)
+                return
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+                raise
+
+    def canonical(self, path: str) -> str:
+        """The lock key of a path: the real tenant plus the path below it, however the tenant is spelled."""
+        absolute = os.path.abspath(path)
+        tenant_abs = os.path.abspath(self.tenant)
+        rel = os.path.relpath(absolute, tenant_abs)
+        return os.path.join(self.real_tenant, rel)
+
+
+# -- object stores ------------------------------------------------------------------------------------
+
+
+def mtime_of(info: dict[str, Any]) -> float:
+    """Modification time from any fsspec backend's listing info, as epoch seconds."""
+    import datetime as _dt
+
+    for key in ("mtime", "LastModified", "last_modified", "updated", "created"):
+        value = info.get(key)
+        if value is None:
+            continue
+        if isinstance(value, (int, float)):
+            return float(value)
+        if hasattr(value, "timestamp"):
+            return float(value.timestamp())
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                return _dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    return 0.0
+
+
+def make_filesystem(storage: Storage) -> Any:
+    """The fsspec filesystem for a storage config; a missing driver names the extra to install."""
+    import fsspec
+
+    proto = PROTOCOLS[storage.provider]
+    try:
+        if storage.provider == "local":
+            return fsspec.filesystem("file", auto_mkdir=True)
+        # No listing cache: a listing this process made earlier would make a later check
+        # deny an object another process committed since.
+        return fsspec.filesystem(proto, **{"use_listings_cache": False, **storage.storage_options})
+    except ImportError as e:
+        extra = EXTRAS.get(storage.provider, storage.provider)
+        raise StorageError(
+            f"provider {storage.provider!r} needs the {proto!r} fsspec driver: pip install 'fsmirror[{extra}]'"
+        ) from e
+    except Exception as e:
+        raise StorageError(
+            f"cannot set up the {storage.provider!r} filesystem for tenant {storage.tenant!r}: "
+            f"{type(e).__name__} (check storage.storage_options)"
+        ) from e
+
+
+class FsspecBackend(Backend):
+    """Object stores through fsspec's public API: memory, GCS, Azure Blob.
+
+    ``if_absent`` uses fsspec's no-clobber ``mode="create"``; ``if_match`` is a
+    compare-and-swap under a process-wide lock (memory: exact; GCS and Azure:
+    exact within a process, compare-then-act across processes).
+    """
+
+    def __init__(self, fs: Any, scheme: str, tenant: str) -> None:
+        self.fs = fs
+        self.scheme = scheme
+        self.tenant = tenant
+        self._lock = _MEMORY_LOCK if scheme == "memory" else threading.RLock()
+
+    def scratch(self, *parts: str) -> str:
+        return "/".join((f"{self.scheme}://{self.tenant}", names.OBJECT_SCRATCH, *parts))
+
+    def _strip(self, path: str) -> str:
+        return str(self.fs._strip_protocol(path))
+
+    def _etag(self, info: dict[str, Any]) -> str:
+        for key in ("generation", "etag", "ETag", "md5Hash", "created"):
+            if info.get(key) is not None:
+                return str(info[key]).strip('"')
+        return f"{info.get('size')}-{info.get('mtime') or info.get('last_modified') or info.get('updated')}"
+
+    def _mtime(self, info: dict[str, Any]) -> float:
+        return mtime_of(info)  # defined below: module-level, used only at call time
+
+    def _info(self, path: str) -> dict[str, Any] | None:
+        try:
+            info = self.fs.info(path)
+        except FileNotFoundError:
+            return None
+        return dict(info) if info.get("type", "file") != "directory" else None
+
+    def get(self, path: str) -> Blob | None:
+        with translate(path, "read"):
+            with self._lock:
+                info = self._info(path)
+                if info is None:
+                    return None
+                try:
+                    data = bytes(self.fs.cat_file(path))
+                except FileNotFoundError:
+                    return None
+            return Blob(data, self._etag(info), self._mtime(info))
+
+    def head(self, path: str) -> Stat | None:
+        with translate(path, "check"):
+            info = self._info(path)
+            if info is None:
+                return None
+            return Stat(path, int(info.get("size") or 0), self._etag(info), self._mtime(info))
+
+    def put(self, path: str, data: bytes, *, if_absent: bool = False, if_match: str | None = None) -> str:
+        with translate(path, "write"), self._lock:
+            if if_match is not None:
+                info = self._info(path)
+                if info is None or self._etag(info) != if_match:
+                    raise PreconditionFailed(path)
+            try:
+                # Checked first as well: the GCS emulator ignores ifGenerationMatch=0, and within one
+                # process the lock makes check-and-create exact; across processes the store decides.
+                if if_absent and self._info(path) is not None:
+                    raise PreconditionFailed(path)
+                self.fs.pipe_file(path, data, mode="create" if if_absent else "overwrite")
+            except PreconditionFailed:
+                raise
+            except Exception as e:
+                if if_absent and _is_precondition(e):
+                    raise PreconditionFailed(path) from e
+                raise
+            info = self._info(path)
+            return self._etag(info) if info else ""
+
+    def delete(self, path: str, *, if_match: str | None = None) -> bool:
+        with translate(path, "delete"), self._lock:
+            if if_match is not None:
+                info = self._info(path)
+                if info is None:
+                    return False
+                if self._etag(info) != if_match:
+                    raise PreconditionFailed(path)
+            try:
+                self.fs.rm_file(path)
+            except FileNotFoundError:
+                return False
+            return True
+
+    def copy(self, src: str, dst: str) -> None:
+        with translate(src, "copy"), self._lock:
+            self.fs.copy(src, dst)
+
+    def list(self, prefix: str) -> list[Stat]:
+        with translate(prefix, "list"):
+            try:
+                found = self.fs.find(self._strip(prefix).rstrip("/"), detail=True, withdirs=False)
+            except FileNotFoundError:
+                return []
+        scheme = f"{self.scheme}://"
+        out = []
+        for p, info in dict(found).items():
+            if info.get("type", "file") == "directory":
+                continue
+            full = p if "://" in p else scheme + p.lstrip("/")
+            out.append(Stat(full, int(info.get("size") or 0), self._etag(info), self._mtime(info)))
+        out.sort(key=lambda s: s.path)
+        return out
+
+    def list_names(self, directory: str, limit: int | None = None) -> list[str]:
+        root = self._strip(directory).rstrip("/")
+        found = sorted(
+            s.path.rsplit("/", 1)[-1]
+            for s in self.list(directory)
+            if self._strip(s.path).rsplit("/", 1)[0] == root
+        )
+        return found[:limit] if limit is not None else found
+
+    def put_file(self, path: str, local: str, *, if_absent: bool) -> str:
+        with translate(path, "write"), self._lock:
+            if if_absent and self._info(path) is not None:
+                raise PreconditionFailed(path)
+            try:
+                self.fs.put_file(local, path, mode="create" if if_absent else "overwrite")
+            except Exception as e:
+                if if_absent and _is_precondition(e):
+                    raise PreconditionFailed(path) from e
+                raise
+            info = self._info(path)
+            return self._etag(info) if info else ""
+
+    def open(self, path: str, size: int) -> BinaryIO:
+        with translate(path, "open"):
+            return self.fs.open(path, "rb")  # type: ignore[no-any-return]
+
+
+class S3Backend(Backend):
+    """S3 through s3fs's client: every conditional is the server's (If-None-Match, If-Match)."""
+
+    def __init__(self, fs: Any, tenant: str) -> None:
+        self.fs = fs
+        self.tenant = tenant
+
+    def scratch(self, *parts: str) -> str:
+        return "/".join((f"s3://{self.tenant}", names.OBJECT_SCRATCH, *parts))
+
+    def _split(self, path: str) -> tuple[str, str]:
+        bucket, key, _ = self.fs.split_path(path)
+        return str(bucket), str(key)
+
+    def _sync(self, coro: Any) -> Any:
+        from fsspec.asyn import sync
+
+        return sync(self.fs.loop, lambda: coro)
+
+    async def _aget(self, path: str) -> Blob | None:
+        bucket, key = self._split(path)
+        try:
+            resp = await self.fs._call_s3("get_object", Bucket=bucket, Key=key)
+        except FileNotFoundError:
+            return None
+        try:
+            data = await resp["Body"].read()
+        finally:
+            resp["Body"].close()
+        return Blob(bytes(data), str(resp.get("ETag", "")).strip('"'), resp["LastModified"].timestamp())
+
+    async def _aput(self, path: str, data: bytes, if_absent: bool, if_match: str | None) -> str:
+        bucket, key = self._split(path)
+        cond: dict[str, str] = {}
+        if if_absent:
+            cond["IfNoneMatch"] = "*"
+        if if_match is not None:
+            cond["IfMatch"] = f'"{if_match}"'
+        try:
+            resp = await self.fs._call_s3("put_object", Bucket=bucket, Key=key, Body=data, **cond)
+        except Exception as e:
+            if cond and _is_precondition(e):
+                raise PreconditionFailed(path) from e
+            raise
+        return str(resp.get("ETag", "")).strip('"')
+
+    def get(self, path: str) -> Blob | None:
+        with translate(path, "read"):
+            return self._sync(self._aget(path))  # type: ignore[no-any-return]
+
+    def head(self, path: str) -> Stat | None:
+        bucket, key = self._split(path)
+        with translate(path, "check"):
+            try:
+                resp = self.fs.call_s3("head_object", Bucket=bucket, Key=key)
+            except FileNotFoundError:
+                return None
+        return Stat(
+            path, int(resp["ContentLength"]), str(resp["ETag"]).strip('"'), resp["LastModified"].timestamp()
+        )
+
+    def put(self, path: str, data: bytes, *, if_absent: bool = False, if_match: str | None = None) -> str:
+        with translate(path, "write"):
+            return self._sync(self._aput(path, data, if_absent, if_match))  # type: ignore[no-any-return]
+
+    def delete(self, path: str, *, if_match: str | None = None) -> bool:
+        bucket, key = self._split(path)
+        cond = {"IfMatch": f'"{if_match}"'} if if_match is not None else {}
+        with translate(path, "delete"):
+            try:
+                self.fs.call_s3("delete_object", Bucket=bucket, Key=key, **cond)
+            except FileNotFoundError:
+                return False
+            except Exception as e:
+                if cond and _is_precondition(e):
+                    raise PreconditionFailed(path) from e
+                raise
+            return True
+
+    def copy(self, src: str, dst: str) -> None:
+        with translate(src, "copy"):
+            self.fs.copy(src, dst)
+
+    def list(self, prefix: str) -> list[Stat]:
+        bucket, key = self._split(prefix)
+        key = key.rstrip("/") + "/" if key else ""
+        out: list[Stat] = []
+
+        async def run() -> None:
+            token: dict[str, str] = {}
+            while True:
+                resp = await self.fs._call_s3("list_objects_v2", Bucket=bucket, Prefix=key, **token)
+                for o in resp.get("Contents", []):
+                    out.append(
+                        Stat(
+                            f"s3://{bucket}/{o['Key']}",
+                            int(o["Size"]),
+                            str(o.get("ETag", "")).strip('"'),
+                            o["LastModified"].timestamp(),
+                        )
+                    )
+                if not resp.get("IsTruncated"):
+                    return
+                token = {"ContinuationToken": resp["NextContinuationToken"]}
+
+        with translate(prefix, "list"):
+            self._sync(run())
+        out.sort(key=lambda s: s.path)
+        return out
+
+    def list_names(self, directory: str, limit: int | None = None) -> list[str]:
+        bucket, key = self._split(directory)
+        key = key.rstrip("/") + "/"
+        kw: dict[str, Any] = {"Delimiter": "/"}
+        if limit is not None:
+            kw["MaxKeys"] = limit
+        with translate(directory, "list"):
+            resp = self.fs.call_s3("list_objects_v2", Bucket=bucket, Prefix=key, **kw)
+        return [o["Key"][len(key) :] for o in resp.get("Contents", [])]
+
+    def parallel(self, *calls: Callable[[], Any]) -> list[Any]:
+        """Independent requests at once: each runs on its own thread, blocking on s3fs's loop."""
+        if len(calls) < 2:
+            return super().parallel(*calls)
+        results: list[Any] = [None] * len(calls)
+
+        def run(i: int, call: Callable[[], Any]) -> None:
+            try:
+                results[i] = call()
+            except Exception as e:
+                results[i] = e
+
+        threads = [threading.Thread(target=run, args=(i, c), daemon=True) for i, c in enumerate(calls[1:], 1)]
+        for t in threads:
+            t.start()
+        run(0, calls[0])
+        for t in threads:
+            t.join()
+        return results
+
+    def put_file(self, path: str, local: str, *, if_absent: bool) -> str:
+        with translate(path, "write"):
+            try:
+                self.fs.put_file(local, path, mode="create" if if_absent else "overwrite")
+            except Exception as e:
+                if if_absent and _is_precondition(e):
+                    raise PreconditionFailed(path) from e
+                raise
+        head = self.head(path)
+        return head.etag if head else ""
+
+    def open(self, path: str, size: int) -> BinaryIO:
+        with translate(path, "open"):
+            return self.fs.open(path, "rb", size=size)  # type: ignore[no-any-return]
+
+
+def make_backend(storage: Storage, base: str) -> tuple[Backend, Any]:
+    """The backend for a storage config, and the fsspec filesystem it stands on."""
+    fs = make_filesystem(storage)
+    if storage.provider == "local":
+        return LocalBackend(storage.tenant, durability=storage.durability), fs
+    if storage.provider == "s3":
+        return S3Backend(fs, storage.tenant), fs
+    return FsspecBackend(fs, base.split("://", 1)[0], storage.tenant), fs

@@ -1,0 +1,674 @@
+"""The commit protocol: write, overwrite, read, latest, runs, delete and gc, once, for every backend.
+
+``docs/protocol.md`` is the specification; this module follows it section by
+section. In short:
+
+- A slot's manifest file is its state cell. A fresh write sends its data with
+  ``if_absent`` (the data object doubles as the claim) and its run-index entry
+  at once, then creates the cell with ``if_absent``: that request is the commit.
+  Three requests, two in sequence.
+- Everything else that changes a cell (an overwrite, a delete, a takeover of an
+  abandoned slot) first swaps the cell to a :class:`~fsmirror.record.Pending`
+  record by compare-and-swap, which fences every other actor, including a
+  writer that stalled past ``claim_ttl``, whose own commit then fails.
+- Readers trust nothing but a committed cell, and check the bytes against it.
+- Runs are ordered by :func:`fsmirror.record.order_key` and nothing else.
+  ``latest`` comes from the run index (object stores) or a pointer (local), both
+  hints verified against the cell and rebuilt from the manifests when wrong.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import socket
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from . import names
+from .backends import Backend, PreconditionFailed, Spool
+from .errors import ArtifactExistsError, IntegrityError, StorageError, StoreWarning
+from .hashing import HashingWriter, new_hasher
+from .record import ContentHash, Manifest, Pending, parse_cell, utcnow
+from .runid import decode_run_id, encode_run_id
+
+__all__ = ["Slot", "Series", "Store", "Run"]
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where one artifact lives. Every path fsmirror touches for it is derived here, from names."""
+
+    dir: str
+    series: str
+    output_name: str
+    segment: str
+    address: str
+
+    @property
+    def manifest(self) -> str:
+        return names.manifest_file(self.dir, self.output_name)
+
+    def data(self, ext: str) -> str:
+        return names.artifact_file(self.dir, self.output_name, ext)
+
+    @property
+    def pointer(self) -> str:
+        return names.pointer_file(self.series, self.output_name)
+
+    @property
+    def index(self) -> str:
+        return names.index_dir(self.series, self.output_name)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One code address's runs (same partition and output): how to find each run's slot."""
+
+    series: str
+    output_name: str
+    address: str
+    slot_of: Callable[[str], Slot]
+    listing: tuple[str, tuple[str, ...]]  # (prefix to list, path parts after the run segment)
+
+    @property
+    def pointer(self) -> str:
+        return names.pointer_file(self.series, self.output_name)
+
+    @property
+    def index(self) -> str:
+        return names.index_dir(self.series, self.output_name)
+
+
+@dataclass(frozen=True)
+class Run:
+    segment: str
+    order: str  # order_key: sorts newest first
+
+    @property
+    def run_id(self) -> Any:
+        return decode_run_id(self.segment)
+
+
+def _holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _valid_segment(segment: str) -> bool:
+    try:
+        return encode_run_id(decode_run_id(segment)) == segment
+    except Exception:
+        return False
+
+
+class Store:
+    """The protocol over one backend. ``backend`` may be wrapped (fault injection) before first use."""
+
+    def __init__(self, backend: Backend, *, claim_ttl: float, hash_algorithm: str) -> None:
+        self.backend = backend
+        self.claim_ttl = claim_ttl
+        self.hash_algorithm = hash_algorithm
+
+    # -- cells -------------------------------------------------------------------------------------
+
+    def _cell(self, slot: Slot) -> tuple[Manifest | Pending | None, str | None]:
+        blob = self.backend.get(slot.manifest)
+        if blob is None:
+            return None, None
+        return parse_cell(blob.data, slot.manifest), blob.etag
+
+    def _lock_key(self, slot: Slot) -> str:
+        canonical = getattr(self.backend, "canonical", None)
+        return canonical(slot.manifest) if canonical is not None else slot.manifest
+
+    def committed(self, slot: Slot) -> Manifest | None:
+        """What a reader sees: the committed manifest, or (mid-overwrite) the one it replaces."""
+        cell, _ = self._cell(slot)
+        return self._visible(cell)
+
+    @staticmethod
+    def _visible(cell: Manifest | Pending | None) -> Manifest | None:
+        if isinstance(cell, Manifest):
+            return cell
+        if isinstance(cell, Pending) and cell.kind == "overwrite":
+            return cell.previous
+        return None
+
+    def _check_owner(self, slot: Slot, m: Manifest) -> None:
+        if m.address and slot.address and m.address != slot.address:
+            raise ArtifactExistsError(
+                f"{slot.dir} belongs to {m.address} (run {m.run_id!r}); {slot.address} maps to the same "
+                "path: rename one of them, or give one a layout prefix"
+            )
+
+    def _exists_error(self, slot: Slot, m: Manifest) -> ArtifactExistsError:
+        self._check_owner(slot, m)
+        return ArtifactExistsError(
+            f"{m.uri} is committed already (run {m.run_id!r}); pass overwrite=True to replace it"
+        )
+
+    def _in_progress(self, slot: Slot, what: str, age: float) -> ArtifactExistsError:
+        return ArtifactExistsError(
+            f"a {what} of {slot.dir}/{slot.output_name}.* is in progress (started {age:.0f}s ago); if that "
+            f"writer died, its claim expires after storage.claim_ttl={self.claim_ttl:g}s"
+        )
+
+    # -- write -------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def writing(self, slot: Slot, ext: str, draft: Manifest, *, overwrite: bool) -> Iterator[HashingWriter]:
+        """Yield a writer; on a clean exit its bytes and manifest are committed (``w.manifest``).
+
+        Serialization goes to a spool first: a serializer that fails has made no request.
+        """
+        b = self.backend
+        b.check_inside(slot.dir)
+        spool = b.spool()
+        try:
+            w = HashingWriter(spool, self.hash_algorithm)
+            yield w
+            digest = ContentHash(self.hash_algorithm, w.hexdigest())
+            with b.slot_lock(self._lock_key(slot)):
+                w.manifest = self._commit(slot, ext, draft, spool, w.size, digest, overwrite)
+        finally:
+            spool.discard()
+
+    def _commit(
+        self,
+        slot: Slot,
+        ext: str,
+        draft: Manifest,
+        spool: Spool,
+        size: int,
+        digest: ContentHash,
+        overwrite: bool,
+    ) -> Manifest:
+        b = self.backend
+        if b.exclusive or overwrite:
+            cell, etag = self._cell(slot)
+            if isinstance(cell, Pending) and (b.exclusive or cell.stale(time.time(), self.claim_ttl)):
+                cell, etag = self._recover(slot, cell, etag), None
+                if cell is not None:
+                    got = self._cell(slot)
+                    cell, etag = got
+            if isinstance(cell, Pending):
+                raise self._in_progress(slot, cell.kind, time.time() - cell.at)
+            if isinstance(cell, Manifest):
+                if not overwrite:
+                    raise self._exists_error(slot, cell)
+                self._check_owner(slot, cell)
+                return self._overwrite(slot, ext, draft, spool, size, digest, cell, etag)
+        return self._fresh(slot, ext, draft, spool, size, digest)
+
+    def _stamp(self, draft: Manifest, size: int, digest: ContentHash, etag: str | None) -> Manifest:
+        return draft.with_content(size, digest, etag, utcnow())
+
+    def _entry(self, slot: Slot, m: Manifest) -> str:
+        return f"{slot.index}/{m.order}"
+
+    def _note_latest(self, slot: Slot, m: Manifest) -> None:
+        """Before the commit: make the latest hint name this run if it is newer (local: a pointer)."""
+        b = self.backend
+        if not b.local:
+            b.put(self._entry(slot, m), b"")
+            return
+        with b.slot_lock(b.canonical(slot.pointer)):  # type: ignore[attr-defined]
+            current = self._pointer(slot.pointer)
+            if current is None or m.order <= current.order:
+                b.put(slot.pointer, json.dumps({"segment": m.segment, "order": m.order}).encode())
+
+    def _pointer(self, path: str) -> Run | None:
+        blob = self.backend.get(path)
+        if blob is None:
+            return None
+        try:
+            d = json.loads(blob.data)
+            run = Run(str(d["segment"]), str(d["order"]))
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            return None
+        if not _valid_segment(run.segment) or names.parse_index_entry(run.order) is None:
+            return None
+        return run
+
+    def _fresh(
+        self, slot: Slot, ext: str, draft: Manifest, spool: Spool, size: int, digest: ContentHash
+    ) -> Manifest:
+        b = self.backend
+        data_path = slot.data(ext)
+        m = self._stamp(draft, size, digest, None)
+        if b.exclusive:
+            # Holding the slot lock: no live writer; leftover data is a dead writer's.
+            etag = b.store(data_path, spool, if_absent=False)
+            m = self._stamp(draft, size, digest, etag)
+            self._note_latest(slot, m)
+            b.put(slot.manifest, m.dump(), if_absent=True)  # the commit
+            return m
+        entry = self._entry(slot, m)
+        got, noted = b.parallel(lambda: b.store(data_path, spool, if_absent=True), lambda: b.put(entry, b""))
+        if isinstance(noted, Exception) and not isinstance(got, Exception):
+            with contextlib.suppress(Exception):
+                b.delete(data_path, if_match=str(got))
+            raise noted
+        if isinstance(got, PreconditionFailed):
+            return self._contend(slot, ext, draft, spool, size, digest, m, entry, noted)
+        if isinstance(got, Exception):
+            self._drop(entry)
+            raise got
+        m = m.with_content(size, digest, str(got), m.created_at)
+        try:
+            b.put(slot.manifest, m.dump(), if_absent=True)  # the commit
+        except PreconditionFailed:
+            self._drop(entry)
+            cell, _ = self._cell(slot)
+            if isinstance(cell, Manifest) and cell.created_at == m.created_at and cell.etag == m.etag:
+                return m  # our own commit, answered late and retried
+            raise ArtifactExistsError(
+                f"lost {slot.dir}/{slot.output_name}.*: this write took longer than "
+                f"storage.claim_ttl={self.claim_ttl:g}s and another writer took the slot over; nothing was committed"
+            ) from None
+        except BaseException:
+            raise
+        return m
+
+    def _drop(self, path: str) -> None:
+        with contextlib.suppress(Exception):
+            self.backend.delete(path)
+
+    def _contend(
+        self,
+        slot: Slot,
+        ext: str,
+        draft: Manifest,
+        spool: Spool,
+        size: int,
+        digest: ContentHash,
+        m: Manifest,
+        entry: str,
+        noted: Any,
+    ) -> Manifest:
+        """The data object exists: a committed artifact, a write in progress, or an abandoned one."""
+        b = self.backend
+        if not isinstance(noted, Exception):
+            self._drop(entry)
+        cell, etag = self._cell(slot)
+        now = time.time()
+        if isinstance(cell, Manifest):
+            raise self._exists_error(slot, cell)
+        if isinstance(cell, Pending):
+            if not cell.stale(now, self.claim_ttl):
+                raise self._in_progress(slot, cell.kind, now - cell.at)
+            previous = cell.previous if cell.kind == "overwrite" else None
+            if previous is not None:
+                raise self._exists_error(slot, previous)  # an abandoned overwrite: the old run stands
+        else:
+            head = b.head(slot.data(ext))
+            # + 1 s: object stores keep LastModified in whole seconds.
+            if head is not None and now - head.mtime <= self.claim_ttl + 1.0:
+                raise self._in_progress(slot, "write", now - head.mtime)
+        # Abandoned: take the slot by swapping the cell, which fences the stalled writer's commit.
+        mine = Pending(uuid.uuid4().hex, "write", now, _holder())
+        try:
+            p_etag = b.put(slot.manifest, mine.dump(), if_absent=etag is None, if_match=etag)
+        except PreconditionFailed:
+            raise ArtifactExistsError(f"another writer took {slot.dir} at the same moment") from None
+        m = self._stamp(draft, size, digest, None)
+        entry = self._entry(slot, m)
+        got, noted = b.parallel(
+            lambda: b.store(slot.data(ext), spool, if_absent=False), lambda: b.put(entry, b"")
+        )
+        for r in (got, noted):
+            if isinstance(r, Exception):
+                raise r
+        m = m.with_content(size, digest, str(got), m.created_at)
+        try:
+            b.put(slot.manifest, m.dump(), if_match=p_etag)  # the commit
+        except PreconditionFailed:
+            self._drop(entry)
+            raise ArtifactExistsError(
+                f"lost {slot.dir}/{slot.output_name}.* to another writer during a takeover"
+            ) from None
+        return m
+
+    def _backup_path(self, slot: Slot, token: str) -> str:
+        import hashlib
+
+        h = hashlib.sha256(self._lock_key(slot).encode()).hexdigest()[:32]
+        return self.backend.scratch("backup", h, token)
+
+    def _overwrite(
+        self,
+        slot: Slot,
+        ext: str,
+        draft: Manifest,
+        spool: Spool,
+        size: int,
+        digest: ContentHash,
+        old: Manifest,
+        etag: str | None,
+    ) -> Manifest:
+        b = self.backend
+        token = uuid.uuid4().hex
+        old_data = slot.data(old.format)
+        backup = self._backup_path(slot, token)
+        b.copy(old_data, backup)  # the old bytes stay readable until the new ones commit
+        mine = Pending(token, "overwrite", time.time(), _holder(), previous=old, backup=backup)
+        try:
+            p_etag = b.put(slot.manifest, mine.dump(), if_match=etag)
+        except PreconditionFailed:
+            self._drop(backup)
+            raise ArtifactExistsError(
+                f"{slot.dir}/{slot.output_name}.* changed while overwriting it (another overwrite or delete won)"
+            ) from None
+        try:
+            m = self._stamp(draft, size, digest, None)
+            if b.local:
+                etag_new = b.store(slot.data(ext), spool, if_absent=False)
+                m = m.with_content(size, digest, etag_new, m.created_at)
+                self._note_latest(slot, m)
+            else:
+                got, noted = b.parallel(
+                    lambda: b.store(slot.data(ext), spool, if_absent=False),
+                    lambda: b.put(self._entry(slot, m), b""),
+                )
+                for r in (got, noted):
+                    if isinstance(r, Exception):
+                        raise r
+                m = m.with_content(size, digest, str(got), m.created_at)
+        except BaseException:
+            # Put the old bytes back (a store error; a killed writer is rolled back by the next caller).
+            with contextlib.suppress(Exception):
+                self._roll_back(slot, mine, p_etag)
+            raise
+        try:
+            b.put(slot.manifest, m.dump(), if_match=p_etag)  # the commit
+        except PreconditionFailed:
+            raise ArtifactExistsError(
+                f"lost {slot.dir}/{slot.output_name}.*: this overwrite took longer than "
+                f"storage.claim_ttl={self.claim_ttl:g}s and another writer took the slot over"
+            ) from None
+        self._drop(backup)
+        if old.order != m.order and not b.local:
+            self._drop(self._entry(slot, old))
+        if old.format != ext:
+            self._drop(old_data)
+        return m
+
+    def _roll_back(self, slot: Slot, pending: Pending, p_etag: str | None) -> Manifest | None:
+        """Undo a pending operation: the previous manifest and its bytes come back."""
+        b = self.backend
+        prev = pending.previous
+        if prev is None:
+            b.delete(slot.manifest, if_match=p_etag)
+            return None
+        if pending.backup is not None and b.head(pending.backup) is not None:
+            b.copy(pending.backup, slot.data(prev.format))
+        b.put(slot.manifest, prev.dump(), if_match=p_etag)
+        if pending.backup is not None:
+            self._drop(pending.backup)
+        return prev
+
+    def _recover(self, slot: Slot, pending: Pending, etag: str | None) -> Manifest | None:
+        """A pending record whose actor is gone: roll an overwrite back, finish a delete, clear a takeover."""
+        if pending.kind == "delete" and pending.previous is not None:
+            self._finish_delete(slot, pending.previous, etag)
+            return None
+        try:
+            return self._roll_back(slot, pending, etag)
+        except PreconditionFailed:
+            return None
+
+    # -- read --------------------------------------------------------------------------------------
+
+    def source_of(self, slot: Slot, m: Manifest) -> str:
+        """Where a reader finds a visible manifest's bytes (the backup, mid-overwrite)."""
+        return slot.data(m.format)
+
+    def visible(self, slot: Slot) -> tuple[Manifest, str] | None:
+        cell, _ = self._cell(slot)
+        if isinstance(cell, Manifest):
+            return cell, slot.data(cell.format)
+        if isinstance(cell, Pending) and cell.kind == "overwrite" and cell.previous is not None:
+            return cell.previous, cell.backup or slot.data(cell.previous.format)
+        return None
+
+    def read_bytes(self, m: Manifest, path: str, verify: bool) -> bytes:
+        blob = self.backend.get(path)
+        if blob is None:
+            raise IntegrityError(f"{m.uri} is committed (size {m.size}) but its bytes are missing at {path}")
+        self._check(m, path, len(blob.data), lambda: [blob.data], verify)
+        return blob.data
+
+    def open_verified(self, m: Manifest, path: str, verify: bool) -> BinaryIO:
+        """A reader over the bytes a manifest vouches for; size always checked, content when ``verify``."""
+        b = self.backend
+        if m.size <= 8 * 1024 * 1024 and not b.local:
+            return io.BytesIO(self.read_bytes(m, path, verify))
+        head = b.head(path)
+        if head is None:
+            raise IntegrityError(f"{m.uri} is committed (size {m.size}) but its bytes are missing at {path}")
+        if verify:
+
+            def chunks() -> Iterator[bytes]:
+                with b.open(path, head.size) as f:
+                    yield from iter(lambda: f.read(1 << 20), b"")
+
+            self._check(m, path, head.size, chunks, verify)
+        elif head.size != m.size:
+            self._check(m, path, head.size, lambda: [], False)
+        return b.open(path, head.size)
+
+    def _check(self, m: Manifest, path: str, size: int, chunks: Callable[[], Any], verify: bool) -> None:
+        if size != m.size:
+            raise IntegrityError(
+                f"{m.uri}: the manifest recorded {m.size} bytes, found {size} at {path} "
+                "(truncated, replaced or damaged)"
+            )
+        if verify:
+            h = new_hasher(m.hash.algorithm)
+            for c in chunks():
+                h.update(c)
+            found = str(h.hexdigest())
+            if found != m.hash.digest:
+                raise IntegrityError(
+                    f"{m.uri}: the manifest recorded {m.hash.algorithm} {m.hash.digest}, found {found} at {path}"
+                )
+
+    # -- listing and latest ------------------------------------------------------------------------
+
+    def _scan(self, series: Series) -> dict[str, tuple[str, Any]]:
+        """Every slot of a series that has a cell: segment -> (cell path, listing etag)."""
+        prefix, after = series.listing
+        found: dict[str, tuple[str, Any]] = {}
+        root = prefix.rstrip("/")
+        for st in self.backend.list(prefix):
+            p = st.path
+            if not p.startswith(root + "/"):
+                continue
+            parts = p[len(root) + 1 :].split("/")
+            if len(parts) != len(after) + 1 or tuple(parts[1:]) != after:
+                continue
+            seg = parts[0]
+            if not _valid_segment(seg):
+                warnings.warn(
+                    f"skipping {p}: {seg!r} is not a run segment fsmirror writes", StoreWarning, stacklevel=3
+                )
+                continue
+            found[seg] = (p, st)
+        return found
+
+    def _read_orders(self, series: Series, segs: list[str]) -> dict[str, str]:
+        """Read the cells of ``segs`` (concurrently) and return segment -> order for committed ones."""
+        out: dict[str, str] = {}
+        slots = [series.slot_of(s) for s in segs]
+        results = self.backend.parallel(*[(lambda sl=sl: self.visible(sl)) for sl in slots]) if slots else []
+        for seg, sl, r in zip(segs, slots, results, strict=True):
+            if isinstance(r, StorageError):
+                warnings.warn(f"skipping {sl.manifest}: {r}", StoreWarning, stacklevel=3)
+                continue
+            if isinstance(r, Exception):
+                raise r
+            if r is not None:
+                out[seg] = r[0].order
+        return out
+
+    def runs(self, series: Series) -> list[Run]:
+        """Committed runs, oldest first. Object stores: the index and cell listings, no read per run."""
+        cells = self._scan(series)
+        if self.backend.local:
+            orders = self._read_orders(series, sorted(cells))
+        else:
+            orders = {}
+            by_seg: dict[str, list[str]] = {}
+            for name in self.backend.list_names(series.index):
+                parsed = names.parse_index_entry(name)
+                if parsed is not None and parsed[1] in cells:
+                    by_seg.setdefault(parsed[1], []).append(name)
+            unsure = [s for s, es in by_seg.items() if len(es) > 1]
+            unsure += [s for s in cells if s not in by_seg]  # no entry: a 1.0 run, or the entry was lost
+            for s, es in by_seg.items():
+                if len(es) == 1:
+                    orders[s] = es[0]
+            orders.update(self._read_orders(series, unsure))
+        runs = [Run(s, o) for s, o in orders.items()]
+        runs.sort(key=lambda r: r.order, reverse=True)
+        return runs
+
+    def latest(self, series: Series) -> Run | None:
+        """The newest committed run: a verified hint, else the manifests (and the hint is repaired)."""
+        b = self.backend
+        if b.local:
+            hint = self._pointer(series.pointer)
+            if hint is not None and self._confirm(series, hint):
+                return hint
+        else:
+            for name in b.list_names(series.index, limit=8):
+                parsed = names.parse_index_entry(name)
+                if parsed is None or not _valid_segment(parsed[1]):
+                    continue
+                run = Run(parsed[1], name)
+                if self._confirm(series, run):
+                    return run
+        runs = self.runs(series)
+        newest = runs[-1] if runs else None
+        self._repair(series, newest, runs)
+        return newest
+
+    def _confirm(self, series: Series, run: Run) -> bool:
+        try:
+            got = self.visible(series.slot_of(run.segment))
+        except StorageError:
+            return False
+        return got is not None and got[0].order == run.order
+
+    def _repair(self, series: Series, newest: Run | None, runs: list[Run]) -> None:
+        """Rebuild the latest hint from what the manifests say (best effort: a hint is never required)."""
+        b = self.backend
+        with contextlib.suppress(StorageError, PreconditionFailed):
+            if b.local:
+                if newest is None:
+                    b.delete(series.pointer)
+                else:
+                    b.put(
+                        series.pointer,
+                        json.dumps({"segment": newest.segment, "order": newest.order}).encode(),
+                    )
+                return
+            have = set(b.list_names(series.index))
+            for r in runs:
+                if r.order not in have:
+                    b.put(f"{series.index}/{r.order}", b"")
+
+    # -- delete and gc -----------------------------------------------------------------------------
+
+    def delete(self, slot: Slot, *, only_order: str | None = None) -> bool:
+        """Delete a run's artifact and everything fsmirror wrote for it; False when nothing is committed.
+
+        ``only_order``: delete only that version of the run (gc judged it old).
+        """
+        b = self.backend
+        with b.slot_lock(self._lock_key(slot)):
+            cell, etag = self._cell(slot)
+            if isinstance(cell, Pending):
+                if not (b.exclusive or cell.stale(time.time(), self.claim_ttl)):
+                    return False  # a writer is at it: leave it alone
+                prev = self._recover(slot, cell, etag)
+                if prev is None:
+                    return False
+                cell, etag = self._cell(slot)
+            if not isinstance(cell, Manifest):
+                return False
+            if only_order is not None and cell.order != only_order:
+                return False
+            mine = Pending(uuid.uuid4().hex, "delete", time.time(), _holder(), previous=cell)
+            try:
+                p_etag = b.put(slot.manifest, mine.dump(), if_match=etag)  # the delete takes effect
+            except PreconditionFailed:
+                return False
+            self._finish_delete(slot, cell, p_etag)
+        self._after_delete(slot, cell)
+        return True
+
+    def _finish_delete(self, slot: Slot, m: Manifest, p_etag: str | None) -> None:
+        b = self.backend
+        extra = [
+            st.path
+            for st in b.list(slot.dir)
+            if st.path.rsplit("/", 1)[-1].startswith(f"_{slot.output_name}.")
+            and st.path.rsplit("/", 1)[-1] != names.manifest_file("", slot.output_name)[1:]
+            and st.path.rsplit("/", 1)[0] == slot.dir.rstrip("/")
+        ]
+        # Conditional on the old bytes' etag: a deleter that stalls here cannot remove a later writer's data.
+        old = None if b.local else m.etag
+        calls: list[Callable[[], Any]] = [lambda: b.delete(slot.data(m.format), if_match=old)]
+        calls += [(lambda p=p: b.delete(p)) for p in extra]
+        if not b.local:
+            calls.append(lambda: b.delete(self._entry(slot, m)))
+        for r in b.parallel(*calls):
+            if isinstance(r, Exception) and not isinstance(r, PreconditionFailed):
+                raise r
+        try:
+            b.delete(slot.manifest, if_match=p_etag)
+        except PreconditionFailed:
+            raise StorageError(
+                f"the delete of {slot.dir}/{slot.output_name}.* took longer than storage.claim_ttl="
+                f"{self.claim_ttl:g}s and another writer took the slot over"
+            ) from None
+
+    def _after_delete(self, slot: Slot, m: Manifest) -> None:
+        """Local: move the pointer back when it named the deleted run."""
+        b = self.backend
+        if not b.local:
+            return
+        hint = self._pointer(slot.pointer)
+        if hint is not None and hint.segment == slot.segment:
+            b.delete(slot.pointer)  # the next latest() rebuilds it from the manifests
+
+    def gc(
+        self,
+        series: Series,
+        keep: int,
+        *,
+        dry_run: bool = False,
+        on_delete: Callable[[Run], None] | None = None,
+    ) -> list[Run]:
+        runs = self.runs(series)
+        if not runs:
+            return []
+        newest = runs[-1]
+        doomed = [r for r in (runs[: len(runs) - keep] if keep else runs) if r != newest]
+        if dry_run:
+            return doomed
+        deleted = []
+        for r in doomed:
+            if self.delete(series.slot_of(r.segment), only_order=r.order):
+                deleted.append(r)
+            if on_delete is not None:
+                on_delete(r)
+        self._repair(series, newest, [x for x in runs if x not in deleted])
+        return deleted

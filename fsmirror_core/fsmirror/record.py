@@ -1,0 +1,269 @@
+"""The records fsmirror keeps in the store, typed: the manifest and the slot's pending state.
+
+The manifest file is the slot's *state cell*: it holds either a committed
+:class:`Manifest` or a :class:`Pending` record (a takeover, an overwrite or a
+delete under way). Both are built and validated before any byte is written, and
+parsed strictly when read back: anything that does not parse is damaged or
+foreign, never a half-trusted dict.
+
+Runs are ordered by one definition, :func:`order_key`: the commit time the
+writer recorded (UTC, microseconds), ties broken by the run segment. The run
+index names entries by the same key, so a plain listing is already in order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import names
+from .errors import ResolveError, StorageError
+
+__all__ = [
+    "MANIFEST_VERSION",
+    "ContentHash",
+    "Manifest",
+    "Pending",
+    "parse_cell",
+    "order_key",
+    "created_us",
+    "utcnow",
+    "check_jsonable",
+]
+
+MANIFEST_VERSION = 2
+
+
+def utcnow() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+def created_us(created_at: str) -> int:
+    """Microseconds since the epoch of an ISO timestamp (naive ones are UTC)."""
+    t = _dt.datetime.fromisoformat(created_at)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=_dt.timezone.utc)
+    delta = t - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def order_key(created_at: str, segment: str) -> str:
+    """The one ordering of runs: a string that sorts *newest first* (the run index entry's name).
+
+    Newer commit time first; within one microsecond, the run segment that sorts
+    first counts as newer. ``runs()`` (oldest first) is this order reversed.
+    """
+    return names.index_entry(created_us(created_at), segment)
+
+
+def check_jsonable(value: Any, what: str) -> None:
+    """Refuse, before anything is written, a record the manifest could not hold."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise ResolveError(f"{what} must be JSON-able (str, number, bool, None, list, dict): {e}") from None
+
+
+@dataclass(frozen=True)
+class ContentHash:
+    algorithm: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What made an artifact, and the proof that its bytes are committed.
+
+    ``to_json`` keeps every key fsmirror 1.0 wrote (``sha256`` only when that is
+    the algorithm), so 1.0 readers and scripts keep working.
+    """
+
+    uri: str
+    mirror: str
+    code: dict[str, Any]
+    git: dict[str, Any] | None
+    run_id: Any
+    segment: str
+    run_source: str
+    orchestrator: dict[str, Any]
+    partition: str | None
+    output_name: str
+    format: str
+    requested_format: str
+    fell_back: bool
+    python_type: str
+    size: int
+    hash: ContentHash
+    created_at: str
+    versions: dict[str, str]
+    etag: str | None = None
+    version: int = MANIFEST_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def order(self) -> str:
+        return order_key(self.created_at, self.segment)
+
+    @property
+    def address(self) -> str:
+        return str(self.code.get("address", ""))
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            **self.extra,
+            "fsmirror_manifest": self.version,
+            "state": "committed",
+            "uri": self.uri,
+            "mirror": self.mirror,
+            "code": self.code,
+            "git": self.git,
+            "run": {
+                "id": list(self.run_id) if isinstance(self.run_id, tuple) else self.run_id,
+                "segment": self.segment,
+                "source": self.run_source,
+            },
+            "orchestrator": self.orchestrator,
+            "partition": self.partition,
+            "output_name": self.output_name,
+            "format": self.format,
+            "requested_format": self.requested_format,
+            "fell_back": self.fell_back,
+            "python_type": self.python_type,
+            "size": self.size,
+            "hash": {"algorithm": self.hash.algorithm, "digest": self.hash.digest},
+            "created_at": self.created_at,
+            "versions": self.versions,
+        }
+        if self.hash.algorithm == "sha256":
+            out["sha256"] = self.hash.digest
+        if self.etag is not None:
+            out["etag"] = self.etag
+        return out
+
+    def dump(self) -> bytes:
+        return json.dumps(self.to_json(), indent=1, sort_keys=True, allow_nan=False).encode()
+
+    def with_content(self, size: int, digest: ContentHash, etag: str | None, created_at: str) -> Manifest:
+        return dataclasses.replace(self, size=size, hash=digest, etag=etag, created_at=created_at)
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Manifest:
+        """Strict parse of a 1.0 or 2.x manifest; raises ValueError naming what is wrong."""
+        try:
+            run = d["run"]
+            code = d["code"]
+            if not isinstance(run, Mapping) or not isinstance(code, Mapping):
+                raise ValueError("'run' and 'code' must be objects")
+            if "hash" in d:
+                h = d["hash"]
+                digest = ContentHash(str(h["algorithm"]), str(h["digest"]))
+            else:
+                digest = ContentHash("sha256", str(d["sha256"]))
+            rid = run["id"]
+            size = d["size"]
+            if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+                raise ValueError(f"size {size!r} is not a byte count")
+            segment = run["segment"]
+            fmt = d["format"]
+            if not isinstance(segment, str) or not isinstance(fmt, str) or not isinstance(d["uri"], str):
+                raise ValueError("'run.segment', 'format' and 'uri' must be strings")
+            created = str(d["created_at"])
+            created_us(created)  # must parse
+            known = {
+                "fsmirror_manifest", "state", "uri", "mirror", "code", "git", "run", "orchestrator",
+                "partition", "output_name", "format", "requested_format", "fell_back", "python_type",
+                "size", "hash", "sha256", "created_at", "versions", "etag",
+            }  # fmt: skip
+            return cls(
+                uri=d["uri"],
+                mirror=str(d.get("mirror", "")),
+                code=dict(code),
+                git=d.get("git"),
+                run_id=tuple(rid) if isinstance(rid, list) else rid,
+                segment=segment,
+                run_source=str(run.get("source", "")),
+                orchestrator=dict(d.get("orchestrator") or {}),
+                partition=d.get("partition"),
+                output_name=str(d.get("output_name") or ""),
+                format=fmt,
+                requested_format=str(d.get("requested_format", fmt)),
+                fell_back=bool(d.get("fell_back", False)),
+                python_type=str(d.get("python_type", "")),
+                size=size,
+                hash=digest,
+                created_at=created,
+                versions=dict(d.get("versions") or {}),
+                etag=d.get("etag"),
+                version=int(d.get("fsmirror_manifest", 1)),
+                extra={k: v for k, v in d.items() if k not in known},
+            )
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"missing or mistyped field: {e!r}") from None
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A slot taken by a writer that has not committed yet (a takeover, an overwrite, a delete).
+
+    ``previous`` is the committed manifest the operation started from (None for a
+    fresh slot); while the record stands, that is what readers see, its bytes
+    kept at ``backup`` when the operation replaces them.
+    """
+
+    token: str
+    kind: str  # "write" | "overwrite" | "delete"
+    at: float
+    holder: str
+    previous: Manifest | None = None
+    backup: str | None = None
+
+    def stale(self, now: float, ttl: float) -> bool:
+        return not math.isfinite(self.at) or now - self.at > ttl
+
+    def dump(self) -> bytes:
+        return json.dumps(
+            {
+                "fsmirror_manifest": MANIFEST_VERSION,
+                "state": "pending",
+                "token": self.token,
+                "kind": self.kind,
+                "at": self.at,
+                "holder": self.holder,
+                "previous": None if self.previous is None else self.previous.to_json(),
+                "backup": self.backup,
+            },
+            sort_keys=True,
+        ).encode()
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Pending:
+        try:
+            prev = d.get("previous")
+            return cls(
+                token=str(d["token"]),
+                kind=str(d["kind"]),
+                at=float(d["at"]),
+                holder=str(d.get("holder", "")),
+                previous=None if prev is None else Manifest.from_json(prev),
+                backup=None if d.get("backup") is None else str(d["backup"]),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"damaged pending record: {e!r}") from None
+
+
+def parse_cell(data: bytes, where: str) -> Manifest | Pending:
+    """The record in a slot's manifest file; damage is a StorageError naming the file."""
+    try:
+        d = json.loads(data)
+        if not isinstance(d, dict):
+            raise ValueError(f"a JSON {type(d).__name__}, not an object")
+        if d.get("state") == "pending":
+            return Pending.from_json(d)
+        return Manifest.from_json(d)
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        raise StorageError(f"{where} is damaged or not an fsmirror manifest ({e})") from None
