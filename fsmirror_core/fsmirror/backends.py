@@ -136,7 +136,7 @@ class Backend:
     def copy(self, src: str, dst: str) -> None:
         raise NotImplementedError
 
-    def list(self, prefix: str) -> list[Stat]:
+    def listing(self, prefix: str) -> list[Stat]:
         """Every file under the directory ``prefix`` (recursive), sorted by path; no globbing."""
         raise NotImplementedError
 
@@ -383,7 +383,7 @@ class LocalBackend(Backend):
                 os.unlink(dst)
             os.link(src, dst)  # the old inode stays reachable: a copy that costs nothing
 
-    def list(self, prefix: str) -> list[Stat]:
+    def listing(self, prefix: str) -> list[Stat]:
         out: list[Stat] = []
         if not os.path.isdir(prefix):
             return out
@@ -605,7 +605,7 @@ class FsspecBackend(Backend):
         with translate(src, "copy"), self._lock:
             self.fs.copy(src, dst)
 
-    def list(self, prefix: str) -> list[Stat]:
+    def listing(self, prefix: str) -> list[Stat]:
         with translate(prefix, "list"):
             try:
                 found = self.fs.find(self._strip(prefix).rstrip("/"), detail=True, withdirs=False)
@@ -625,7 +625,7 @@ class FsspecBackend(Backend):
         root = self._strip(directory).rstrip("/")
         found = sorted(
             s.path.rsplit("/", 1)[-1]
-            for s in self.list(directory)
+            for s in self.listing(directory)
             if self._strip(s.path).rsplit("/", 1)[0] == root
         )
         return found[:limit] if limit is not None else found
@@ -731,7 +731,7 @@ class S3Backend(Backend):
         with translate(src, "copy"):
             self.fs.copy(src, dst)
 
-    def list(self, prefix: str) -> list[Stat]:
+    def listing(self, prefix: str) -> list[Stat]:
         bucket, key = self._split(prefix)
         key = key.rstrip("/") + "/" if key else ""
         out: list[Stat] = []

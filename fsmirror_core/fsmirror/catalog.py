@@ -103,7 +103,7 @@ def scan(fm: FSMirror, target: str | None = None) -> list[Artifact]:
     backend = fm._protocol().backend
     cells = [
         st.path
-        for st in backend.list(_listing_root(fm, module))
+        for st in backend.listing(_listing_root(fm, module))
         if st.path.rsplit("/", 1)[-1].startswith("_")
         and st.path.endswith(MANIFEST_SUFFIX)
         and not any(s in "/" + st.path for s in _SCRATCH)
@@ -111,7 +111,7 @@ def scan(fm: FSMirror, target: str | None = None) -> list[Artifact]:
     if not cells:
         return []
     out: list[tuple[str, Artifact]] = []
-    reads = backend.parallel(*[(lambda p=p: backend.get(p)) for p in cells])
+    reads: list[Any] = backend.parallel(*[(lambda p=p: backend.get(p)) for p in cells])
     for path, blob in zip(cells, reads, strict=True):
         try:
             if isinstance(blob, Exception):

@@ -114,7 +114,7 @@ class HashingWriter(io.RawIOBase):
 
     def hexdigest(self) -> str:
         self._drain()
-        return self._h.hexdigest()
+        return str(self._h.hexdigest())
 
     def tell(self) -> int:
         return self.size

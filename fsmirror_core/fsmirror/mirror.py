@@ -308,22 +308,6 @@ class FSMirror:
             (prefix, after),
         )
 
-    def _run_for_read(
-        self, obj: Any, run_id: RunId | None, partition: str | None, output_name: str | None
-    ) -> RunId:
-        if run_id is None:
-            return self.run_id
-        if run_id == "latest":
-            latest = self.latest(obj, partition=partition, output_name=output_name)
-            if latest is None:
-                where = self.mirror_full(obj, with_id=False, partition=partition)
-                raise ArtifactNotFoundError(
-                    f"no committed run of {self.address(obj)} under {where}: write one first, "
-                    "or pass run_id=..."
-                )
-            return latest
-        return run_id
-
     def write(
         self,
         obj: Any,
@@ -455,6 +439,25 @@ class FSMirror:
         )
         return self._protocol().writing(slot, ext, draft, overwrite=overwrite)
 
+    def _find(
+        self, obj: Any, run_id: RunId | None, partition: str | None, output_name: str | None
+    ) -> tuple[Slot, Manifest, str]:
+        """The slot, visible manifest and data path a read of ``run_id`` (or "latest") finds."""
+        if run_id == "latest":
+            got = self._protocol().latest(self._series(obj, partition, output_name))
+            if got is None:
+                where = self.mirror_full(obj, with_id=False, partition=partition)
+                raise ArtifactNotFoundError(
+                    f"no committed run of {self.address(obj)} under {where}: write one first, "
+                    "or pass run_id=..."
+                )
+            run, man, path = got
+            return self._slot(obj, run.run_id, partition, output_name), man, path
+        rid = self.run_id if run_id is None else run_id
+        slot = self._slot(obj, rid, partition, output_name)
+        man, path = self._visible(slot, rid)
+        return slot, man, path
+
     def _visible(self, slot: Slot, rid: RunId) -> tuple[Manifest, str]:
         got = self._protocol().visible(slot)
         if got is None:
@@ -502,9 +505,7 @@ class FSMirror:
         output_name: str | None = None,
     ) -> dict[str, Any]:
         """The manifest of ``obj``'s committed artifact for a run (default: the latest)."""
-        rid = self._run_for_read(obj, run_id, partition, output_name)
-        man, _ = self._visible(self._slot(obj, rid, partition, output_name), rid)
-        return man.to_json()
+        return self._find(obj, run_id, partition, output_name)[1].to_json()
 
     def read(
         self,
@@ -516,8 +517,7 @@ class FSMirror:
         format: str | None = None,
     ) -> Any:
         """Read ``obj``'s artifact for a run (default: the latest), whatever format it fell back to."""
-        rid = self._run_for_read(obj, run_id, partition, output_name)
-        man, path = self._visible(self._slot(obj, rid, partition, output_name), rid)
+        _, man, path = self._find(obj, run_id, partition, output_name)
         return self._load(man, path, format)
 
     def _slot_for_uri(self, uri: str) -> tuple[Slot, Manifest, str] | None:
@@ -570,8 +570,7 @@ class FSMirror:
         output_name: str | None = None,
     ) -> BinaryIO:
         """A binary reader over ``obj``'s committed artifact for a run (its size checked)."""
-        rid = self._run_for_read(obj, run_id, partition, output_name)
-        man, path = self._visible(self._slot(obj, rid, partition, output_name), rid)
+        _, man, path = self._find(obj, run_id, partition, output_name)
         return self._protocol().open_verified(man, path, self.settings.verify)
 
     def artifact_uri(
@@ -583,9 +582,7 @@ class FSMirror:
         output_name: str | None = None,
     ) -> str:
         """The committed artifact's actual URI (its extension may show a fallback format)."""
-        rid = self._run_for_read(obj, run_id, partition, output_name)
-        slot = self._slot(obj, rid, partition, output_name)
-        man, _ = self._visible(slot, rid)
+        slot, man, _ = self._find(obj, run_id, partition, output_name)
         return slot.data(man.format)
 
     def exists(
@@ -611,8 +608,8 @@ class FSMirror:
         self, obj: Any, *, partition: str | None = None, output_name: str | None = None
     ) -> RunId | None:
         """The newest committed run of ``obj``: one verified hint, so constant cost however many runs."""
-        run = self._protocol().latest(self._series(obj, partition, output_name))
-        return None if run is None else run.run_id
+        got = self._protocol().latest(self._series(obj, partition, output_name))
+        return None if got is None else got[0].run_id
 
     def _run_listing(self, obj: Any, partition: str | None, out: str) -> tuple[str, tuple[str, ...]]:
         """(the URI to list under, the path parts expected after the run segment)."""

@@ -20,6 +20,7 @@ section. In short:
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -486,7 +487,7 @@ class Store:
         prefix, after = series.listing
         found: dict[str, tuple[str, Any]] = {}
         root = prefix.rstrip("/")
-        for st in self.backend.list(prefix):
+        for st in self.backend.listing(prefix):
             p = st.path
             if not p.startswith(root + "/"):
                 continue
@@ -539,32 +540,42 @@ class Store:
         runs.sort(key=lambda r: r.order, reverse=True)
         return runs
 
-    def latest(self, series: Series) -> Run | None:
-        """The newest committed run: a verified hint, else the manifests (and the hint is repaired)."""
+    def latest(self, series: Series) -> tuple[Run, Manifest, str] | None:
+        """The newest committed run, its manifest and where its bytes are.
+
+        A verified hint (local: the pointer; object stores: the first entries of
+        the run index, one LIST), else the manifests, and then the hint is repaired.
+        """
         b = self.backend
         if b.local:
             hint = self._pointer(series.pointer)
-            if hint is not None and self._confirm(series, hint):
-                return hint
+            if hint is not None:
+                got = self._confirm(series, hint)
+                if got is not None:
+                    return hint, *got
         else:
             for name in b.list_names(series.index, limit=8):
                 parsed = names.parse_index_entry(name)
                 if parsed is None or not _valid_segment(parsed[1]):
                     continue
                 run = Run(parsed[1], name)
-                if self._confirm(series, run):
-                    return run
+                got = self._confirm(series, run)
+                if got is not None:
+                    return run, *got
         runs = self.runs(series)
         newest = runs[-1] if runs else None
         self._repair(series, newest, runs)
-        return newest
+        if newest is None:
+            return None
+        got = self.visible(series.slot_of(newest.segment))
+        return None if got is None else (newest, *got)
 
-    def _confirm(self, series: Series, run: Run) -> bool:
+    def _confirm(self, series: Series, run: Run) -> tuple[Manifest, str] | None:
         try:
             got = self.visible(series.slot_of(run.segment))
         except StorageError:
-            return False
-        return got is not None and got[0].order == run.order
+            return None
+        return got if got is not None and got[0].order == run.order else None
 
     def _repair(self, series: Series, newest: Run | None, runs: list[Run]) -> None:
         """Rebuild the latest hint from what the manifests say (best effort: a hint is never required)."""
@@ -579,7 +590,7 @@ class Store:
                         json.dumps({"segment": newest.segment, "order": newest.order}).encode(),
                     )
                 return
-            have = set(b.list_names(series.index))
+            have: set[str] = set(b.list_names(series.index))
             for r in runs:
                 if r.order not in have:
                     b.put(f"{series.index}/{r.order}", b"")
@@ -618,7 +629,7 @@ class Store:
         b = self.backend
         extra = [
             st.path
-            for st in b.list(slot.dir)
+            for st in b.listing(slot.dir)
             if st.path.rsplit("/", 1)[-1].startswith(f"_{slot.output_name}.")
             and st.path.rsplit("/", 1)[-1] != names.manifest_file("", slot.output_name)[1:]
             and st.path.rsplit("/", 1)[0] == slot.dir.rstrip("/")
@@ -626,7 +637,7 @@ class Store:
         # Conditional on the old bytes' etag: a deleter that stalls here cannot remove a later writer's data.
         old = None if b.local else m.etag
         calls: list[Callable[[], Any]] = [lambda: b.delete(slot.data(m.format), if_match=old)]
-        calls += [(lambda p=p: b.delete(p)) for p in extra]
+        calls += [functools.partial(b.delete, p) for p in extra]
         if not b.local:
             calls.append(lambda: b.delete(self._entry(slot, m)))
         for r in b.parallel(*calls):

@@ -65,7 +65,7 @@ def run_demo(directory: str | os.PathLike[str] = ".") -> tuple[FSMirror, list[st
     fm = FSMirror(config=str(config), mirror="project")
     pipeline = _load_pipeline(code)
     rides = pipeline.extract()
-    uris = [
+    uris: list[str] = [
         fm.write(pipeline.extract, rides),
         fm.write(pipeline.summarize, pipeline.summarize(rides)),
         fm.write(pipeline.train, pipeline.train(rides), format="pkl"),
