@@ -144,9 +144,9 @@ class Backend:
         """File names directly in ``directory``, ascending; at most ``limit`` (one LIST page)."""
         raise NotImplementedError
 
-    def spool(self) -> Spool:
-        """Somewhere to serialize a value before any request is made."""
-        return Spool()
+    def spool(self, uri: str) -> Spool:
+        """Somewhere to serialize ``uri``'s value before any request is made."""
+        return Spool(uri)
 
     def store(self, path: str, spool: Spool, *, if_absent: bool) -> str:
         """Send a spool's bytes to ``path`` (one PUT, or one multipart upload); returns the etag."""
@@ -189,25 +189,32 @@ class Spool(io.RawIOBase):
     same bytes) and keeps a serializer's failure from touching the store.
     """
 
-    def __init__(self, directory: str | None = None, *, in_memory_max: int = SINGLE_PUT_MAX) -> None:
+    def __init__(
+        self, uri: str = "", directory: str | None = None, *, in_memory_max: int = SINGLE_PUT_MAX
+    ) -> None:
+        self._uri = uri
         self._dir = directory
         self._max = in_memory_max
         self.buffer: io.BytesIO | None = io.BytesIO()
         self.file: Any = None
         self.path: str | None = None
         self.size = 0
+        if in_memory_max < 0:  # straight to disk: fail now, before the caller serializes anything
+            with translate(uri, "write"):
+                self._spill()
 
     def writable(self) -> bool:
         return True
 
     def write(self, b: Any) -> int:
         n = len(b) if isinstance(b, bytes) else memoryview(b).nbytes
-        if self.buffer is not None:
-            self.buffer.write(b)
-            if self.buffer.tell() > self._max:
-                self._spill()
-        else:
-            self.file.write(b)
+        with translate(self._uri, "write"):  # a full disk (ENOSPC, EFBIG) names the artifact
+            if self.buffer is not None:
+                self.buffer.write(b)
+                if self.buffer.tell() > self._max:
+                    self._spill()
+            else:
+                self.file.write(b)
         self.size += n
         return n
 
@@ -222,9 +229,10 @@ class Spool(io.RawIOBase):
 
     def to_file(self) -> str:
         """The spooled bytes as a closed file on local disk (spilling a small spool)."""
-        if self.buffer is not None:
-            self._spill()
-        self.file.flush()
+        with translate(self._uri, "write"):
+            if self.buffer is not None:
+                self._spill()
+            self.file.flush()
         return str(self.path)
 
     def finish(self, durable: bool = False) -> None:
@@ -314,7 +322,7 @@ class LocalBackend(Backend):
                 with open(path, "rb") as f:
                     st = os.fstat(f.fileno())
                     data = f.read()
-            except (FileNotFoundError, NotADirectoryError):
+            except FileNotFoundError:
                 return None
             except IsADirectoryError:
                 raise StorageError(f"cannot read {path}: it is a directory") from None
@@ -323,7 +331,7 @@ class LocalBackend(Backend):
     def head(self, path: str) -> Stat | None:
         try:
             st = os.stat(path)
-        except (FileNotFoundError, NotADirectoryError):
+        except FileNotFoundError:
             return None
         except OSError as e:
             raise StorageError(f"cannot check {path}: {e.strerror or e}") from e
@@ -406,9 +414,9 @@ class LocalBackend(Backend):
             return []
         return found[:limit] if limit is not None else found
 
-    def spool(self) -> Spool:
+    def spool(self, uri: str) -> Spool:
         # Straight to a temp file beside the store: committing is a rename, never a copy.
-        return Spool(self.scratch("tmp"), in_memory_max=-1)
+        return Spool(uri, self.scratch("tmp"), in_memory_max=-1)
 
     def store(self, path: str, spool: Spool, *, if_absent: bool) -> str:
         with translate(path, "write"):

@@ -676,3 +676,6 @@ class WriteResult(str):
         self = super().__new__(cls, manifest.uri)
         self.manifest = manifest
         return self
+
+    def __reduce__(self) -> tuple[type[str], tuple[str]]:
+        return str, (str(self),)  # crosses a process boundary as the plain URI

@@ -170,7 +170,7 @@ class Store:
         """
         b = self.backend
         b.check_inside(slot.dir)
-        spool = b.spool()
+        spool = b.spool(slot.data(ext))
         try:
             w = HashingWriter(spool, self.hash_algorithm)
             yield w

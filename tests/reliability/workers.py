@@ -275,8 +275,21 @@ def verify_slot(fm: Any, run_id: str, candidates: Mapping[int, bytes]) -> int | 
 
 
 def verify_latest(fm: Any, wholes: Mapping[str, Mapping[int, bytes]]) -> str | None:
-    """``latest()`` is None or a committed run whose bytes are whole; returns it."""
+    """``latest()`` is the newest committed run (greatest commit time, by the manifests) and whole.
+
+    None only when nothing is committed. Returns it.
+    """
+    from fsmirror.record import order_key
+
     latest = fm.latest(ADDR)
+    runs = fm.runs(ADDR)
+    orders = {}
+    for r in runs:
+        man = fm.manifest(ADDR, run_id=r)
+        orders[r] = order_key(man["created_at"], man["run"]["segment"])
+    newest = min(runs, key=orders.__getitem__) if runs else None  # order keys sort newest first
+    if latest != newest or (runs and runs[-1] != newest):
+        raise AssertionError(f"latest() is {latest!r}, runs() ends with {runs[-1:]}, the newest commit is {newest!r}")
     if latest is None:
         return None
     if latest not in wholes:
