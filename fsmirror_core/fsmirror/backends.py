@@ -136,6 +136,14 @@ class Backend:
     def copy(self, src: str, dst: str) -> None:
         raise NotImplementedError
 
+    def move(self, src: str, dst: str) -> None:
+        """Rename (local only: object stores have no atomic rename)."""
+        raise NotImplementedError
+
+    def canonical(self, path: str) -> str:
+        """The key a lock on ``path`` is taken by: the same file however the tenant is spelled."""
+        return path
+
     def listing(self, prefix: str) -> list[Stat]:
         """Every file under the directory ``prefix`` (recursive), sorted by path; no globbing."""
         raise NotImplementedError
@@ -383,6 +391,12 @@ class LocalBackend(Backend):
                     break
                 d = os.path.dirname(d)
             return True
+
+    def move(self, src: str, dst: str) -> None:
+        with translate(src, "move"):
+            self.check_inside(os.path.dirname(src))
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            os.replace(src, dst)
 
     def copy(self, src: str, dst: str) -> None:
         with translate(src, "copy"):

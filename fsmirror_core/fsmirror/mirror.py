@@ -598,7 +598,7 @@ class FSMirror:
             return self.latest(obj, partition=partition, output_name=output_name) is not None
         rid = self.run_id if run_id is None else run_id
         try:
-            return self._protocol().visible(self._slot(obj, rid, partition, output_name)) is not None
+            return self._protocol().exists(self._slot(obj, rid, partition, output_name))
         except StorageError as e:
             if type(e) is StorageError and "damaged" in str(e):
                 return False

@@ -34,7 +34,7 @@ from typing import Any, BinaryIO
 
 from . import names
 from .backends import Backend, PreconditionFailed, Spool
-from .errors import ArtifactExistsError, IntegrityError, StorageError, StoreWarning
+from .errors import ArtifactExistsError, ArtifactNotFoundError, IntegrityError, StorageError, StoreWarning
 from .hashing import HashingWriter, new_hasher
 from .record import ContentHash, Manifest, Pending, parse_cell, utcnow
 from .runid import decode_run_id, encode_run_id
@@ -125,21 +125,15 @@ class Store:
         return parse_cell(blob.data, slot.manifest), blob.etag
 
     def _lock_key(self, slot: Slot) -> str:
-        canonical = getattr(self.backend, "canonical", None)
-        return canonical(slot.manifest) if canonical is not None else slot.manifest
+        return self.backend.canonical(slot.manifest)
 
-    def committed(self, slot: Slot) -> Manifest | None:
-        """What a reader sees: the committed manifest, or (mid-overwrite) the one it replaces."""
-        cell, _ = self._cell(slot)
-        return self._visible(cell)
-
-    @staticmethod
-    def _visible(cell: Manifest | Pending | None) -> Manifest | None:
-        if isinstance(cell, Manifest):
-            return cell
-        if isinstance(cell, Pending) and cell.kind == "overwrite":
-            return cell.previous
-        return None
+    def exists(self, slot: Slot) -> bool:
+        """Whether a reader would find a committed artifact (local: one stat; objects: one GET)."""
+        if self.backend.exclusive:
+            # Local cells are manifests or pending overwrites (which show the previous run);
+            # a local delete moves the cell away before anything else.
+            return self.backend.head(slot.manifest) is not None
+        return self.visible(slot) is not None
 
     def _check_owner(self, slot: Slot, m: Manifest) -> None:
         if m.address and slot.address and m.address != slot.address:
@@ -219,7 +213,7 @@ class Store:
         if not b.local:
             b.put(self._entry(slot, m), b"")
             return
-        with b.slot_lock(b.canonical(slot.pointer)):  # type: ignore[attr-defined]
+        with b.slot_lock(b.canonical(slot.pointer)):
             current = self._pointer(slot.pointer)
             if current is None or m.order <= current.order:
                 b.put(slot.pointer, json.dumps({"segment": m.segment, "order": m.order}).encode())
@@ -265,17 +259,29 @@ class Store:
         try:
             b.put(slot.manifest, m.dump(), if_absent=True)  # the commit
         except PreconditionFailed:
-            self._drop(entry)
-            cell, _ = self._cell(slot)
-            if isinstance(cell, Manifest) and cell.created_at == m.created_at and cell.etag == m.etag:
-                return m  # our own commit, answered late and retried
-            raise ArtifactExistsError(
-                f"lost {slot.dir}/{slot.output_name}.*: this write took longer than "
-                f"storage.claim_ttl={self.claim_ttl:g}s and another writer took the slot over; nothing was committed"
-            ) from None
-        except BaseException:
-            raise
+            return self._commit_lost(slot, m, entry)
         return m
+
+    def _commit_lost(self, slot: Slot, m: Manifest, entry: str) -> Manifest:
+        """A fresh write's commit found a cell: its own (retried), a dead deleter's, or a taker's."""
+        b = self.backend
+        cell, cetag = self._cell(slot)
+        if isinstance(cell, Manifest) and cell.created_at == m.created_at and cell.etag == m.etag:
+            return m  # our own commit, answered late and retried
+        if isinstance(cell, Pending) and cell.kind == "delete":
+            if cell.stale(time.time(), self.claim_ttl):
+                with contextlib.suppress(PreconditionFailed):
+                    b.put(slot.manifest, m.dump(), if_match=cetag)  # the commit, over a dead delete
+                    return m
+            self._drop(entry)
+            with contextlib.suppress(Exception):
+                b.delete(m.uri, if_match=m.etag)
+            raise self._in_progress(slot, "delete", time.time() - cell.at)
+        self._drop(entry)
+        raise ArtifactExistsError(
+            f"lost {slot.dir}/{slot.output_name}.*: this write took longer than "
+            f"storage.claim_ttl={self.claim_ttl:g}s and another writer took the slot over; nothing was committed"
+        )
 
     def _drop(self, path: str) -> None:
         with contextlib.suppress(Exception):
@@ -356,13 +362,17 @@ class Store:
         b = self.backend
         token = uuid.uuid4().hex
         old_data = slot.data(old.format)
-        backup = self._backup_path(slot, token)
-        b.copy(old_data, backup)  # the old bytes stay readable until the new ones commit
+        backup: str | None = self._backup_path(slot, token)
+        try:
+            b.copy(old_data, str(backup))  # the old bytes stay readable until the new ones commit
+        except ArtifactNotFoundError:
+            backup = None  # the old bytes are gone already (a damaged store): nothing to keep
         mine = Pending(token, "overwrite", time.time(), _holder(), previous=old, backup=backup)
         try:
             p_etag = b.put(slot.manifest, mine.dump(), if_match=etag)
         except PreconditionFailed:
-            self._drop(backup)
+            if backup is not None:
+                self._drop(backup)
             raise ArtifactExistsError(
                 f"{slot.dir}/{slot.output_name}.* changed while overwriting it (another overwrite or delete won)"
             ) from None
@@ -393,7 +403,8 @@ class Store:
                 f"lost {slot.dir}/{slot.output_name}.*: this overwrite took longer than "
                 f"storage.claim_ttl={self.claim_ttl:g}s and another writer took the slot over"
             ) from None
-        self._drop(backup)
+        if backup is not None:
+            self._drop(backup)
         if old.order != m.order and not b.local:
             self._drop(self._entry(slot, old))
         if old.format != ext:
@@ -425,10 +436,6 @@ class Store:
             return None
 
     # -- read --------------------------------------------------------------------------------------
-
-    def source_of(self, slot: Slot, m: Manifest) -> str:
-        """Where a reader finds a visible manifest's bytes (the backup, mid-overwrite)."""
-        return slot.data(m.format)
 
     def visible(self, slot: Slot) -> tuple[Manifest, str] | None:
         cell, _ = self._cell(slot)
@@ -616,6 +623,15 @@ class Store:
                 return False
             if only_order is not None and cell.order != only_order:
                 return False
+            if b.exclusive:
+                # Local, under the slot lock: moving the cell away is the delete (atomic, and a
+                # cell that exists is always visible, so exists() stays one stat).
+                trash = self.backend.scratch("trash", uuid.uuid4().hex + ".json")
+                b.move(slot.manifest, trash)
+                self._finish_delete(slot, cell, None)
+                self._drop(trash)
+                self._after_delete(slot, cell)
+                return True
             mine = Pending(uuid.uuid4().hex, "delete", time.time(), _holder(), previous=cell)
             try:
                 p_etag = b.put(slot.manifest, mine.dump(), if_match=etag)  # the delete takes effect
@@ -643,6 +659,8 @@ class Store:
         for r in b.parallel(*calls):
             if isinstance(r, Exception) and not isinstance(r, PreconditionFailed):
                 raise r
+        if b.exclusive:
+            return  # the cell was moved away first
         try:
             b.delete(slot.manifest, if_match=p_etag)
         except PreconditionFailed:
