@@ -28,6 +28,8 @@ __all__ = [
     "index_dir",
     "index_entry",
     "parse_index_entry",
+    "in_run_index",
+    "INDEX_PREFIX",
     "is_bookkeeping",
     "LOCAL_SCRATCH",
     "OBJECT_SCRATCH",
@@ -37,6 +39,7 @@ MANIFEST_SUFFIX = ".manifest.json"
 # ``read(run_id="latest")`` means the newest run: a run literally named so could be written but
 # never read by its id, so it cannot be written at all.
 RESERVED_RUN_IDS = frozenset({"latest"})
+INDEX_PREFIX = "_runs."
 LOCAL_SCRATCH = ".fsmirror"
 OBJECT_SCRATCH = "_fsmirror"
 _INVERT = 10**17 - 1  # microseconds since 1970 stay below 10**17 until the year 5138
@@ -66,7 +69,7 @@ def pointer_file(series: str, output_name: str) -> str:
 
 def index_dir(series: str, output_name: str) -> str:
     """``<series>/_runs.<output_name>``: one entry per commit, listed newest first."""
-    return f"{series}/_runs.{output_name}"
+    return f"{series}/{INDEX_PREFIX}{output_name}"
 
 
 def index_entry(created_us: int, segment: str) -> str:
@@ -83,6 +86,11 @@ def parse_index_entry(name: str) -> tuple[int, str] | None:
     if not dot or len(head) != 17 or not head.isdigit() or not segment:
         return None
     return _INVERT - int(head), segment
+
+
+def in_run_index(path: str) -> bool:
+    """Whether a path is a run index entry (object stores' hint files, one per commit)."""
+    return f"/{INDEX_PREFIX}" in "/" + path
 
 
 def is_bookkeeping(filename: str) -> bool:
