@@ -8,16 +8,20 @@ everything else goes through the public API.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from collections.abc import Callable
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import yaml
 from click.testing import CliRunner, Result
 
-from fsmirror import FSMirror, names
+from fsmirror import ArtifactExistsError, FSMirror, names
 
 __all__ = [
     "ADDR",
@@ -26,12 +30,14 @@ __all__ = [
     "bookkeeping",
     "cli_config",
     "drop_bookkeeping",
+    "fine_switching",
     "index_segments",
     "listed_mtime",
     "ls",
     "ls_json",
     "manifest_path",
     "put_bytes",
+    "race",
     "raw",
     "stored",
     "strip",
@@ -156,3 +162,58 @@ def ls_json(fm: FSMirror, tmp_path: Path, *args: str) -> list[dict[str, Any]]:
     assert result.exit_code == 0, (result.exit_code, result.output, result.exception)
     rows: list[dict[str, Any]] = json.loads(result.stdout)
     return rows
+
+
+@contextlib.contextmanager
+def fine_switching(provider: str) -> Iterator[None]:
+    """Switch threads every 10 microseconds (not every 5 ms), so in-process writers interleave.
+
+    Only for the stores with no server in this process (local, memory): moto's S3 server runs in
+    this process's threads, and switching this finely breaks its own If-None-Match check (two
+    conditional PUTs of one key both succeed), which is moto's race, not fsmirror's.
+    """
+    if provider not in ("local", "memory"):
+        yield
+        return
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+
+
+def race(
+    writers: Sequence[FSMirror], rounds: int, value: Callable[[int, int], bytes], obj: Any = ADDR
+) -> list[tuple[list[str], bool]]:
+    """Each round, every writer commits its own bytes to ONE run of ``obj`` at the same moment.
+
+    Per round: the sorted outcomes ('won', 'exists' for ArtifactExistsError, or the unexpected
+    error) and whether the committed bytes are the winner's (read back through ``writers[0]``).
+    """
+    results = []
+    for n in range(rounds):
+        run = f"race-{n}"
+        barrier = threading.Barrier(len(writers))
+
+        def write(i: int, run: str = run, n: int = n, barrier: threading.Barrier = barrier) -> str:
+            barrier.wait()
+            try:
+                writers[i].write(obj, value(i, n), run_id=run, format="bytes")
+            except ArtifactExistsError:
+                return "exists"
+            except Exception as e:
+                return f"{type(e).__name__}: {e}"
+            return f"won {i}"
+
+        with ThreadPoolExecutor(len(writers)) as pool:
+            outcomes = list(pool.map(write, range(len(writers))))
+        winners = [int(o.split()[1]) for o in outcomes if o.startswith("won ")]
+        landed = attempt(writers[0].read, obj, run_id=run)
+        results.append(
+            (
+                sorted(o.split()[0] if o.startswith("won ") else o for o in outcomes),
+                len(winners) == 1 and landed == value(winners[0], n),
+            )
+        )
+    return results

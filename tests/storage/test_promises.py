@@ -12,10 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -26,6 +24,7 @@ from storage.promises_support import (
     attempt,
     bookkeeping,
     drop_bookkeeping,
+    fine_switching,
     index_segments,
     listed_mtime,
     manifest_path,
@@ -104,17 +103,9 @@ def test_runs_and_gc_follow_commit_order_not_file_mtimes(make_mirror, provider: 
 WRITERS, ROUNDS = 8, 3
 
 
-@pytest.fixture
-def fine_switching() -> Iterator[None]:
-    """Switch threads every few microseconds (not every 5 ms): in-process writers interleave."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(1e-5)
-    yield
-    sys.setswitchinterval(before)
-
-
-@pytest.mark.usefixtures("fine_switching")
-def test_concurrent_commits_of_distinct_runs_leave_latest_at_the_newest_created_at(make_mirror) -> None:
+def test_concurrent_commits_of_distinct_runs_leave_latest_at_the_newest_created_at(
+    make_mirror, provider: str
+) -> None:
     """Issue #12: "Wrong latest: concurrent commits of different runs ... after all writes finish,
     `latest()` must equal the run whose manifest has the greatest created_at ... and must equal
     runs()[-1]."
@@ -133,7 +124,7 @@ def test_concurrent_commits_of_distinct_runs_leave_latest_at_the_newest_created_
             barrier.wait()
             return writers[i].write(addr, {"writer": i}, run_id=run_ids[i])
 
-        with ThreadPoolExecutor(WRITERS) as pool:
+        with fine_switching(provider), ThreadPoolExecutor(WRITERS) as pool:
             list(pool.map(write, range(WRITERS)))
         reader = make_mirror(output_format="json")
         created = {
@@ -306,9 +297,7 @@ def test_gc_removes_every_file_fsmirror_wrote_for_a_run(make_mirror, provider: s
     if provider == "local":  # local: a latest pointer, no run index
         assert files == kept | {rel(names.pointer_file(series, "out"))}
         left_dirs = {
-            os.path.relpath(os.path.join(d, sub), fm.base)
-            for d, subs, _ in os.walk(fm.base)
-            for sub in subs
+            os.path.relpath(os.path.join(d, sub), fm.base) for d, subs, _ in os.walk(fm.base) for sub in subs
         }
         needed = {os.path.dirname(f) for f in files}
         needed |= {p for f in needed for p in _ancestors(f)}
