@@ -551,7 +551,9 @@ class FsspecBackend(Backend):
         return "/".join((f"{self.scheme}://{self.tenant}", names.OBJECT_SCRATCH, *parts))
 
     def _strip(self, path: str) -> str:
-        return str(self.fs._strip_protocol(path))
+        """The driver's path for a URI, by hand: drivers' own stripping eats a '?' as a URL query."""
+        rest = path.split("://", 1)[-1].lstrip("/")
+        return "/" + rest if self.scheme == "memory" else rest
 
     def _etag(self, info: dict[str, Any]) -> str:
         for key in ("generation", "etag", "ETag", "md5Hash", "created"):
@@ -628,11 +630,18 @@ class FsspecBackend(Backend):
             self.fs.copy(src, dst)
 
     def listing(self, prefix: str) -> list[Stat]:
+        root = self._strip(prefix).rstrip("/")
+        # Some drivers glob or mis-handle '[', '*' and '?' in a prefix (adlfs lists nothing after
+        # a '?'): list from the deepest parent free of them, and keep what lies under ``root``.
+        start = root
+        while any(c in start for c in "[]*?") and "/" in start:
+            start = start.rsplit("/", 1)[0]
         with translate(prefix, "list"):
             try:
-                found = self.fs.find(self._strip(prefix).rstrip("/"), detail=True, withdirs=False)
+                found = self.fs.find(start, detail=True, withdirs=False)
             except FileNotFoundError:
                 return []
+        found = {p: i for p, i in dict(found).items() if self._strip(p).startswith(root + "/")}
         scheme = f"{self.scheme}://"
         out = []
         for p, info in dict(found).items():

@@ -695,7 +695,15 @@ class Store:
             return doomed
         deleted = []
         for r in doomed:
-            if self.delete(series.slot_of(r.segment), only_order=r.order):
+            slot = series.slot_of(r.segment)
+            try:
+                gone = self.delete(slot, only_order=r.order)
+            except StorageError as e:
+                if type(e) is not StorageError or "damaged" not in str(e):
+                    raise
+                warnings.warn(f"gc skipped {slot.manifest}: {e}", StoreWarning, stacklevel=3)
+                gone = False
+            if gone:
                 deleted.append(r)
             if on_delete is not None:
                 on_delete(r)

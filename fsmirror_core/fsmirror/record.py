@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import names
-from .errors import ResolveError, StorageError
+from .errors import FormatError, StorageError
 
 __all__ = [
     "MANIFEST_VERSION",
@@ -66,7 +66,7 @@ def check_jsonable(value: Any, what: str) -> None:
     try:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as e:
-        raise ResolveError(f"{what} must be JSON-able (str, number, bool, None, list, dict): {e}") from None
+        raise FormatError(f"{what} must be JSON-able (str, number, bool, None, list, dict): {e}") from None
 
 
 @dataclass(frozen=True)
