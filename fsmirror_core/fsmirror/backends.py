@@ -127,7 +127,15 @@ class Backend:
     def head(self, path: str) -> Stat | None:
         raise NotImplementedError
 
-    def put(self, path: str, data: bytes, *, if_absent: bool = False, if_match: str | None = None) -> str:
+    def put(
+        self,
+        path: str,
+        data: bytes,
+        *,
+        if_absent: bool = False,
+        if_match: str | None = None,
+        hint: bool = False,
+    ) -> str:
         raise NotImplementedError
 
     def delete(self, path: str, *, if_match: str | None = None) -> bool:
@@ -308,7 +316,7 @@ class LocalBackend(Backend):
         finally:
             os.close(fd)
 
-    def _place(self, tmp: str, path: str, *, if_absent: bool) -> None:
+    def _place(self, tmp: str, path: str, *, if_absent: bool, sync: bool = True) -> None:
         d = os.path.dirname(path)
         os.makedirs(d, exist_ok=True)
         self.check_inside(d)
@@ -322,7 +330,8 @@ class LocalBackend(Backend):
                     os.unlink(tmp)
         else:
             os.replace(tmp, path)
-        self._fsync_dir(d)
+        if sync:
+            self._fsync_dir(d)
 
     def get(self, path: str) -> Blob | None:
         with translate(path, "read"):
@@ -345,13 +354,21 @@ class LocalBackend(Backend):
             raise StorageError(f"cannot check {path}: {e.strerror or e}") from e
         return Stat(path, st.st_size, _local_etag(st), st.st_mtime)
 
-    def put(self, path: str, data: bytes, *, if_absent: bool = False, if_match: str | None = None) -> str:
+    def put(
+        self,
+        path: str,
+        data: bytes,
+        *,
+        if_absent: bool = False,
+        if_match: str | None = None,
+        hint: bool = False,
+    ) -> str:
         with translate(path, "write"):
             tmp = self._tmp()
             try:
                 with open(tmp, "wb") as f:
                     f.write(data)
-                    if self.durable:
+                    if self.durable and not hint:  # a hint (the pointer) is rebuilt if lost: no fsync
                         f.flush()
                         os.fsync(f.fileno())
                 with self._lock if if_match is not None else contextlib.nullcontext():
@@ -359,7 +376,7 @@ class LocalBackend(Backend):
                         cur = self.head(path)
                         if cur is None or cur.etag != if_match:
                             raise PreconditionFailed(path)
-                    self._place(tmp, path, if_absent=if_absent)
+                    self._place(tmp, path, if_absent=if_absent, sync=not hint)
             except BaseException:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
@@ -590,7 +607,15 @@ class FsspecBackend(Backend):
                 return None
             return Stat(path, int(info.get("size") or 0), self._etag(info), self._mtime(info))
 
-    def put(self, path: str, data: bytes, *, if_absent: bool = False, if_match: str | None = None) -> str:
+    def put(
+        self,
+        path: str,
+        data: bytes,
+        *,
+        if_absent: bool = False,
+        if_match: str | None = None,
+        hint: bool = False,
+    ) -> str:
         with translate(path, "write"), self._lock:
             if if_match is not None:
                 info = self._info(path)
@@ -740,7 +765,15 @@ class S3Backend(Backend):
             path, int(resp["ContentLength"]), str(resp["ETag"]).strip('"'), resp["LastModified"].timestamp()
         )
 
-    def put(self, path: str, data: bytes, *, if_absent: bool = False, if_match: str | None = None) -> str:
+    def put(
+        self,
+        path: str,
+        data: bytes,
+        *,
+        if_absent: bool = False,
+        if_match: str | None = None,
+        hint: bool = False,
+    ) -> str:
         with translate(path, "write"):
             return self._sync(self._aput(path, data, if_absent, if_match))  # type: ignore[no-any-return]
 

@@ -212,12 +212,12 @@ class Store:
         """Before the commit: make the latest hint name this run if it is newer (local: a pointer)."""
         b = self.backend
         if not b.local:
-            b.put(self._entry(slot, m), b"")
+            b.put(self._entry(slot, m), b"", hint=True)
             return
         with b.slot_lock(b.canonical(slot.pointer)):
             current = self._pointer(slot.pointer)
             if current is None or m.order <= current.order:
-                b.put(slot.pointer, json.dumps({"segment": m.segment, "order": m.order}).encode())
+                b.put(slot.pointer, json.dumps({"segment": m.segment, "order": m.order}).encode(), hint=True)
 
     def _pointer(self, path: str) -> Run | None:
         blob = self.backend.get(path)
