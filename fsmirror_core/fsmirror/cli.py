@@ -95,7 +95,20 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 @cli.command()
 @click.argument("address")
 @click.option("--mirror", "-m", help="Mirror to use (default: the only one, or $FSMIRROR_MIRROR).")
-@click.option("--run-id", "-r", help="Run id (default: $FSMIRROR_RUN_ID, else a generated one).")
+@click.option(
+    "--run-id",
+    "-r",
+    multiple=True,
+    help=(
+        "Run id (default: $FSMIRROR_RUN_ID, else a generated one). Give it twice for a scoped id, "
+        "as Airflow's run slot <dag_id>@<run_id>: -r DAG_ID -r RUN_ID."
+    ),
+)
+@click.option(
+    "--partition",
+    "-p",
+    help="Partition segment (an Airflow map index, a Prefect partition, Luigi parameters).",
+)
 @click.option("--output/--no-output", default=True, show_default=True, help="Include the output file name.")
 @click.option("--no-id", is_flag=True, help="Leave the run id out (the seed's with_id=False).")
 @click.option("--json", "as_json", is_flag=True, help="Print every form as JSON.")
@@ -105,20 +118,25 @@ def resolve(
     ctx: click.Context,
     address: str,
     mirror: str | None,
-    run_id: str | None,
+    run_id: tuple[str, ...],
+    partition: str | None,
     output: bool,
     no_id: bool,
     as_json: bool,
 ) -> None:
     """Print where the code at ADDRESS ('pkg/mod.py::Name') stores its artifact."""
     fm = _mirror(ctx, mirror)
-    kw: dict[str, Any] = {"with_id": not no_id, "run_id": run_id}
+    rid: Any = None if not run_id else run_id[0] if len(run_id) == 1 else tuple(run_id)
+    kw: dict[str, Any] = {"with_id": not no_id, "run_id": rid, "partition": partition}
     if as_json:
+        chosen = rid if rid is not None else fm.run_id
         _print_json(
             {
                 "address": address,
                 "mirror": fm.mirror,
-                "run_id": run_id or fm.run_id,
+                "run_id": list(chosen) if isinstance(chosen, tuple) else chosen,
+                "run_segment": fm.run_segment(chosen),
+                "partition": partition,
                 "relative": fm.mirror_relative(address, **kw),
                 "full": fm.mirror_full(address, **kw),
                 "relative_output": fm.mirror_relative_output(address, **kw),

@@ -11,6 +11,7 @@ import functools
 import hashlib
 import os
 import platform
+import socket
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -140,4 +141,5 @@ def build_manifest(
         hash=ContentHash(hash_algorithm, ""),
         created_at="",
         versions={"fsmirror": __version__, "python": platform.python_version()},
+        writer={"host": socket.gethostname(), "pid": os.getpid()},
     )

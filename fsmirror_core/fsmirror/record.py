@@ -102,6 +102,7 @@ class Manifest:
     created_at: str
     versions: dict[str, str]
     etag: str | None = None
+    writer: dict[str, Any] = field(default_factory=dict)  # host and pid of the process that committed
     version: int = MANIFEST_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -139,6 +140,8 @@ class Manifest:
             "created_at": self.created_at,
             "versions": self.versions,
         }
+        if self.writer:
+            out["writer"] = self.writer
         if self.hash.algorithm == "sha256":
             out["sha256"] = self.hash.digest
         if self.etag is not None:
@@ -177,7 +180,7 @@ class Manifest:
             known = {
                 "fsmirror_manifest", "state", "uri", "mirror", "code", "git", "run", "orchestrator",
                 "partition", "output_name", "format", "requested_format", "fell_back", "python_type",
-                "size", "hash", "sha256", "created_at", "versions", "etag",
+                "size", "hash", "sha256", "created_at", "versions", "etag", "writer",
             }  # fmt: skip
             return cls(
                 uri=d["uri"],
@@ -199,6 +202,7 @@ class Manifest:
                 created_at=created,
                 versions=dict(d.get("versions") or {}),
                 etag=d.get("etag"),
+                writer=dict(d.get("writer") or {}),
                 version=int(d.get("fsmirror_manifest", 1)),
                 extra={k: v for k, v in d.items() if k not in known},
             )

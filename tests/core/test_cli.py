@@ -65,6 +65,27 @@ def test_resolve_json_and_run_id(cfg: Path) -> None:
     assert data["relative"] == "aipipeline/m/manual__1~2B2/Train"
 
 
+def test_resolve_speaks_a_scoped_run_slot_and_a_partition(cfg: Path) -> None:
+    """Airflow's run slot ``<dag_id>@<run_id>`` (-r twice) and a map index / partition segment."""
+    from fsmirror import FSMirror
+
+    airflow_run = "manual__2026-11-24T18:31:09.484415+00:00"
+    args = ["--config", str(cfg), "resolve", "fsmirror/dags/etl.py::export", "-m", "fsmirror"]
+    r = run(*args, "-r", "daily_etl", "-r", airflow_run, "--partition", "3", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    fm = FSMirror(str(cfg), mirror="fsmirror")
+    expected = fm.mirror_full_output("fsmirror/dags/etl.py::export", run_id=("daily_etl", airflow_run), partition="3")
+    assert data["full_output"] == expected == (
+        "s3://test.bucket/fsmirror/dags/etl/daily_etl@manual__2026-11-24T18~3A31~3A09.484415~2B00~3A00"
+        "/export/3/out.parquet"
+    )
+    assert data["run_id"] == ["daily_etl", airflow_run] and data["partition"] == "3"
+    assert data["run_segment"] == "daily_etl@manual__2026-11-24T18~3A31~3A09.484415~2B00~3A00"
+    one = run(*args, "-r", "daily_etl@x")  # one -r is one plain run id: its '@' is escaped
+    assert one.stdout.strip().endswith("/daily_etl~40x/export/out.parquet"), one.stderr
+
+
 def test_config_check_ok_and_bad(cfg: Path, tmp_path: Path) -> None:
     ok = run("config", "check", str(cfg))
     assert ok.returncode == 0 and "ok" in ok.stdout
