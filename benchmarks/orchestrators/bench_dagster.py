@@ -130,3 +130,108 @@ def test_row9(
         rounds=CASES[case][1],
         warmup_rounds=WARMUP,
     )
+
+
+# -- row 17: handle_output of a small value to S3 through a latency proxy ------------------------
+
+DELAY_17 = 0.001 if SMOKE else 0.015  # each way; the proxy makes moto cost what S3 round trips cost
+ROUNDS_17 = 2 if SMOKE else 30
+_handle_times: list[float] = []  # seconds per handle_output call, appended by the timed IO managers
+
+
+@pytest.fixture(scope="module")
+def s3_behind_proxy() -> Iterator[tuple[Any, Any]]:
+    """moto's S3 server on 127.0.0.1 and a latency proxy (its own process) in front of it."""
+    from benchmarks._proxy import ProxyProcess
+    from benchmarks._support import S3Server
+
+    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+    server = S3Server().start()
+    try:
+        with ProxyProcess(server.port, delay=DELAY_17) as proxy:
+            yield server, proxy
+    finally:
+        server.stop()
+
+
+def _timed(cls: type) -> type:
+    """``cls`` with its handle_output timed into ``_handle_times`` (the rest of materialize() is not)."""
+    import time
+
+    def handle_output(self: Any, context: Any, obj: Any) -> None:
+        start = time.perf_counter()
+        cls.handle_output(self, context, obj)
+        _handle_times.append(time.perf_counter() - start)
+
+    return type(f"Timed{cls.__name__}", (cls,), {"handle_output": handle_output})
+
+
+@pytest.mark.parametrize("role", ["fsmirror", "baseline"])
+def test_row17_handle_output_s3(
+    benchmark: Any, role: str, s3_behind_proxy: tuple[Any, Any], instance: DagsterInstance, tmp_path: Path
+) -> None:
+    global _payload
+    dagster_s3 = pytest.importorskip("dagster_aws.s3")  # bench-dagster installs dagster-aws
+    server, proxy = s3_behind_proxy
+    bucket = server.new_bucket()
+    if role == "fsmirror":
+        config = tmp_path / "fsmirror.yml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "storage": {
+                        "provider": "s3",
+                        "tenant": bucket,
+                        "namespace": "MIRROR",
+                        "storage_options": {
+                            "key": "testing",
+                            "secret": "testing",
+                            "client_kwargs": {"endpoint_url": proxy.endpoint_url},
+                        },
+                    },
+                    "mirrors": {
+                        "bench": {"root": "benchmarks", "output_name": "out", "output_format": "pkl"}
+                    },
+                }
+            )
+        )
+        io_manager = _timed(FSMirrorIOManager)(mirror="bench", config_path=str(config))
+    else:
+        resource = dagster_s3.S3Resource(
+            endpoint_url=proxy.endpoint_url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name="us-east-1",
+        )
+        io_manager = _timed(dagster_s3.S3PickleIOManager)(
+            s3_resource=resource, s3_bucket=bucket, s3_prefix="dagster"
+        )
+    resources = {"io_manager": io_manager}
+    _payload = CASES["small"][0]()
+    samples: list[float] = []
+    benchmark.group = "row17-handle-output-s3"
+    benchmark.extra_info.update(
+        {
+            "row": 17,
+            "role": role,
+            "case": "handle-output-s3",
+            "measurement": (
+                "handle_output of a small pickled value inside materialize() (in-process executor), "
+                f"S3 through a latency proxy, {DELAY_17 * 1000:g} ms each way, in front of moto"
+            ),
+            "baseline": "dagster-aws S3PickleIOManager, same bucket, proxy and value",
+            "target": "<= 2.2x",
+            "unit": "s",
+            "samples": samples,
+            "note": "samples: handle_output alone; the pytest-benchmark timing is the whole materialize()",
+            "python": sys.version.split()[0],
+        }
+    )
+    try:
+        _run(resources, instance)  # connects, imports, and fails loudly outside the timing
+        _handle_times.clear()
+        benchmark.pedantic(_run, args=(resources, instance), rounds=ROUNDS_17, warmup_rounds=WARMUP)
+        samples.extend(_handle_times[-ROUNDS_17:])  # the warm-up rounds' calls come first
+    finally:
+        _payload = None
+        _handle_times.clear()
