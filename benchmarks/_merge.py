@@ -182,10 +182,13 @@ def collect(paths: Iterable[Path]) -> tuple[list[Line], list[dict[str, Any]]]:
             continue
         versions: dict[str, str] = {}
         smoke = False
+        loads: list[float] = []
         for bench in data.get("benchmarks", []):
             info = bench.get("extra_info", {})
             versions.update(info.get("versions", {}))
             smoke = smoke or bool(info.get("smoke"))
+            if isinstance(info.get("loadavg_1m"), (int, float)):
+                loads.append(float(info["loadavg_1m"]))
             if "row" not in info or "stats" not in bench:
                 continue
             key = (int(info["row"]), str(info.get("case", bench.get("group") or "")))
@@ -212,6 +215,7 @@ def collect(paths: Iterable[Path]) -> tuple[list[Line], list[dict[str, Any]]]:
                 "versions": versions,
                 "smoke": smoke,
                 "commit": str(ci.get("id") or "")[:12] + (" (dirty)" if ci.get("dirty") else ""),
+                "load": (min(loads), max(loads)) if loads else None,
             }
         )
     return sorted(lines.values(), key=lambda ln: (ln.row, ln.case)), files
@@ -345,6 +349,11 @@ def _file_facts(files: list[dict[str, Any]]) -> list[str]:
         out.append(
             f"- `{f['file']}`: run {f['datetime'][:19].replace('T', ' ')} UTC, Python {f['python']}"
             + (f", commit {f['commit']}" if f.get("commit") else "")
+            + (
+                f", load average {f['load'][0]:.1f}-{f['load'][1]:.1f} on {os.cpu_count()} cores"
+                if f.get("load")
+                else ""
+            )
             + (f"; {vers}" if vers else "")
             + (" — SMOKE sizes, not a measurement" if f["smoke"] else "")
         )

@@ -96,6 +96,13 @@ def versions() -> dict[str, str]:
     return out
 
 
+def _load() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
 def extra(
     benchmark: Any,
     *,
@@ -119,6 +126,7 @@ def extra(
             "target": target,
             "smoke": SMOKE,
             "versions": versions(),
+            "loadavg_1m": _load(),  # other users of the machine: read a ratio in its light
             **more,
         }
     )

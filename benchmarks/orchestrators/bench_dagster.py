@@ -79,6 +79,7 @@ def _meta(benchmark: Any, role: str, case: str) -> None:
             "target": "<= 1.3x" if case == "small" else "<= 1.1x",
             "payload_bytes": len(_payload) if isinstance(_payload, bytes) else None,
             "python": sys.version.split()[0],
+            "loadavg_1m": round(os.getloadavg()[0], 2),
         }
     )
 
@@ -166,12 +167,22 @@ def _timed(cls: type) -> type:
     return type(f"Timed{cls.__name__}", (cls,), {"handle_output": handle_output})
 
 
+@pytest.fixture(scope="module")
+def dagster_s3() -> Any:
+    """dagster-aws's S3 module (bench-dagster installs it; the dagster test env skips row 17)."""
+    return pytest.importorskip("dagster_aws.s3")
+
+
 @pytest.mark.parametrize("role", ["fsmirror", "baseline"])
 def test_row17_handle_output_s3(
-    benchmark: Any, role: str, s3_behind_proxy: tuple[Any, Any], instance: DagsterInstance, tmp_path: Path
+    benchmark: Any,
+    role: str,
+    dagster_s3: Any,
+    s3_behind_proxy: tuple[Any, Any],
+    instance: DagsterInstance,
+    tmp_path: Path,
 ) -> None:
     global _payload
-    dagster_s3 = pytest.importorskip("dagster_aws.s3")  # bench-dagster installs dagster-aws
     server, proxy = s3_behind_proxy
     bucket = server.new_bucket()
     if role == "fsmirror":
@@ -225,6 +236,7 @@ def test_row17_handle_output_s3(
             "samples": samples,
             "note": "samples: handle_output alone; the pytest-benchmark timing is the whole materialize()",
             "python": sys.version.split()[0],
+            "loadavg_1m": round(os.getloadavg()[0], 2),
         }
     )
     try:
