@@ -77,7 +77,7 @@ class Sizes:
 SIZES = (
     Sizes(0.001, 1, 1, 10, 3, 2, 2, 2, 3, 4096, 1, 2, 2, 2, 1)
     if SMOKE
-    else Sizes(DELAY, 10, 3, 100, 10, 30, 8, 25, 50, 4096, 3, 100, 15, 100, 9)
+    else Sizes(DELAY, 10, 3, 100, 10, 30, 8, 25, 50, 4096, 5, 100, 15, 100, 15)
 )
 PROXY_NOTE = f"through a latency proxy, {SIZES.delay * 1000:g} ms each way, in front of moto"
 SMALL = {"rows": [{"id": i, "name": f"row{i}", "score": i * 0.5} for i in range(20)]}
