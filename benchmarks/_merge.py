@@ -212,6 +212,7 @@ def collect(paths: Iterable[Path]) -> tuple[list[Line], list[dict[str, Any]]]:
                 "datetime": data.get("datetime", ""),
                 "python": mi.get("python_version", ""),
                 "cpu": (mi.get("cpu") or {}).get("brand_raw", ""),
+                "cores": (mi.get("cpu") or {}).get("count"),
                 "versions": versions,
                 "smoke": smoke,
                 "commit": str(ci.get("id") or "")[:12] + (" (dirty)" if ci.get("dirty") else ""),
@@ -341,13 +342,25 @@ def _requests_table(lines: list[Line], title: str) -> list[str]:
 
 def _file_facts(files: list[dict[str, Any]]) -> list[str]:
     out = []
+    cpus = {f["cpu"] for f in files if f.get("cpu")}
+    if len(cpus) > 1:
+        out.append(
+            f"- The files were measured on {len(cpus)} different CPUs ({', '.join(sorted(cpus))}): "
+            "compare ratios within a file, not times across files."
+        )
     for f in files:
         if "error" in f:
             out.append(f"- `{f['file']}`: {f['error']}")
             continue
         vers = ", ".join(f"{k} {v}" for k, v in sorted(f["versions"].items()))
         out.append(
-            f"- `{f['file']}`: run {f['datetime'][:19].replace('T', ' ')} UTC, Python {f['python']}"
+            f"- `{f['file']}`: run {f['datetime'][:19].replace('T', ' ')} UTC"
+            + (
+                f" on {f['cpu']}" + (f" ({f['cores']} cores)" if f.get("cores") else "")
+                if f.get("cpu")
+                else ""
+            )
+            + f", Python {f['python']}"
             + (f", commit {f['commit']}" if f.get("commit") else "")
             + (
                 f", load average {f['load'][0]:.1f}-{f['load'][1]:.1f} on {os.cpu_count()} cores"
@@ -401,7 +414,7 @@ def render(
         "(rows 1-8, 13-16, 18, 19: `tox -e bench`; rows 9-12, 17: `tox -e bench-<orchestrator>`, "
         "then `python -m benchmarks --merge-only`).",
         "",
-        f"- Machine: {machine()}",
+        f"- Merged on: {machine()}",
         *_file_facts(files),
         "",
         "Each cell is the median ± the interquartile range over n rounds (pytest-benchmark). The ratio is",
