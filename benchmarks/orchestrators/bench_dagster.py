@@ -170,6 +170,18 @@ def s3_behind_proxy() -> Iterator[tuple[Any, Any]]:
         server.stop()
 
 
+def _versions(*dists: str) -> dict[str, str]:
+    import importlib.metadata
+
+    out = {}
+    for dist in dists:
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return out
+
+
 def _timed(cls: type) -> type:
     """``cls`` with its handle_output timed into ``_handle_times`` (the rest of materialize() is not)."""
     import time
@@ -276,6 +288,7 @@ def test_row17_handle_output_s3(
             "samples": samples,
             "note": "samples: handle_output alone; the pytest-benchmark timing is the whole materialize()",
             "python": sys.version.split()[0],
+            "versions": _versions("dagster", "dagster-aws", "boto3", "s3fs", "moto", "fsmirror"),
             "loadavg_1m": round(os.getloadavg()[0], 2),
         }
     )
