@@ -42,6 +42,7 @@ __all__ = [
     "config_dict",
     "extra",
     "legacy_module",
+    "random_table",
     "versions",
 ]
 
@@ -95,6 +96,13 @@ def versions() -> dict[str, str]:
     return out
 
 
+def _load() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
 def extra(
     benchmark: Any,
     *,
@@ -118,7 +126,25 @@ def extra(
             "target": target,
             "smoke": SMOKE,
             "versions": versions(),
+            "loadavg_1m": _load(),  # other users of the machine: read a ratio in its light
             **more,
+        }
+    )
+
+
+def random_table(mb: int) -> Any:
+    """A pyarrow table of about ``mb`` MB of random numbers (incompressible: the file is the table's size)."""
+    import numpy as np
+    import pyarrow as pa
+
+    rows = mb * 1024 * 1024 // 32
+    rng = np.random.default_rng(0)
+    return pa.table(
+        {
+            "id": np.arange(rows, dtype=np.int64),
+            "key": rng.integers(0, 1 << 40, rows, dtype=np.int64),
+            "x": rng.random(rows),
+            "y": rng.standard_normal(rows),
         }
     )
 

@@ -1,4 +1,4 @@
-"""Worker processes for row 8 (many processes writing small artifacts to S3 at once).
+"""Worker processes for rows 8, 15 and 16 (many processes writing small artifacts to S3 at once).
 
 A module of its own so ``spawn``-ed children import it by name; each worker
 builds its client once, in the initializer, so only the writes are timed.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-__all__ = ["init", "write_batch"]
+__all__ = ["init", "write_batch", "write_runs"]
 
 _state: dict[str, Any] = {}
 
@@ -50,4 +50,25 @@ def write_batch(args: tuple[str, int, int, int]) -> tuple[float, float]:
         fs, bucket = _state["fs"], _state["bucket"]
         for i in range(n):
             fs.pipe_file(f"{bucket}/raw/{tag}-p{proc}/part{i}.bytes", payload)
+    return start, time.perf_counter()
+
+
+def write_runs(args: tuple[str, int, int, int]) -> tuple[float, float]:
+    """Like :func:`write_batch`, but every artifact is a run of its own (rows 15 and 16).
+
+    Each write is a new run of the same object, so each one also moves that
+    object's ``latest`` pointer: the commit protocol's full cost per run.
+    """
+    tag, proc, n, size = args
+    payload = bytes([proc % 251]) * size
+    _state["barrier"].wait()
+    start = time.perf_counter()
+    if _state["kind"] == "fsmirror":
+        fm, obj = _state["fm"], _state["obj"]
+        for i in range(n):
+            fm.write(obj, payload, run_id=f"{tag}-p{proc}-{i}", format="bytes")
+    else:
+        fs, bucket = _state["fs"], _state["bucket"]
+        for i in range(n):
+            fs.pipe_file(f"{bucket}/raw/{tag}-p{proc}-{i}/out.bytes", payload)
     return start, time.perf_counter()

@@ -34,6 +34,7 @@ from benchmarks._support import (
     extra,
     legacy_module,
     project,
+    random_table,
     s3,
     workdir,
 )
@@ -153,19 +154,7 @@ def test_row2_import(benchmark: Any, role: str, module: str) -> None:
 @pytest.fixture(scope="session")
 def table() -> Any:
     """Random numbers (incompressible, so the bytes on disk match the table's size)."""
-    import numpy as np
-    import pyarrow as pa
-
-    rows = SIZES.table_mb * 1024 * 1024 // 32
-    rng = np.random.default_rng(0)
-    return pa.table(
-        {
-            "id": np.arange(rows, dtype=np.int64),
-            "key": rng.integers(0, 1 << 40, rows, dtype=np.int64),
-            "x": rng.random(rows),
-            "y": rng.standard_normal(rows),
-        }
-    )
+    return random_table(SIZES.table_mb)
 
 
 class _Rounds:
