@@ -792,8 +792,16 @@ class S3Backend(Backend):
             return True
 
     def copy(self, src: str, dst: str) -> None:
+        """One server-side CopyObject (up to 5 GB; s3fs's multipart copy past that)."""
+        sb, sk = self._split(src)
+        db, dk = self._split(dst)
         with translate(src, "copy"):
-            self.fs.copy(src, dst)
+            try:
+                self.fs.call_s3("copy_object", Bucket=db, Key=dk, CopySource={"Bucket": sb, "Key": sk})
+            except OSError as e:
+                if "EntityTooLarge" not in str(e) and "InvalidRequest" not in str(e):
+                    raise
+                self.fs.copy(src, dst)
 
     def listing(self, prefix: str) -> list[Stat]:
         bucket, key = self._split(prefix)
