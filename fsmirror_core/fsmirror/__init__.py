@@ -18,7 +18,7 @@ from .errors import (
 )
 from .mirror import FSMirror
 
-__version__ = "1.0.0"
+__version__ = "2.0.0"
 
 __all__ = [
     "FSMirror",
