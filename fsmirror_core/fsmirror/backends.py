@@ -23,6 +23,7 @@ when the writer dies, so a dead local writer never blocks the next one.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import io
 import os
@@ -120,6 +121,11 @@ class Backend:
 
     local = False
     exclusive = False  # True: holding slot_lock means no live writer of that slot exists
+    # The methods that are requests to the store (what docs/protocol.md counts and a fault
+    # injector may fail); the others (spool, parallel, slot_lock, check_inside, ...) are local.
+    REQUESTS = frozenset(
+        {"get", "head", "put", "put_file", "store", "delete", "copy", "move", "listing", "list_names", "open"}
+    )
 
     def get(self, path: str) -> Blob | None:
         raise NotImplementedError
@@ -852,7 +858,12 @@ class S3Backend(Backend):
             except Exception as e:
                 results[i] = e
 
-        threads = [threading.Thread(target=run, args=(i, c), daemon=True) for i, c in enumerate(calls[1:], 1)]
+        # Each thread runs in a copy of the caller's context, so context variables (a tracer's span,
+        # a test's actor) follow the request.
+        threads = [
+            threading.Thread(target=contextvars.copy_context().run, args=(run, i, c), daemon=True)
+            for i, c in enumerate(calls[1:], 1)
+        ]
         for t in threads:
             t.start()
         run(0, calls[0])
