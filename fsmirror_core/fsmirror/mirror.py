@@ -476,18 +476,16 @@ class FSMirror:
                 f"{man.uri} is a pickle and this mirror sets allow_pickle: false "
                 "(reading a pickle runs code from the store)"
             )
-        store = self._protocol()
-        verify = self.settings.verify
         meta = man.to_json()
         load_path = getattr(fmt, "load_path", None)
         try:
-            if store.backend.local and load_path is not None and not verify:
-                store.backend.check_inside(path)
-                with store.open_verified(man, path, False):
-                    pass
-                return load_path(path, meta)
-            with store.open_verified(man, path, verify) as f:
-                return fmt.load(f, meta)
+            return self._protocol().load(
+                man,
+                path,
+                self.settings.verify,
+                lambda f: fmt.load(f, meta),
+                None if load_path is None else (lambda p: load_path(p, meta)),
+            )
         except FSMirrorError:
             raise
         except Exception as e:

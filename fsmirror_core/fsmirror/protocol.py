@@ -472,6 +472,93 @@ class Store:
             self._check(m, path, head.size, lambda: [], False)
         return b.open(path, head.size)
 
+    def load(
+        self,
+        m: Manifest,
+        path: str,
+        verify: bool,
+        parse: Callable[[BinaryIO], Any],
+        parse_path: Callable[[str], Any] | None = None,
+    ) -> Any:
+        """Parse the bytes ``m`` vouches for; with ``verify``, hash them on a thread meanwhile.
+
+        The size is checked before parsing; the content hash (``verify``) while the format
+        parses the same bytes (local: a second read from the page cache; object stores: the one
+        download), so verifying costs the slower of the two, not their sum. A mismatch raises
+        ``IntegrityError`` and the parsed value is dropped.
+        """
+        import threading
+
+        b = self.backend
+        if not verify:
+            if b.local and parse_path is not None:
+                b.check_inside(path)
+                head = b.head(path)
+                if head is None:
+                    raise IntegrityError(
+                        f"{m.uri} is committed (size {m.size}) but its bytes are missing at {path}"
+                    )
+                self._check(m, path, head.size, lambda: [], False)
+                return parse_path(path)
+            with self.open_verified(m, path, False) as f:
+                return parse(f)
+        found: list[str] = []
+        failed: list[BaseException] = []
+
+        def digest(chunks: Callable[[], Any]) -> None:
+            try:
+                h = new_hasher(m.hash.algorithm)
+                for c in chunks():
+                    h.update(c)
+                found.append(str(h.hexdigest()))
+            except BaseException as e:
+                failed.append(e)
+
+        if b.local:
+            b.check_inside(path)
+            head = b.head(path)
+            if head is None:
+                raise IntegrityError(
+                    f"{m.uri} is committed (size {m.size}) but its bytes are missing at {path}"
+                )
+            self._check(m, path, head.size, lambda: [], False)
+
+            def chunks() -> Iterator[bytes]:
+                with b.open(path, head.size) as f:
+                    yield from iter(lambda: f.read(8 << 20), b"")
+
+            t = threading.Thread(target=digest, args=(chunks,), daemon=True)
+            t.start()
+            try:
+                if parse_path is not None:
+                    value = parse_path(path)
+                else:
+                    with b.open(path, head.size) as f:
+                        value = parse(f)
+            finally:
+                t.join()
+        else:
+            blob = b.get(path)
+            if blob is None:
+                raise IntegrityError(
+                    f"{m.uri} is committed (size {m.size}) but its bytes are missing at {path}"
+                )
+            data = blob.data
+            self._check(m, path, len(data), lambda: [], False)
+            t = threading.Thread(target=digest, args=(lambda: [data],), daemon=True)
+            t.start()
+            try:
+                value = parse(io.BytesIO(data))
+            finally:
+                t.join()
+        if failed:
+            raise failed[0]
+        if found[0] != m.hash.digest:
+            raise IntegrityError(
+                f"{m.uri}: the manifest recorded {m.hash.algorithm} {m.hash.digest}, found {found[0]} at {path}"
+            )
+        return value
+
     def _check(self, m: Manifest, path: str, size: int, chunks: Callable[[], Any], verify: bool) -> None:
         if size != m.size:
             raise IntegrityError(
