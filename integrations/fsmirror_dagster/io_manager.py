@@ -189,14 +189,14 @@ class FSMirrorIOManager(ConfigurableIOManager):  # type: ignore[misc]
                 run_source="dagster",
                 orchestrator=orchestrator,
             )
-            manifest = fm.manifest_uri(uri)
+            committed = uri.manifest  # the write returns its committed manifest: no second read
         except FSMirrorError as e:
             raise Failure(description=f"fsmirror could not store {what}: {e}") from e
         context.add_output_metadata(
             {
                 URI_METADATA_KEY: MetadataValue.path(uri),
-                "size_bytes": MetadataValue.int(int(manifest["size"])),
-                "format": MetadataValue.text(str(manifest["format"])),
+                "size_bytes": MetadataValue.int(committed.size),
+                "format": MetadataValue.text(committed.format),
                 **_table_metadata(obj),
             }
         )
