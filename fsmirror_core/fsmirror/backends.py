@@ -124,8 +124,11 @@ class Backend:
     # The methods that are requests to the store (what docs/protocol.md counts and a fault
     # injector may fail); the others (spool, parallel, slot_lock, check_inside, ...) are local.
     REQUESTS = frozenset(
-        {"get", "head", "put", "put_file", "store", "delete", "copy", "move", "listing", "list_names", "open"}
-    )
+        {
+            "get", "head", "put", "put_file", "store", "delete", "copy", "move", "update",
+            "listing", "list_names", "open",
+        }
+    )  # fmt: skip
 
     def get(self, path: str) -> Blob | None:
         raise NotImplementedError
@@ -152,6 +155,15 @@ class Backend:
 
     def move(self, src: str, dst: str) -> None:
         """Rename (local only: object stores have no atomic rename)."""
+        raise NotImplementedError
+
+    def update(self, path: str, change: Callable[[bytes | None], bytes | None]) -> None:
+        """Local only: replace a small hint file's bytes with ``change(old)`` under its own lock.
+
+        Written in place (no rename): a reader may see a torn hint, which fails verification
+        and sends it to the manifests, so the hint needs no atomicity, only mutual exclusion.
+        ``change`` returning None leaves the file as it is.
+        """
         raise NotImplementedError
 
     def canonical(self, path: str) -> str:
@@ -324,8 +336,7 @@ class LocalBackend(Backend):
 
     def _place(self, tmp: str, path: str, *, if_absent: bool, sync: bool = True) -> None:
         d = os.path.dirname(path)
-        os.makedirs(d, exist_ok=True)
-        self.check_inside(d)
+        os.makedirs(d, exist_ok=True)  # the protocol checked the directory (check_inside) first
         if if_absent:
             try:
                 os.link(tmp, path)
@@ -420,6 +431,26 @@ class LocalBackend(Backend):
             self.check_inside(os.path.dirname(src))
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             os.replace(src, dst)
+
+    def update(self, path: str, change: Callable[[bytes | None], bytes | None]) -> None:
+        import fcntl
+
+        with translate(path, "write"):
+            d = os.path.dirname(path)
+            os.makedirs(d, exist_ok=True)
+            self.check_inside(d)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                old = b""
+                while chunk := os.read(fd, 65536):
+                    old += chunk
+                new = change(old or None)
+                if new is not None and new != old:
+                    os.pwrite(fd, new, 0)
+                    os.ftruncate(fd, len(new))
+            finally:
+                os.close(fd)
 
     def copy(self, src: str, dst: str) -> None:
         with translate(src, "copy"):

@@ -101,6 +101,20 @@ def _holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def _parse_pointer(data: bytes | None) -> Run | None:
+    """The run a local pointer names, or None when it is missing, torn, damaged or tampered."""
+    if not data:
+        return None
+    try:
+        d = json.loads(data)
+        run = Run(str(d["segment"]), str(d["order"]))
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return None
+    if not _valid_segment(run.segment) or names.parse_index_entry(run.order) is None:
+        return None
+    return run
+
+
 def _valid_segment(segment: str) -> bool:
     try:
         return encode_run_id(decode_run_id(segment)) == segment
@@ -214,23 +228,18 @@ class Store:
         if not b.local:
             b.put(self._entry(slot, m), b"", hint=True)
             return
-        with b.slot_lock(b.canonical(slot.pointer)):
-            current = self._pointer(slot.pointer)
+
+        def newer(old: bytes | None) -> bytes | None:
+            current = _parse_pointer(old)
             if current is None or m.order <= current.order:
-                b.put(slot.pointer, json.dumps({"segment": m.segment, "order": m.order}).encode(), hint=True)
+                return json.dumps({"segment": m.segment, "order": m.order}).encode()
+            return None
+
+        b.update(slot.pointer, newer)
 
     def _pointer(self, path: str) -> Run | None:
         blob = self.backend.get(path)
-        if blob is None:
-            return None
-        try:
-            d = json.loads(blob.data)
-            run = Run(str(d["segment"]), str(d["order"]))
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-            return None
-        if not _valid_segment(run.segment) or names.parse_index_entry(run.order) is None:
-            return None
-        return run
+        return None if blob is None else _parse_pointer(blob.data)
 
     def _fresh(
         self, slot: Slot, ext: str, draft: Manifest, spool: Spool, size: int, digest: ContentHash
