@@ -16,7 +16,7 @@ from luigi.execution_summary import LuigiStatusCode
 import fsmirror_luigi
 import luigi
 from conftest import Build, Store
-from fsmirror import ArtifactExistsError, ArtifactNotFoundError, ConfigError, FSMirror
+from fsmirror import ArtifactExistsError, ArtifactNotFoundError, ConfigError, FSMirror, ResolveError
 from fsmirror_luigi import FSMirrorTarget, FSMirrorTask
 
 MODULE_DIR = "project/etl/my_etl_task"
@@ -295,3 +295,19 @@ def test_mixin_without_luigi_task_says_how_to_declare_it(local: Store) -> None:
     with pytest.raises(TypeError, match=r"class MyTask\(FSMirrorTask, luigi.Task\)"):
         NotATask().output()
 
+
+def test_latest_target_depends_on_the_newest_run_another_writer_committed(
+    local: Store, pipeline: ModuleType, build: Build
+) -> None:
+    ext = pipeline.FromElsewhere()
+    assert not ext.output().exists()
+    assert build([pipeline.UsesElsewhere()]).status == LuigiStatusCode.MISSING_EXT
+
+    # another orchestrator's runs, committed through the core
+    local.fm.write(pipeline.ELSEWHERE, {"run": 1}, run_id="their-run-1")
+    second = local.fm.write(pipeline.ELSEWHERE, {"run": 2}, run_id="their-run-2")
+    assert ext.output().exists() and ext.output().path == second
+    assert build([pipeline.UsesElsewhere()]).status == LuigiStatusCode.SUCCESS
+    assert pipeline.UsesElsewhere().output().read() == {"got": {"run": 2}}
+    with pytest.raises(ResolveError, match="reserved"):
+        ext.output().write({"run": 3})  # 'latest' names the newest run; it is never a run to write
