@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
@@ -37,6 +38,7 @@ from dagster import (
     TableSchema,
 )
 from fsmirror import ArtifactNotFoundError, FSMirror, FSMirrorError, load_config
+from fsmirror.runid import RunId
 
 from ._locate import (
     ADDRESS_METADATA_KEY,
@@ -215,13 +217,13 @@ class FSMirrorIOManager(ConfigurableIOManager):  # type: ignore[misc]
         values: dict[str | None, Any] = {}
         for pk in keys:
             try:
-                uri = self._upstream_uri(fm, context, pk)
+                uri, read = self._upstream(fm, context, pk)
                 context.log.debug(
                     f"fsmirror: loading input {_input_name(context)!r}"
                     + (f" partition {pk!r}" if pk is not None else "")
                     + f" from {uri}"
                 )
-                values[pk] = fm.read_uri(uri)
+                values[pk] = read()
             except (_Missing, ArtifactNotFoundError) as e:
                 if allow_missing and partitioned:
                     context.log.warning(
@@ -236,8 +238,14 @@ class FSMirrorIOManager(ConfigurableIOManager):  # type: ignore[misc]
             return values.get(keys[0])
         return values  # several partitions: {partition key: value}
 
-    def _upstream_uri(self, fm: FSMirror, context: InputContext, partition: str | None) -> str:
-        """The URI of the artifact ``context`` should read for ``partition``; ``_Missing`` if none."""
+    def _upstream(
+        self, fm: FSMirror, context: InputContext, partition: str | None
+    ) -> tuple[str, Callable[[], Any]]:
+        """(URI, reader) of the artifact ``context`` should read for ``partition``; ``_Missing`` if none.
+
+        The URI is for the run log; the reader reads the same artifact by its slot (the core's
+        ``read`` does not say which URI it read, so naming it costs one manifest read).
+        """
         upstream = context.upstream_output
         key = step_key(upstream) if upstream is not None else None
         if upstream is not None and key is not None and key != "none":
@@ -251,7 +259,10 @@ class FSMirrorIOManager(ConfigurableIOManager):  # type: ignore[misc]
                 stored_here = context.partition_key if context.has_partition_key else None
             loc = output_location(fm, upstream, stored_here)
             try:
-                return fm.artifact_uri(
+                uri = fm.artifact_uri(
+                    loc.obj, run_id=loc.run_id, partition=loc.partition, output_name=loc.output_name
+                )
+                return uri, lambda: fm.read(
                     loc.obj, run_id=loc.run_id, partition=loc.partition, output_name=loc.output_name
                 )
             except ArtifactNotFoundError:
@@ -261,24 +272,25 @@ class FSMirrorIOManager(ConfigurableIOManager):  # type: ignore[misc]
             raise _Missing("no upstream step and no asset key to look up")
         asset = context.asset_key
         where = f"asset {asset.to_user_string()!r}" + (f" partition {partition!r}" if partition else "")
-        uri, why = self._materialized_uri(context, asset, partition)
-        if uri is not None:
-            return uri
+        found, why = self._materialized_uri(context, asset, partition)
+        if found is not None:
+            return found, lambda: fm.read_uri(found)
         declared = declared_address(upstream) if upstream is not None else None
         if declared is not None:
             # Declared with a code address: written outside this instance's event log (a Luigi
             # task, another deployment). The store's newest committed run of that address.
             meta = (upstream.definition_metadata if upstream is not None else None) or {}
             out = meta.get(OUTPUT_NAME_METADATA_KEY)
+            stem = str(getattr(out, "value", out)) if out else None
             try:
-                return fm.artifact_uri(
-                    declared,
-                    run_id="latest",
-                    partition=partition,
-                    output_name=str(getattr(out, "value", out)) if out else None,
-                )
+                man = fm.manifest(declared, run_id="latest", partition=partition, output_name=stem)
             except ArtifactNotFoundError as e:
                 raise _Missing(f"{where} is declared at {declared!r}, {why}, and {e}") from e
+            run = man["run"]["id"]
+            run_id: RunId = tuple(run) if isinstance(run, list) else str(run)  # exactly the run latest found
+            return str(man["uri"]), lambda: fm.read(
+                declared, run_id=run_id, partition=partition, output_name=stem
+            )
         raise _Missing(
             f"cannot load {where}: {why}; materialize it first (or include it in the selection), or "
             f"declare where it is stored with definition metadata {{{ADDRESS_METADATA_KEY!r}: "

@@ -101,6 +101,21 @@ def test_graphs_inside_graphs_get_the_full_node_path(
     }
 
 
+def test_a_key_prefixed_asset_and_an_op_with_an_explicit_address(
+    pkl_config: Path, instance: DagsterInstance, tmp_path: Path
+) -> None:
+    assets = materialize([N.orders], instance=instance, resources=_io(pkl_config))
+    ops = N.pinned_job.execute_in_process(instance=instance, resources=_io(pkl_config))
+    assert assets.success and ops.success
+    assert _artifacts(tmp_path / "store") == {
+        f"{NODES}/{encode_run_id(assets.run_id)}@sales__orders/orders/out.pkl",
+        f"project/etl/pinned/{encode_run_id(ops.run_id)}/pinned_total/out.pkl",
+    }
+    fm = FSMirror(pkl_config, mirror="project")
+    assert fm.read(N.orders.op.compute_fn.decorated_fn) == 5  # the newest run, whatever node wrote it
+    assert fm.read("project/etl/pinned.py::pinned_total") == 3
+
+
 # -- partitions -----------------------------------------------------------------------------
 
 

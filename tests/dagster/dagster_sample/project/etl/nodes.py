@@ -12,12 +12,14 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     OpExecutionContext,
+    Out,
     StaticPartitionsDefinition,
     asset,
     graph,
     job,
     op,
 )
+from fsmirror_dagster import ADDRESS_METADATA_KEY
 
 letters = StaticPartitionsDefinition(["a", "b"])
 
@@ -96,3 +98,20 @@ seed_plus_3 = AssetsDefinition.from_graph(
 @asset(partitions_def=letters)
 def after_graph(seed_plus_3: int) -> int:
     return seed_plus_3 * 2
+
+
+@asset(key_prefix=["sales"])
+def orders() -> int:
+    """Its Dagster name is sales__orders, not the function's: a node of its own."""
+    return 5
+
+
+@op(out=Out(metadata={ADDRESS_METADATA_KEY: "project/etl/pinned.py::pinned_total"}))
+def pinned_total() -> int:
+    """An op output whose code address its metadata names."""
+    return 3
+
+
+@job
+def pinned_job() -> None:
+    pinned_total()
