@@ -4,6 +4,6 @@
 >>> Definitions(assets=[...], resources={"io_manager": FSMirrorIOManager(mirror="aipipeline")})  # doctest: +SKIP
 """
 
-from .io_manager import URI_METADATA_KEY, FSMirrorIOManager
+from .io_manager import ADDRESS_METADATA_KEY, OUTPUT_NAME_METADATA_KEY, URI_METADATA_KEY, FSMirrorIOManager
 
-__all__ = ["FSMirrorIOManager", "URI_METADATA_KEY"]
+__all__ = ["FSMirrorIOManager", "URI_METADATA_KEY", "ADDRESS_METADATA_KEY", "OUTPUT_NAME_METADATA_KEY"]

@@ -6,18 +6,22 @@ by Dagster's own run id, so every run keeps its outputs and the path tells you
 which code made them. All path and storage work is the core's
 (:meth:`fsmirror.FSMirror.write` / ``read``); this module is Dagster glue:
 
-- where to write: the op's or asset's own function, ``context.run_id``, the
-  output name (multi-output ops only) and the partition;
-- what to read: the producing run Dagster names (this run, or the parent run on
-  re-execution), else the upstream asset's latest materialization in the
-  instance's event log, whose ``uri`` metadata says exactly which artifact it was.
+- where to write: :mod:`fsmirror_dagster._locate` (the function, the run id,
+  scoped by the node when a function runs as several nodes, the partition, the
+  output name);
+- what to read, per partition: the producing run's artifact (this run, or the
+  parent run on re-execution) when that run made it; else the upstream asset's
+  latest materialization in the instance's event log, whose ``uri`` metadata
+  says exactly which artifact it was; else, for an upstream declared with a
+  code address (``fsmirror/address``: written outside Dagster, e.g. by a Luigi
+  task), the store's latest committed run of that address.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
@@ -33,17 +37,33 @@ from dagster import (
     TableColumn,
     TableSchema,
 )
-from fsmirror import FSMirror, FSMirrorError, load_config
+from fsmirror import ArtifactNotFoundError, FSMirror, FSMirrorError, load_config
+from fsmirror.runid import RunId
+
+from ._locate import (
+    ADDRESS_METADATA_KEY,
+    OUTPUT_NAME_METADATA_KEY,
+    declared_address,
+    describe_output,
+    output_location,
+    output_name,
+    step_key,
+)
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
 
-__all__ = ["FSMirrorIOManager", "URI_METADATA_KEY"]
+__all__ = ["FSMirrorIOManager", "URI_METADATA_KEY", "ADDRESS_METADATA_KEY", "OUTPUT_NAME_METADATA_KEY"]
 
 URI_METADATA_KEY = "uri"
 """The output metadata key holding the artifact's URI; cross-run loads read it back."""
 
-_NO_RUN = "__EPHEMERAL_RUN_ID"  # dagster's placeholder when an upstream was not produced by a known run
+ALLOW_MISSING_PARTITIONS_KEY = "allow_missing_partitions"
+"""Input definition metadata (``AssetIn(metadata=...)``): skip upstream partitions that were never stored."""
+
+
+class _Missing(Exception):
+    """An upstream partition with nothing to read (``allow_missing_partitions`` may skip it)."""
 
 
 @functools.lru_cache(maxsize=32)
@@ -63,34 +83,6 @@ def _cached_mirror(path: str, _stamp: tuple[int, int], mirror: str, output_forma
     fm = FSMirror(config=raw, mirror=mirror)
     fm.source = path
     return fm
-
-
-def _user_fn(op_def: Any) -> Any:
-    """The function the user decorated (``@asset``, ``@op``, ``@multi_asset``): its code location is the path."""
-    compute_fn = op_def.compute_fn
-    return getattr(compute_fn, "decorated_fn", compute_fn)
-
-
-def _output_name(fm: FSMirror, out: Any) -> str | None:
-    """The artifact's file stem for an OutputContext.
-
-    None (the mirror's ``output_name``) for a single output, else the Dagster
-    output name. Dynamic outputs and the steps mapped over them share function,
-    run and output name, so their mapping keys are appended (``out-a``), taken from
-    the output (``DynamicOutput``) and from the step key (``process[a]``).
-    """
-    stem = None if len(out.op_def.output_defs) == 1 else out.name
-    keys = [k for k in (_step_mapping_key(out.step_key), out.mapping_key) if k]
-    if not keys:
-        return stem
-    return "-".join([stem or fm.settings.output_name, *keys])
-
-
-def _step_mapping_key(step_key: str) -> str | None:
-    """``process[a]`` -> ``a`` (a step mapped over a dynamic output), else None."""
-    if step_key.endswith("]") and "[" in step_key:
-        return step_key[step_key.rindex("[") + 1 : -1]
-    return None
 
 
 def _table_metadata(obj: Any) -> dict[str, Any]:
@@ -128,6 +120,7 @@ class FSMirrorIOManager(ConfigurableIOManager):  # type: ignore[misc]
     ``project/etl/assets.py::lift_data`` materialized in run ``8c1f...`` lands at
     ``<tenant>/project/etl/assets/8c1f.../lift_data/out.parquet`` (with the mirror's
     layout), beside a manifest naming the Dagster run, step, asset key and partition.
+    Subclasses may override :meth:`get_metadata` to add output metadata.
     """
 
     mirror: str = Field(description="The mirror of the fsmirror config to store outputs under.")
@@ -163,80 +156,156 @@ class FSMirrorIOManager(ConfigurableIOManager):  # type: ignore[misc]
 
     # -- outputs ---------------------------------------------------------------------
 
+    def get_metadata(self, context: OutputContext, obj: Any) -> dict[str, Any]:
+        """Extra output metadata; override in a subclass (as ``UPathIOManager.get_metadata``)."""
+        return {}
+
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         """Write ``obj`` through the core (atomic, no clobber) and attach URI, size and table metadata."""
         fm = self._fm()
-        what = _describe_output(context)
+        what = describe_output(context)
         partition = _output_partition(context)
+        loc = output_location(fm, context, partition)
+        orchestrator: dict[str, Any] = {
+            "name": "dagster",
+            "run_id": context.run_id,
+            "job_name": _optional(lambda: context.job_name),
+            "step_key": step_key(context),
+            "output_name": output_name(context),
+            "asset_key": context.asset_key.to_user_string() if context.has_asset_key else None,
+            "partition": partition,
+        }
+        if isinstance(loc.run_id, tuple):
+            orchestrator["node"] = loc.run_id[1]
         try:
-            fn = _user_fn(context.op_def)
-            orchestrator: dict[str, Any] = {
-                "name": "dagster",
-                "run_id": context.run_id,
-                "job_name": context.job_name,
-                "step_key": context.step_key,
-                "output_name": context.name,
-                "asset_key": context.asset_key.to_user_string() if context.has_asset_key else None,
-                "partition": partition,
-            }
             uri = fm.write(
-                fn,
+                loc.obj,
                 obj,
-                run_id=context.run_id,
+                run_id=loc.run_id,
                 format="auto" if self.output_format == "auto" else None,
-                partition=partition,
-                output_name=_output_name(fm, context),
+                partition=loc.partition,
+                output_name=loc.output_name,
                 run_source="dagster",
                 orchestrator=orchestrator,
             )
-            committed = uri.manifest  # the write returns its committed manifest: no second read
         except FSMirrorError as e:
             raise Failure(description=f"fsmirror could not store {what}: {e}") from e
-        context.add_output_metadata(
-            {
+        context.log.debug(f"fsmirror: wrote output {output_name(context)!r} to {uri}")
+        metadata: dict[str, Any] = {}
+        if obj is not None:  # as Dagster's own IO managers: None is usually "no IO manager meant"
+            manifest = uri.manifest  # the write returns its committed manifest: no second read
+            metadata = {
                 URI_METADATA_KEY: MetadataValue.path(uri),
-                "size_bytes": MetadataValue.int(committed.size),
-                "format": MetadataValue.text(committed.format),
+                "size_bytes": MetadataValue.int(int(manifest.size)),
+                "format": MetadataValue.text(str(manifest.format)),
                 **_table_metadata(obj),
             }
-        )
+        metadata.update(self.get_metadata(context, obj))
+        if metadata:
+            context.add_output_metadata(metadata)
 
     # -- inputs ----------------------------------------------------------------------
 
     def load_input(self, context: InputContext) -> Any:
-        """Load the upstream value Dagster means: its producing run's, else its latest materialization's."""
+        """Load the upstream value Dagster means, partition by partition (module docstring)."""
         fm = self._fm()
-        upstream = context.upstream_output
-        keys: Sequence[str | None] = context.asset_partition_keys if context.has_asset_partitions else [None]
+        partitioned = context.has_asset_partitions
+        keys: list[str | None] = list(context.asset_partition_keys) if partitioned else [None]
         if not keys:
             return None
-        what = _describe_input(context)
-        try:
-            if upstream is not None and upstream.run_id != _NO_RUN and upstream.step_key != "none":
-                # Produced by a step of this run, or of the parent run on re-execution.
-                op_def = upstream.op_def
-                fn, out = _user_fn(op_def), _output_name(fm, upstream)
-                values = {
-                    pk: fm.read(fn, run_id=upstream.run_id, partition=pk, output_name=out) for pk in keys
-                }
-            elif context.has_asset_key:
-                values = {
-                    pk: fm.read_uri(self._materialized_uri(context.instance, context.asset_key, pk))
-                    for pk in keys
-                }
-            else:
-                raise Failure(
-                    description=f"fsmirror cannot load {what}: no upstream step and no asset key to look up"
+        allow_missing = bool((context.definition_metadata or {}).get(ALLOW_MISSING_PARTITIONS_KEY, False))
+        values: dict[str | None, Any] = {}
+        for pk in keys:
+            try:
+                uri, read = self._upstream(fm, context, pk)
+                context.log.debug(
+                    f"fsmirror: loading input {_input_name(context)!r}"
+                    + (f" partition {pk!r}" if pk is not None else "")
+                    + f" from {uri}"
                 )
-        except FSMirrorError as e:
-            raise Failure(description=f"fsmirror could not load {what}: {e}") from e
+                values[pk] = read()
+            except (_Missing, ArtifactNotFoundError) as e:
+                if allow_missing and partitioned:
+                    context.log.warning(
+                        f"fsmirror: skipped partition {pk!r} of input {_input_name(context)!r}: {e} "
+                        f"(the input's metadata sets {ALLOW_MISSING_PARTITIONS_KEY}=True)"
+                    )
+                    continue
+                raise Failure(description=f"fsmirror could not load {_describe_input(context)}: {e}") from e
+            except FSMirrorError as e:
+                raise Failure(description=f"fsmirror could not load {_describe_input(context)}: {e}") from e
         if len(keys) == 1:  # unpartitioned, or one partition: the value itself (as UPathIOManager does)
-            return next(iter(values.values()))
+            return values.get(keys[0])
         return values  # several partitions: {partition key: value}
 
+    def _upstream(
+        self, fm: FSMirror, context: InputContext, partition: str | None
+    ) -> tuple[str, Callable[[], Any]]:
+        """(URI, reader) of the artifact ``context`` should read for ``partition``; ``_Missing`` if none.
+
+        The URI is for the run log; the reader reads the same artifact by its slot (the core's
+        ``read`` does not say which URI it read, so naming it costs one manifest read).
+        """
+        upstream = context.upstream_output
+        key = step_key(upstream) if upstream is not None else None
+        if upstream is not None and key is not None and key != "none":
+            # Produced by a step of this run (or of the parent run, on re-execution). A partition
+            # that run did not make (an AllPartitionMapping) comes from its own run, below.
+            if context.has_asset_key and context.has_asset_partitions:
+                stored_here = partition
+            elif context.has_asset_key:
+                stored_here = None
+            else:  # an op output: stored under the run's partition
+                stored_here = context.partition_key if context.has_partition_key else None
+            loc = output_location(fm, upstream, stored_here)
+            try:
+                uri = fm.artifact_uri(
+                    loc.obj, run_id=loc.run_id, partition=loc.partition, output_name=loc.output_name
+                )
+                return uri, lambda: fm.read(
+                    loc.obj, run_id=loc.run_id, partition=loc.partition, output_name=loc.output_name
+                )
+            except ArtifactNotFoundError:
+                if not (context.has_asset_key and context.has_asset_partitions):
+                    raise
+        if not context.has_asset_key:
+            raise _Missing("no upstream step and no asset key to look up")
+        asset = context.asset_key
+        where = f"asset {asset.to_user_string()!r}" + (f" partition {partition!r}" if partition else "")
+        found, why = self._materialized_uri(context, asset, partition)
+        if found is not None:
+            return found, lambda: fm.read_uri(found)
+        declared = declared_address(upstream) if upstream is not None else None
+        if declared is not None:
+            # Declared with a code address: written outside this instance's event log (a Luigi
+            # task, another deployment). The store's newest committed run of that address.
+            meta = (upstream.definition_metadata if upstream is not None else None) or {}
+            out = meta.get(OUTPUT_NAME_METADATA_KEY)
+            stem = str(getattr(out, "value", out)) if out else None
+            try:
+                man = fm.manifest(declared, run_id="latest", partition=partition, output_name=stem)
+            except ArtifactNotFoundError as e:
+                raise _Missing(f"{where} is declared at {declared!r}, {why}, and {e}") from e
+            run = man["run"]["id"]
+            run_id: RunId = tuple(run) if isinstance(run, list) else str(run)  # exactly the run latest found
+            return str(man["uri"]), lambda: fm.read(
+                declared, run_id=run_id, partition=partition, output_name=stem
+            )
+        raise _Missing(
+            f"cannot load {where}: {why}; materialize it first (or include it in the selection), or "
+            f"declare where it is stored with definition metadata {{{ADDRESS_METADATA_KEY!r}: "
+            "'path/to/module.py::name'}"
+        )
+
     @staticmethod
-    def _materialized_uri(instance: DagsterInstance, key: AssetKey, partition: str | None) -> str:
-        """The artifact of ``key``'s latest materialization (of ``partition``) per the event log."""
+    def _materialized_uri(
+        context: InputContext, key: AssetKey, partition: str | None
+    ) -> tuple[str | None, str]:
+        """(the ``uri`` of ``key``'s latest materialization of ``partition``, or None; why not)."""
+        try:
+            instance: DagsterInstance = context.instance
+        except Exception:  # build_input_context() without instance=
+            return None, "the context has no Dagster instance to look its materialization up in"
         if partition is None:
             entry = instance.get_latest_materialization_event(key)
         else:
@@ -244,31 +313,37 @@ class FSMirrorIOManager(ConfigurableIOManager):  # type: ignore[misc]
                 AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
             ).records
             entry = records[0].event_log_entry if records else None
-        where = f"asset {key.to_user_string()!r}" + (f" partition {partition!r}" if partition else "")
         mat = entry.asset_materialization if entry is not None else None
         if entry is None or mat is None:
-            raise Failure(
-                description=f"fsmirror cannot load {where}: this Dagster instance has no materialization "
-                "of it; materialize it first (or include it in the selection)"
-            )
+            return None, "this Dagster instance has no materialization of it"
         value = mat.metadata.get(URI_METADATA_KEY)
         uri = getattr(value, "path", None) or getattr(value, "value", None)
         if not isinstance(uri, str) or not uri:
-            raise Failure(
-                description=f"fsmirror cannot load {where}: its latest materialization (run {entry.run_id}) "
-                f"has no {URI_METADATA_KEY!r} metadata, so it was not stored by FSMirrorIOManager; "
+            return None, (
+                f"its latest materialization (run {entry.run_id}) has no {URI_METADATA_KEY!r} metadata: "
+                "it was not stored by FSMirrorIOManager (or its value was None, which gets no metadata); "
                 "re-materialize it with this IO manager"
             )
-        return uri
+        return uri, ""
+
+
+def _optional(get: Any) -> Any:
+    try:
+        return get()
+    except Exception:  # a field build_output_context() was not given
+        return None
 
 
 def _output_partition(context: OutputContext) -> str | None:
-    if context.has_asset_partitions:
+    """A partitioned asset's partition key; an op output's is the run's (None for unpartitioned assets)."""
+    if context.has_asset_key:
+        if not context.has_asset_partitions:
+            return None
         try:
             return str(context.asset_partition_key)
         except Exception as e:  # a range: one artifact per partition is the contract
             raise Failure(
-                description=f"fsmirror stores one artifact per partition; {_describe_output(context)} "
+                description=f"fsmirror stores one artifact per partition; {describe_output(context)} "
                 f"covers a partition range ({e}); run one partition per run"
             ) from e
     if context.has_partition_key:
@@ -276,16 +351,11 @@ def _output_partition(context: OutputContext) -> str | None:
     return None
 
 
-def _describe_output(context: OutputContext) -> str:
-    asset = f" (asset {context.asset_key.to_user_string()!r})" if context.has_asset_key else ""
-    try:
-        fn = _user_fn(context.op_def)
-        code = f" defined at {fn.__code__.co_filename}::{fn.__qualname__}"
-    except Exception:
-        code = ""
-    return f"output {context.name!r} of step {context.step_key!r}{asset}{code}"
+def _input_name(context: InputContext) -> str:
+    name = _optional(lambda: context.name)
+    return str(name) if name else "(unnamed)"
 
 
 def _describe_input(context: InputContext) -> str:
     asset = f" (asset {context.asset_key.to_user_string()!r})" if context.has_asset_key else ""
-    return f"input {context.name!r}{asset}"
+    return f"input {_input_name(context)!r}{asset}"

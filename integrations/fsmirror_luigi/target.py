@@ -4,8 +4,11 @@ Luigi decides a task is done when ``output().exists()``, so a half-written file
 must never count. The core's manifest is the commit marker: ``exists()`` asks
 the core whether the manifest is there (one stat or HEAD), and every way of
 writing (``open("w")``, ``write(value)``, ``temporary_path()``) goes through the
-core's atomic writer, which writes the manifest last. Paths, formats and
-storage all stay in the core; this module only speaks Luigi's Target API.
+core's atomic writer, which writes the manifest last. ``format=`` takes a Luigi
+format object too (``luigi.format.UTF8``, ``Nop``, ``Gzip >> ...``), which wraps
+the core's writer and reader exactly as it wraps ``LocalTarget``'s files. Paths,
+formats and storage all stay in the core; this module only speaks Luigi's
+Target API.
 """
 
 from __future__ import annotations
@@ -17,27 +20,41 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, TypedDict
 
+import luigi.format
 import luigi.target
 
-from fsmirror import FSMirror
+from fsmirror import ArtifactNotFoundError, FSMirror
 from fsmirror.runid import RunId
 
 from .config import get_mirror
+from .luigi_format import format_label, is_luigi_format
 
 __all__ = ["FSMirrorTarget", "FSMirrorFileSystem"]
 
 
-class FSMirrorFileSystem(luigi.target.FileSystem):
-    """Luigi's ``FileSystem`` over the mirror's fsspec filesystem, for tools that list or probe paths.
+class _Where(TypedDict):
+    """Which artifact of ``obj`` a target is: the core's slot arguments."""
 
-    Artifacts should be written and removed through :class:`FSMirrorTarget`;
-    this only answers questions about raw paths.
+    run_id: RunId
+    partition: str | None
+    output_name: str | None
+
+
+class FSMirrorFileSystem(luigi.target.FileSystem):
+    """Luigi's ``FileSystem`` over the mirror's fsspec filesystem, for tools that list, probe or move paths.
+
+    Artifacts are written through :class:`FSMirrorTarget`. Given the
+    ``mirror``, moving a committed artifact's data path takes the artifact out
+    of the store: its bytes go to the destination as a plain file and the
+    artifact is deleted through the core (manifest first), so its target no
+    longer exists. Any other path is moved as the filesystem moves it.
     """
 
-    def __init__(self, fs: Any) -> None:
+    def __init__(self, fs: Any, mirror: FSMirror | None = None) -> None:
         self.fsspec = fs
+        self.mirror = mirror
 
     def exists(self, path: str) -> bool:
         return bool(self.fsspec.exists(path))
@@ -46,9 +63,49 @@ class FSMirrorFileSystem(luigi.target.FileSystem):
         self.fsspec.rm(path, recursive=recursive)
 
     def mkdir(self, path: str, parents: bool = True, raise_if_exists: bool = False) -> None:
-        if raise_if_exists and self.fsspec.exists(path):
-            raise luigi.target.FileAlreadyExists(path)
+        if self.fsspec.exists(path):
+            if raise_if_exists:
+                raise luigi.target.FileAlreadyExists(path)
+            return
+        parent = path.rstrip("/").rpartition("/")[0]
+        if not parents and parent and not self.fsspec.isdir(parent):
+            raise luigi.target.MissingParentDirectory(path)
         self.fsspec.makedirs(path, exist_ok=True)
+
+    def _artifact(self, path: str) -> bool:
+        """Whether ``path`` is the data file of a committed artifact of the mirror."""
+        if self.mirror is None:
+            return False
+        try:
+            self.mirror.manifest_uri(path)
+        except ArtifactNotFoundError:
+            return False
+        return True
+
+    def move(self, path: str, dest: str, raise_if_exists: bool = False) -> None:
+        """Move ``path`` to ``dest``; a committed artifact leaves the store (copied, then deleted)."""
+        if raise_if_exists and self.fsspec.exists(dest):
+            raise luigi.target.FileAlreadyExists(dest)
+        parent = dest.rstrip("/").rpartition("/")[0]
+        if parent:
+            self.fsspec.makedirs(parent, exist_ok=True)
+        if self._artifact(path):
+            assert self.mirror is not None
+            self.fsspec.copy(path, dest)
+            self.mirror.delete_uri(path)
+        else:
+            self.fsspec.mv(path, dest)
+
+    def rename_dont_move(self, path: str, dest: str) -> None:
+        """Move ``path`` to exactly ``dest``; :class:`luigi.target.FileAlreadyExists` if ``dest`` is taken."""
+        self.move(path, dest, raise_if_exists=True)
+
+    def copy(self, path: str, dest: str) -> None:
+        """Copy the file at ``path`` to ``dest`` (an artifact's bytes stay committed where they are)."""
+        parent = dest.rstrip("/").rpartition("/")[0]
+        if parent:
+            self.fsspec.makedirs(parent, exist_ok=True)
+        self.fsspec.copy(path, dest)
 
     def isdir(self, path: str) -> bool:
         return bool(self.fsspec.isdir(path))
@@ -62,17 +119,47 @@ class _AtomicWriter:
 
     Mirrors Luigi's own atomic files: leaving a ``with`` block by an exception
     commits nothing, so the task stays incomplete and Luigi reruns it.
+
+    Bytes stream straight into the core's writer. A program that needs a real
+    file descriptor (Luigi's ``Gzip`` and ``Bzip2`` formats run ``gzip`` /
+    ``bzip2`` writing to ``fileno()``) gets a local spool file instead, asked
+    for before anything is written; its bytes are committed through the same
+    writer on ``close()``. ``tmp_path`` names that spool, as it names the temp
+    file of Luigi's ``AtomicLocalFile``.
     """
 
     def __init__(self, cm: contextlib.AbstractContextManager[Any], text: bool) -> None:
         self._cm = cm
+        self._text = text
         raw = cm.__enter__()
-        buffered = io.BufferedWriter(raw)
-        self._file: IO[Any] = io.TextIOWrapper(buffered, encoding="utf-8") if text else buffered
+        self._core = io.BufferedWriter(raw)  # into the core's writer (hashing, committed on exit)
+        self._file: IO[Any] = io.TextIOWrapper(self._core, encoding="utf-8") if text else self._core
+        self._spool: IO[bytes] | None = None
+        self.tmp_path = ""
+        self._written = False
         self._done = False
 
     def write(self, data: Any) -> int:
+        self._written = True
         return self._file.write(data)
+
+    def writelines(self, lines: Any) -> None:
+        self._written = True
+        self._file.writelines(lines)
+
+    def fileno(self) -> int:
+        """A local spool file's descriptor, for a program that writes the bytes itself."""
+        if self._spool is None:
+            if self._written or self._done:
+                raise io.UnsupportedOperation(
+                    "fileno() of an fsmirror writer must be asked for before anything is written"
+                )
+            if isinstance(self._file, io.TextIOWrapper):  # unhook the text layer, keep the core writer open
+                self._file.detach()
+            fd, self.tmp_path = tempfile.mkstemp(prefix="fsmirror-luigi-", suffix=".part")
+            self._spool = os.fdopen(fd, "w+b")
+            self._file = io.TextIOWrapper(self._spool, encoding="utf-8") if self._text else self._spool
+        return self._spool.fileno()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._file, name)
@@ -87,11 +174,28 @@ class _AtomicWriter:
             return
         self._done = True
         try:
+            if self._spool is not None:
+                self._file.flush()
+                self._spool.seek(0)
+                shutil.copyfileobj(self._spool, self._core, 1 << 20)
+                self._drop_spool()
             self._detach()  # the last buffered bytes may fail to go out: then nothing commits
         except BaseException as e:
+            self._drop_spool()
             self._cm.__exit__(type(e), e, e.__traceback__)
             raise
         self._cm.__exit__(None, None, None)
+
+    def _drop_spool(self) -> None:
+        if self._spool is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._file.close()  # the spool, or the text layer over it
+                self._spool.close()
+            self._spool = None
+            self._file = self._core
+        if self.tmp_path:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.tmp_path)
 
     def _detach(self) -> None:
         """Flush and unhook the wrappers so collecting them later never touches the core's writer."""
@@ -104,6 +208,7 @@ class _AtomicWriter:
         if self._done:
             return
         self._done = True
+        self._drop_spool()
         with contextlib.suppress(Exception):
             self._detach()
         error = exc or RuntimeError("write discarded")
@@ -136,13 +241,21 @@ class FSMirrorTarget(luigi.target.FileSystemTarget):
     Args:
         obj: the code the artifact belongs to (a task class, function, or
             ``"pkg/mod.py::Name"``).
-        run_id: the run slot (the mixin passes Luigi's ``task_id``).
+        run_id: the run slot (the mixin passes Luigi's ``task_id``); ``"latest"``
+            reads the newest committed run, whoever wrote it (a Dagster asset, an
+            earlier build), for an upstream another orchestrator produces.
         mirror: an ``FSMirror``, a mirror name, or None for ``[fsmirror] mirror`` /
             the core's default.
         partition: an extra path segment after the name (keeps tasks apart
             that share a run id).
         output_name: the file stem, default the mirror's (``out``).
-        format: the format and extension, default the mirror's.
+        format: an fsmirror format name (``"csv"``: the extension, and the format
+            of ``write``/``read``), default the mirror's; or a Luigi format object
+            (``luigi.format.UTF8``, ``Nop``, ``Gzip``, ``UTF8 >> Gzip``), which
+            ``open()`` applies as ``LocalTarget`` does: text or bytes, compressed
+            or not, as the format says, whatever the mode's ``b``. The extension
+            is then the stored bytes' kind (``out.txt``, ``out.bytes``, ``out.gz``;
+            see :func:`fsmirror_luigi.luigi_format.format_label`).
         orchestrator: Luigi's ids for the manifest (task id, family, params), or a
             function returning them (called only when writing).
         overwrite: replace a committed artifact instead of refusing.
@@ -161,7 +274,7 @@ class FSMirrorTarget(luigi.target.FileSystemTarget):
         mirror: FSMirror | str | None = None,
         partition: str | None = None,
         output_name: str | None = None,
-        format: str | None = None,
+        format: str | luigi.format.Format | None = None,
         orchestrator: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
         run_source: str | None = "luigi",
         overwrite: bool = False,
@@ -174,22 +287,43 @@ class FSMirrorTarget(luigi.target.FileSystemTarget):
         self.partition = partition
         self.output_name = output_name
         self.format = format
+        self._luigi_format: Any = format if is_luigi_format(format) else None
+        self._label: str | None = (
+            format_label(format)
+            if self._luigi_format is not None
+            else (format if isinstance(format, str) else None)
+        )
         self._orchestrator = orchestrator
         self.run_source = run_source
         self.overwrite = overwrite
         self._path: str | None = None
-        self._where = {"run_id": run_id, "partition": partition, "output_name": output_name}
+        self._where: _Where = {"run_id": run_id, "partition": partition, "output_name": output_name}
 
     @property
     def path(self) -> str:  # type: ignore[override]
-        """The artifact's URI in the mirror's format (a fallback format shows in :attr:`uri`)."""
+        """The artifact's URI in the target's format (a fallback format shows in :attr:`uri`).
+
+        With ``run_id="latest"``: the newest committed run's artifact, or, while
+        there is none, the path without a run segment.
+        """
+        if self.run_id == "latest":
+            try:
+                return self.uri
+            except ArtifactNotFoundError:
+                return self.fsmirror.mirror_full_output(
+                    self.obj,
+                    with_id=False,
+                    partition=self.partition,
+                    output_name=self.output_name,
+                    output_format=self._label,
+                )
         if self._path is None:
             self._path = self.fsmirror.mirror_full_output(
                 self.obj,
                 run_id=self.run_id,
                 partition=self.partition,
                 output_name=self.output_name,
-                output_format=self.format,
+                output_format=self._label,
             )
         return self._path
 
@@ -204,27 +338,37 @@ class FSMirrorTarget(luigi.target.FileSystemTarget):
 
     @property
     def fs(self) -> FSMirrorFileSystem:
-        return FSMirrorFileSystem(self.fsmirror.filesystem)
+        return FSMirrorFileSystem(self.fsmirror.filesystem, self.fsmirror)
 
     def exists(self) -> bool:
         """True only when a committed artifact (its manifest) is there: a half-written file never counts."""
         return self.fsmirror.exists(self.obj, **self._where)
 
     def open(self, mode: str = "r") -> Any:
-        """``"w"``/``"wb"``: an atomic writer committed on close; ``"r"``/``"rb"``: the committed artifact."""
+        """``"w"``/``"wb"``: an atomic writer committed on close; ``"r"``/``"rb"``: the committed artifact.
+
+        Without a Luigi format, ``b`` in the mode means bytes and its absence
+        UTF-8 text. With one, the format decides, as for ``LocalTarget``: it
+        wraps the core's writer (or reader) the way it wraps a local file.
+        """
         rw = mode.replace("b", "").replace("t", "")
+        fmt = self._luigi_format
         if rw == "w":
             cm = self.fsmirror.open_write(
                 self.obj,
-                format=self.format,
+                format=self._label,
                 overwrite=self.overwrite,
                 run_source=self.run_source,
                 orchestrator=self.orchestrator,
                 **self._where,
             )
+            if fmt is not None:
+                return fmt.pipe_writer(_AtomicWriter(cm, text=False))
             return _AtomicWriter(cm, text="b" not in mode)
         if rw == "r":
             f = self.fsmirror.open_read(self.obj, **self._where)
+            if fmt is not None:  # FileWrapper: formats may set attributes on the pipe they wrap
+                return fmt.pipe_reader(luigi.format.FileWrapper(f))
             return f if "b" in mode else io.TextIOWrapper(f, encoding="utf-8")
         raise ValueError(
             f"FSMirrorTarget.open: mode must be 'r', 'rb', 'w' or 'wb', got {mode!r} ({self.path})"
@@ -235,7 +379,7 @@ class FSMirrorTarget(luigi.target.FileSystemTarget):
         return self.fsmirror.write(
             self.obj,
             value,
-            format=format or self.format,
+            format=format or self._label,
             overwrite=self.overwrite,
             run_source=self.run_source,
             orchestrator=self.orchestrator,

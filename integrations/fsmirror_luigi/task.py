@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import luigi.format
 from luigi.task import task_id_str
 
 import luigi
@@ -34,7 +35,8 @@ class FSMirrorTask:
             else the core's default (``$FSMIRROR_MIRROR`` or the config's only mirror).
         fsmirror_run_id_param: the name of a parameter whose value is the run id
             (one folder per run); default: Luigi's ``task_id``.
-        fsmirror_format: the output format, default the mirror's.
+        fsmirror_format: the output format, default the mirror's: an fsmirror
+            format name (``"csv"``) or a Luigi format object (``luigi.format.Gzip``).
         fsmirror_output_name: the file stem, default the mirror's.
 
     Example:
@@ -46,7 +48,7 @@ class FSMirrorTask:
 
     fsmirror_mirror: ClassVar[str | None] = None
     fsmirror_run_id_param: ClassVar[str | None] = None
-    fsmirror_format: ClassVar[str | None] = None
+    fsmirror_format: ClassVar[str | luigi.format.Format | None] = None
     fsmirror_output_name: ClassVar[str | None] = None
 
     def _task(self) -> luigi.Task:
@@ -102,7 +104,9 @@ class FSMirrorTask:
             "params": task.to_str_params(only_public=True),
         }
 
-    def fsmirror_target(self, output_name: str | None = None, format: str | None = None) -> FSMirrorTarget:
+    def fsmirror_target(
+        self, output_name: str | None = None, format: str | luigi.format.Format | None = None
+    ) -> FSMirrorTarget:
         """A target of this task's run; pass ``output_name`` for a second output of one task."""
         task = self._task()
         cls = type(self)

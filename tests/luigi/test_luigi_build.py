@@ -6,6 +6,7 @@ own record of the build (status, which tasks ran).
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -245,3 +246,26 @@ def test_killed_s3_writer_leaves_nothing_and_the_next_build_succeeds(
     assert pipeline.LiftDataTask(rows=6).complete() and pipeline.SummarizeTask(rows=6).complete()
     lift = pipeline.LiftDataTask(rows=6).task_id
     assert run_log()[:2] == [lift, lift]  # the killed try, then the rerun
+
+
+def test_luigi_format_object_is_committed_through_the_store(
+    store: Store, pipeline: ModuleType, build: Build, run_log: Callable[[], list[str]]
+) -> None:
+    """``fsmirror_format = luigi.format.UTF8 >> luigi.format.Gzip``: LocalTarget's semantics, fsmirror's commit."""
+    up, down = pipeline.CompressedTask(rows=3), pipeline.ReadCompressedTask(rows=3)
+    assert build([down]).status == LuigiStatusCode.SUCCESS
+    assert run_log() == [up.task_id, down.task_id]
+
+    rel = f"{MODULE_DIR}/{up.task_id}/CompressedTask/out.gz"
+    assert {f for f in artifacts(store.files()) if "/CompressedTask/" in f} == {
+        rel,
+        f"{MODULE_DIR}/{up.task_id}/CompressedTask/_out.manifest.json",
+    }
+    stored = store.fm.filesystem.cat_file(f"{store.fm.base}/{rel}")
+    assert gzip.decompress(stored).decode("utf-8") == "0é\n1é\n2é\n"
+    man = up.output().manifest()
+    assert man["format"] == "gz" and man["size"] == len(stored)
+    assert man["orchestrator"]["task_id"] == up.task_id
+    assert down.output().read() == {"lines": ["0é", "1é", "2é"]}
+    assert build([down]).status == LuigiStatusCode.SUCCESS  # complete: nothing runs again
+    assert len(run_log()) == 2

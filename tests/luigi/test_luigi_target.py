@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -13,7 +16,7 @@ from luigi.execution_summary import LuigiStatusCode
 import fsmirror_luigi
 import luigi
 from conftest import Build, Store
-from fsmirror import ArtifactExistsError, ArtifactNotFoundError, ConfigError, FSMirror
+from fsmirror import ArtifactExistsError, ArtifactNotFoundError, ConfigError, FSMirror, ResolveError
 from fsmirror_luigi import FSMirrorTarget, FSMirrorTask
 
 MODULE_DIR = "project/etl/my_etl_task"
@@ -124,6 +127,80 @@ def test_luigi_cfg_names_config_and_mirror(
     assert not task.complete()  # nothing was built in the 'main' mirror
 
 
+@pytest.fixture
+def luigi_cfg_file() -> Iterator[Callable[[Path], None]]:
+    """``luigi_cfg_file(path)``: make ``path`` one of Luigi's config files, as $LUIGI_CONFIG_PATH does."""
+    added: list[str] = []
+
+    def add(path: Path) -> None:
+        assert luigi.configuration.add_config_path(str(path))
+        added.append(str(path))
+
+    yield add
+    parser_class = type(luigi.configuration.get_config())
+    for path in added:
+        parser_class._config_paths.remove(path)
+    parser = luigi.configuration.get_config()
+    parser.remove_section("fsmirror")
+    parser.reload()
+
+
+def test_relative_config_path_in_luigi_cfg_is_relative_to_that_file(
+    tmp_path: Path,
+    luigi_cfg_file: Callable[[Path], None],
+    pipeline: ModuleType,
+    build: Build,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    conf = tmp_path / "opt" / "pipelines"
+    conf.mkdir(parents=True)
+    store = tmp_path / "s"
+    (conf / "fsmirror.yml").write_text(
+        json.dumps(
+            {
+                "storage": {"provider": "local", "tenant": str(store)},
+                "mirrors": {"main": {"root": "project", "output_format": "json"}},
+            }
+        )
+    )
+    (conf / "luigi.cfg").write_text("[fsmirror]\nconfig_path = fsmirror.yml\n")
+    elsewhere = tmp_path / "work"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # no fsmirror.yml here: the relative path must not mean ./fsmirror.yml
+    luigi_cfg_file(conf / "luigi.cfg")
+
+    assert fsmirror_luigi.get_mirror().source == str(conf / "fsmirror.yml")
+    task = pipeline.SummarizeTask(rows=2)
+    assert build([task]).status == LuigiStatusCode.SUCCESS
+    assert task.output().path == f"{store}/{MODULE_DIR}/{task.task_id}/SummarizeTask/out.json"
+    assert json.loads(Path(task.output().path).read_text()) == {"rows": 2, "total": 1}
+
+
+def test_relative_config_path_from_luigi_config_path_on_the_command_line(tmp_path: Path) -> None:
+    """The real CLI, started elsewhere, with $LUIGI_CONFIG_PATH naming the example's luigi.cfg."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "luigi"
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FSMIRROR_", "LUIGI_"))}
+    env["LUIGI_CONFIG_PATH"] = str(example / "luigi.cfg")  # says: config_path = fsmirror.yml
+    env["PYTHONPATH"] = os.pathsep.join([str(example), env.get("PYTHONPATH", "")])
+    command = ["-m", "luigi", "--module", "project.etl.my_etl_task", "LiftDataTask", "--day", "2026-11-25"]
+    proc = subprocess.run(
+        [sys.executable, *command, "--local-scheduler"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "1 ran successfully" in proc.stderr
+    # example/fsmirror.yml was found beside luigi.cfg; its local tenant 'store' is the core's
+    # rule, relative to the working directory
+    landed = sorted(p.name for p in (work / "store").rglob("*") if p.is_file())
+    assert "out.parquet" in landed and "_out.manifest.json" in landed
+
+
 def test_no_config_anywhere_fails_the_build_saying_where_to_put_it(
     pipeline: ModuleType, build: Build, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -217,3 +294,20 @@ def test_mixin_without_luigi_task_says_how_to_declare_it(local: Store) -> None:
 
     with pytest.raises(TypeError, match=r"class MyTask\(FSMirrorTask, luigi.Task\)"):
         NotATask().output()
+
+
+def test_latest_target_depends_on_the_newest_run_another_writer_committed(
+    local: Store, pipeline: ModuleType, build: Build
+) -> None:
+    ext = pipeline.FromElsewhere()
+    assert not ext.output().exists()
+    assert build([pipeline.UsesElsewhere()]).status == LuigiStatusCode.MISSING_EXT
+
+    # another orchestrator's runs, committed through the core
+    local.fm.write(pipeline.ELSEWHERE, {"run": 1}, run_id="their-run-1")
+    second = local.fm.write(pipeline.ELSEWHERE, {"run": 2}, run_id="their-run-2")
+    assert ext.output().exists() and ext.output().path == second
+    assert build([pipeline.UsesElsewhere()]).status == LuigiStatusCode.SUCCESS
+    assert pipeline.UsesElsewhere().output().read() == {"got": {"run": 2}}
+    with pytest.raises(ResolveError, match="reserved"):
+        ext.output().write({"run": 3})  # 'latest' names the newest run; it is never a run to write

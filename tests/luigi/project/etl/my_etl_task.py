@@ -14,6 +14,7 @@ import os
 import signal
 from typing import Any
 
+import luigi.format
 from luigi.parameter import ParameterVisibility
 
 import luigi
@@ -82,3 +83,51 @@ class RegionalTask(DailyTask):
     def run(self) -> None:
         record(self)
         self.output().write({"run": self.run_id, "region": self.region}, format="json")
+
+
+class CompressedTask(FSMirrorTask, luigi.Task):
+    """A Luigi format object as the output format: text, gzipped, as LocalTarget would write it."""
+
+    fsmirror_format = luigi.format.UTF8 >> luigi.format.Gzip
+    rows = luigi.IntParameter(default=3)
+
+    def run(self) -> None:
+        record(self)
+        with self.output().open("w") as f:
+            for i in range(self.rows):
+                f.write(f"{i}é\n")
+
+
+class ReadCompressedTask(FSMirrorTask, luigi.Task):
+    fsmirror_format = "json"
+    rows = luigi.IntParameter(default=3)
+
+    def requires(self) -> CompressedTask:
+        return CompressedTask(rows=self.rows)
+
+    def run(self) -> None:
+        record(self)
+        with self.input().open("r") as f:
+            lines = f.read().splitlines()
+        self.output().write({"lines": lines})
+
+
+ELSEWHERE = "project/etl/elsewhere.py::produce"  # code another orchestrator runs (no Luigi task)
+
+
+class FromElsewhere(luigi.ExternalTask):
+    """An upstream Luigi does not build: the newest committed run of a code address, whoever wrote it."""
+
+    def output(self) -> FSMirrorTarget:
+        return FSMirrorTarget(ELSEWHERE, run_id="latest")
+
+
+class UsesElsewhere(FSMirrorTask, luigi.Task):
+    fsmirror_format = "json"
+
+    def requires(self) -> FromElsewhere:
+        return FromElsewhere()
+
+    def run(self) -> None:
+        record(self)
+        self.output().write({"got": self.input().read()})

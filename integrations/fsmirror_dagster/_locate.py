@@ -1,0 +1,161 @@
+"""Where a Dagster output's artifact is: code, run slot, partition and file stem, from one set of rules.
+
+``handle_output`` and ``load_input`` (reading a same-run or parent-run
+upstream) must agree exactly, so the rules live here once:
+
+- **code**: the function the user decorated (``@asset``, ``@op``,
+  ``@multi_asset``), or the code address in the output's definition metadata
+  (``fsmirror/address``). A function defined inside another function (an asset
+  factory) has no stable qualname, so it is addressed by its file plus
+  ``<enclosing function>.<Dagster name>``: ``make_assets.eu_sales`` for
+  ``@asset(name="eu_sales")`` inside ``make_assets``.
+- **run slot**: Dagster's run id; when the step's node is not the function's own
+  name (an op used twice, ``add_1_2``; aliased, ``plus``; inside a graph,
+  ``four.add_1``; an asset with a key prefix, ``raw__orders``), the scoped run id
+  ``(run id, node)``, written ``<run id>@<node>``: one artifact per node, and the
+  path still names the function.
+- **partition**: a partitioned asset's partition key; an op output's (no asset)
+  is the run's partition key, if the run has one.
+- **file stem**: the mirror's ``output_name`` for a single output, else the
+  output name; dynamic mapping keys are appended (``out-a``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dagster import Failure, InputContext, OutputContext
+from fsmirror import FSMirror
+from fsmirror.address import CodeAddress
+from fsmirror.runid import RunId
+
+__all__ = [
+    "ADDRESS_METADATA_KEY",
+    "OUTPUT_NAME_METADATA_KEY",
+    "Location",
+    "output_location",
+    "declared_address",
+    "user_fn",
+    "step_key",
+    "output_name",
+    "describe_output",
+]
+
+ADDRESS_METADATA_KEY = "fsmirror/address"
+"""Definition metadata naming the code address an output is stored under (or an upstream is read from)."""
+
+OUTPUT_NAME_METADATA_KEY = "fsmirror/output_name"
+"""Definition metadata naming a declared upstream's file stem (default: the mirror's ``output_name``)."""
+
+
+@dataclass(frozen=True)
+class Location:
+    """One artifact slot: what the core's ``write``/``read`` take."""
+
+    obj: Any  # the user's function, a CodeAddress, or an address string
+    run_id: RunId
+    partition: str | None
+    output_name: str | None
+
+
+def user_fn(op_def: Any) -> Any:
+    """The function the user decorated: its code location is the path."""
+    compute_fn = op_def.compute_fn
+    return getattr(compute_fn, "decorated_fn", compute_fn)
+
+
+def _op_def(context: OutputContext) -> Any:
+    try:
+        return context.op_def
+    except Exception:  # build_output_context() without op_def=
+        return None
+
+
+def step_key(context: OutputContext) -> str | None:
+    try:
+        return str(context.step_key)
+    except Exception:  # build_output_context() without step_key=
+        return None
+
+
+def output_name(context: OutputContext) -> str:
+    """The Dagster output's name (``result`` when build_output_context() was given none)."""
+    try:
+        return str(context.name)
+    except Exception:
+        return "result"
+
+
+def declared_address(context: OutputContext | InputContext) -> str | None:
+    """The ``fsmirror/address`` definition metadata, if set."""
+    value = (context.definition_metadata or {}).get(ADDRESS_METADATA_KEY)
+    value = getattr(value, "value", value)  # a MetadataValue.text, or the raw string
+    return value if isinstance(value, str) and value else None
+
+
+def _code(context: OutputContext) -> tuple[Any, str]:
+    """(what the core resolves, the qualname it mirrors as) for an output."""
+    declared = declared_address(context)
+    if declared is not None:
+        return declared, declared.rpartition("::")[2]
+    op_def = _op_def(context)
+    if op_def is None:
+        raise Failure(
+            description=f"fsmirror cannot store {describe_output(context)}: the context names no code. "
+            f"Pass op_def= to build_output_context(), or set definition metadata "
+            f"{{{ADDRESS_METADATA_KEY!r}: 'path/to/module.py::name'}}"
+        )
+    fn = user_fn(op_def)
+    qualname = str(getattr(fn, "__qualname__", ""))
+    if ".<locals>." not in qualname:
+        return fn, qualname
+    code = getattr(fn, "__code__", None)
+    file = str(getattr(code, "co_filename", "") or "")
+    if not file or file.startswith("<"):
+        return fn, qualname  # no file (a notebook cell): the core says so
+    name = f"{qualname.split('.<locals>.', 1)[0]}.{op_def.name}"
+    return CodeAddress(tuple(p for p in file.replace("\\", "/").split("/") if p), name), name
+
+
+def _node(context: OutputContext, qualname: str) -> str | None:
+    """The step's node when it is not the function's own name (None: the plain run slot)."""
+    key = step_key(context)
+    if key is None:
+        return None
+    if key.endswith("]") and "[" in key:  # process[a]: a step mapped over a dynamic output
+        key = key[: key.rindex("[")]
+    return None if key == qualname.rpartition(".")[2] else key
+
+
+def _output_name(fm: FSMirror, context: OutputContext) -> str | None:
+    """The artifact's file stem (see the module docstring)."""
+    op_def = _op_def(context)
+    single = len(op_def.output_defs) == 1 if op_def is not None else output_name(context) == "result"
+    stem = None if single else output_name(context)
+    key = step_key(context) or ""
+    step_mapping = key[key.rindex("[") + 1 : -1] if key.endswith("]") and "[" in key else None
+    keys = [k for k in (step_mapping, context.mapping_key) if k]
+    if not keys:
+        return stem
+    return "-".join([stem or fm.settings.output_name, *keys])
+
+
+def output_location(fm: FSMirror, context: OutputContext, partition: str | None) -> Location:
+    """The slot of ``context``'s output for ``partition`` (the caller knows the partition)."""
+    obj, qualname = _code(context)
+    node = _node(context, qualname)
+    run_id: RunId = context.run_id if node is None else (context.run_id, node)
+    return Location(obj, run_id, partition, _output_name(fm, context))
+
+
+def describe_output(context: OutputContext) -> str:
+    asset = f" (asset {context.asset_key.to_user_string()!r})" if context.has_asset_key else ""
+    code = ""
+    op_def = _op_def(context)
+    if op_def is not None:
+        fn = user_fn(op_def)
+        file = getattr(getattr(fn, "__code__", None), "co_filename", None)
+        if file:
+            code = f" defined at {file}::{fn.__qualname__}"
+    return f"output {output_name(context)!r} of step {step_key(context)!r}{asset}{code}"
