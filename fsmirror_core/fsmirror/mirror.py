@@ -535,13 +535,12 @@ class FSMirror:
         man = cell if isinstance(cell, Manifest) else getattr(cell, "previous", None)
         if man is None:
             return None
-        rid = man.run_id
-        try:
-            slot = self._slot(man.address, rid, man.partition, man.output_name or None)
+        try:  # the manifest's own fields must derive exactly this path: a tampered one names nothing
+            slot = self._slot(man.address, man.run_id, man.partition, man.output_name or None)
         except FSMirrorError:
             return None
-        got = store.visible(slot)
-        if got is None or slot.data(got[0].format) != uri or slot.manifest != muri:
+        got = store.visible_in(cell, slot)
+        if got is None or slot.manifest != muri or slot.data(got[0].format) != uri:
             return None
         return slot, got[0], got[1]
 

@@ -115,6 +115,13 @@ def _parse_pointer(data: bytes | None) -> Run | None:
     return run
 
 
+def _ext(fmt: str) -> str:
+    """A manifest's format as a file extension: letters and digits only, or it is damaged."""
+    if not fmt or not fmt.isascii() or not fmt.isalnum():
+        raise StorageError(f"the manifest's format {fmt!r} is damaged (not letters and digits)")
+    return fmt
+
+
 def _valid_segment(segment: str) -> bool:
     try:
         return encode_run_id(decode_run_id(segment)) == segment
@@ -371,7 +378,7 @@ class Store:
     ) -> Manifest:
         b = self.backend
         token = uuid.uuid4().hex
-        old_data = slot.data(old.format)
+        old_data = slot.data(_ext(old.format))
         backup: str | None = self._backup_path(slot, token)
         try:
             b.copy(old_data, str(backup))  # the old bytes stay readable until the new ones commit
@@ -428,11 +435,12 @@ class Store:
         if prev is None:
             b.delete(slot.manifest, if_match=p_etag)
             return None
-        if pending.backup is not None and b.head(pending.backup) is not None:
-            b.copy(pending.backup, slot.data(prev.format))
+        backup = self._backup_of(slot, pending)
+        if backup is not None and b.head(backup) is not None:
+            b.copy(backup, slot.data(_ext(prev.format)))
         b.put(slot.manifest, prev.dump(), if_match=p_etag)
-        if pending.backup is not None:
-            self._drop(pending.backup)
+        if backup is not None:
+            self._drop(backup)
         return prev
 
     def _recover(self, slot: Slot, pending: Pending, etag: str | None) -> Manifest | None:
@@ -448,12 +456,33 @@ class Store:
     # -- read --------------------------------------------------------------------------------------
 
     def visible(self, slot: Slot) -> tuple[Manifest, str] | None:
+        """What a reader sees at a slot: the committed manifest and where its bytes are, or None."""
         cell, _ = self._cell(slot)
+        return self.visible_in(cell, slot)
+
+    def visible_in(self, cell: Manifest | Pending | None, slot: Slot) -> tuple[Manifest, str] | None:
+        """The same for a cell already read (mid-overwrite: the previous run, from its backup).
+
+        Every path comes from the slot: never from the record's fields (only its format, an
+        extension of letters and digits, and a pending record's hex token).
+        """
         if isinstance(cell, Manifest):
-            return cell, slot.data(cell.format)
+            return cell, slot.data(_ext(cell.format))
         if isinstance(cell, Pending) and cell.kind == "overwrite" and cell.previous is not None:
-            return cell.previous, cell.backup or slot.data(cell.previous.format)
+            prev = cell.previous
+            backup = self._backup_of(slot, cell)
+            if backup is not None and self.backend.head(backup) is not None:
+                return prev, backup
+            return prev, slot.data(_ext(prev.format))  # checked against ``prev`` when read
         return None
+
+    def _backup_of(self, slot: Slot, pending: Pending) -> str | None:
+        """Where a pending overwrite keeps the old bytes: derived from the slot and the token."""
+        if pending.backup is None:
+            return None
+        if not pending.token.isalnum() or not pending.token.isascii():
+            raise StorageError(f"{slot.manifest}: a pending record with a damaged token {pending.token!r}")
+        return self._backup_path(slot, pending.token)
 
     def read_bytes(self, m: Manifest, path: str, verify: bool) -> bytes:
         blob = self.backend.get(path)
@@ -749,7 +778,7 @@ class Store:
         ]
         # Conditional on the old bytes' etag: a deleter that stalls here cannot remove a later writer's data.
         old = None if b.local else m.etag
-        calls: list[Callable[[], Any]] = [lambda: b.delete(slot.data(m.format), if_match=old)]
+        calls: list[Callable[[], Any]] = [lambda: b.delete(slot.data(_ext(m.format)), if_match=old)]
         calls += [functools.partial(b.delete, p) for p in extra]
         if not b.local:
             calls.append(lambda: b.delete(self._entry(slot, m)))

@@ -211,3 +211,25 @@ def test_run_id_latest_is_refused_at_write_time(make_mirror) -> None:
         f.write(b"{}")
     assert stored(fm) == set()
     assert (fm.runs(ADDR), fm.latest(ADDR)) == ([], None)
+
+
+def test_tampered_pending_record_never_reads_or_deletes_the_backup_path_it_names(make_mirror) -> None:
+    """G4: a pending overwrite record names its backup, but the store derives that path from the
+    slot and the record's token: a record naming a file outside the mirror is neither read nor
+    deleted, and the next overwrite recovers the slot."""
+    fm = make_mirror(output_format="json")
+    uri = fm.write(ADDR, {"v": 1}, run_id="r1")
+    victim = fm.mirror_full("project/elsewhere/victim.py::Keep", run_id="x") + "/keep.json"
+    put_bytes(fm, victim, b'{"keep": true}')
+    previous = json.loads(raw(fm, manifest_path(fm, ADDR, "r1")))
+    tampered = {
+        "fsmirror_manifest": 2, "state": "pending", "kind": "overwrite", "token": "0" * 32,
+        "at": 0.0, "holder": "attacker:1", "previous": previous, "backup": victim,
+    }  # fmt: skip
+    put_bytes(fm, manifest_path(fm, ADDR, "r1"), json.dumps(tampered).encode())
+    after = make_mirror(output_format="json")
+    assert after.read(ADDR, run_id="r1") == {"v": 1}  # no backup at the derived path: the data itself
+    after.write(ADDR, {"v": 2}, run_id="r1", overwrite=True)  # recovers the stale record, then commits
+    assert after.read(ADDR, run_id="r1") == {"v": 2}
+    assert raw(fm, victim) == b'{"keep": true}'
+    assert raw(fm, uri) == b'{"v": 2}'
