@@ -765,6 +765,7 @@ class Tally:
     bad_schedules: int = 0
     examples: dict[str, Violation] = field(default_factory=dict)
     harness: list[str] = field(default_factory=list)
+    store_paths: list[str] = field(default_factory=list)  # replays where the store itself chose another path
 
     def add(self, kind: str) -> None:
         self.schedules += 1
