@@ -250,6 +250,9 @@ class RefMirror:
             raise ArtifactNotFoundError(run_id)
         return m
 
+    def exists(self, obj: Any, *, run_id: str) -> bool:
+        return self._b.manifest(run_id) is not None
+
     def latest(self, obj: Any) -> str | None:
         m = self._b.newest()  # (latest-by-name: the greatest name)
         return None if m is None else str(m["run"]["segment"])
