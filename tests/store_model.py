@@ -359,9 +359,17 @@ def _exists_error(name: str) -> bool:
 
 
 def scripts(
-    d: Done, others: Sequence[Done], exclusive: bool = True, universe: Sequence[str] = ()
+    d: Done,
+    others: Sequence[Done],
+    exclusive: bool = True,
+    universe: Sequence[str] = (),
+    failed_writes_may_commit: bool = False,
 ) -> list[list[Ev]]:
-    """The alternative event scripts that explain how ``d`` ended (empty list: nothing does)."""
+    """The alternative event scripts that explain how ``d`` ended (empty list: nothing does).
+
+    ``exclusive=False``: racing writes may clobber each other (no no-clobber create);
+    ``failed_writes_may_commit``: G5 suspended (to tell a G5 break from the others).
+    """
     op, st, err = d.op, d.status, d.error
     if op.writes:
         commit = functools.partial(Ev, "commit", op.run, op.data, op.kind == "overwrite")
@@ -379,7 +387,9 @@ def scripts(
         if d.result.injected:
             # a store error leaves the committed state as it was (G5); but when the error hid the
             # answer of a request that was made (injected after it), the commit may have landed
-            return [[], [commit(expect=None)]] if d.lost_answer else [[]]
+            return [[], [commit(expect=None)]] if d.lost_answer or failed_writes_may_commit else [[]]
+        if failed_writes_may_commit and _is_storage_error(d.result.error):
+            return [[], [commit(expect=None)]]
         if _exists_error(err):
             alts = [[commit(expect="exists")]]
             if _busy(d, others):
@@ -444,9 +454,15 @@ def final_matches(state: State, observed: Observed) -> bool:
     return True
 
 
-def explain(initial: State, done: Sequence[Done], observed: Observed, exclusive: bool = True) -> bool:
+def explain(
+    initial: State,
+    done: Sequence[Done],
+    observed: Observed,
+    exclusive: bool = True,
+    failed_writes_may_commit: bool = False,
+) -> bool:
     """Whether some order of the operations' events, respecting real time, yields what was seen."""
-    alts = [scripts(d, done, exclusive, _runs(initial)) for d in done]
+    alts = [scripts(d, done, exclusive, _runs(initial), failed_writes_may_commit) for d in done]
     if any(not a for a in alts):
         return False
     before = [[j for j, o in enumerate(done) if j != i and _precedes(o, d)] for i, d in enumerate(done)]
@@ -529,12 +545,22 @@ def check(
     if not ok and not exclusive and explain(state0, done, observed, exclusive=False):
         ok, relaxed = True, True
     if not ok and not found:
-        found.append(
-            (
-                _default_tag(done),
-                "no order of the operations explains what they returned and what the store holds",
+        # name the guarantee: the one whose suspension would explain the history
+        if explain(state0, done, observed, failed_writes_may_commit=True):
+            found.append(
+                ("G5", "a write that failed took effect: only its commit explains what the others saw")
             )
-        )
+        elif exclusive and explain(state0, done, observed, exclusive=False):
+            found.append(
+                ("G2", "only racing writes clobbering each other explain what they returned and hold")
+            )
+        else:
+            found.append(
+                (
+                    _default_tag(done),
+                    "no order of the operations explains what they returned and what the store holds",
+                )
+            )
     return found, relaxed
 
 
@@ -622,6 +648,16 @@ def _direct(initial: Mapping[str, bytes], done: Sequence[Done], observed: Observ
                 ("G2", f"racing writers of {run}: none succeeded ({', '.join(d.error for d in writers)})")
             )
         got = observed.reads.get(run)
+        for w in ok_plain:
+            for o in ds:
+                if o.op.kind == "overwrite" and o.status == "ok" and _overlap(w, o) and got == w.op.data:
+                    out.append(
+                        (
+                            "G2",
+                            f"{o.actor}'s overwrite took over {w.actor}'s write in progress: both succeeded "
+                            f"and the write's bytes are what {run} holds",
+                        )
+                    )
         if run in initial and isinstance(got, bytes) and got != initial[run]:
             for d in plain:
                 if got == d.op.data:
