@@ -47,9 +47,10 @@ from store_model import ADDR, OUT, Tenants, mirror_config
 __all__ = ["make_machine", "run_machine", "Stats", "RUNS", "Broken"]
 
 RUNS = ("r0", "r1", "r2")
-CLAIM_TTL = 0.25  # seconds: a dead or stalled writer's claim goes stale this fast here
+CLAIM_TTL = 0.15  # seconds: a dead or stalled writer's claim goes stale this fast here
 SLACK = 0.6  # a claim younger than CLAIM_TTL + SLACK may still block a run; older, it must not
 MAX_STALLS = 1  # per example: each stall waits CLAIM_TTL + a margin
+STALL_B = 0.2  # how long B gets before A goes on anyway (B may be waiting on A's local lock)
 
 
 class Broken(AssertionError):
@@ -361,10 +362,10 @@ def make_machine(
             deadline = time.monotonic() + 10
             while not reached.is_set() and ta.is_alive() and time.monotonic() < deadline:
                 time.sleep(0.002)
-            time.sleep(CLAIM_TTL + 0.1)  # A's claim is stale now
+            time.sleep(CLAIM_TTL + 0.05)  # A's claim is stale now
             tb = threading.Thread(target=writer, args=("B", other, vb, None), daemon=True)
             tb.start()
-            tb.join(CLAIM_TTL + 1.0)  # B may wait on A (a local lock): then A goes on first
+            tb.join(STALL_B)  # B may wait on A (a local lock): then A goes on, and the race is real
             release.set()
             ta.join(20)
             tb.join(20)
@@ -524,7 +525,7 @@ def _show(v: bytes | None) -> str:
 def steps_wanted(default: int) -> tuple[int, int]:
     """(examples, steps per example) from FSMIRROR_STATEFUL_STEPS / FSMIRROR_STATEFUL_STEP_COUNT."""
     total = int(os.environ.get("FSMIRROR_STATEFUL_STEPS") or default)
-    per = int(os.environ.get("FSMIRROR_STATEFUL_STEP_COUNT") or 40)
+    per = int(os.environ.get("FSMIRROR_STATEFUL_STEP_COUNT") or 60)
     return max(1, math.ceil(total / per)), per
 
 

@@ -18,7 +18,7 @@ from store_model import Tenants
 
 pytestmark = pytest.mark.reliability
 
-STEPS = {"local": 30_000, "memory": 30_000, "s3": 6_000}
+STEPS = {"local": 30_000, "memory": 30_000, "s3": 4_000}
 
 
 @pytest.fixture(params=list(STEPS))

@@ -22,7 +22,7 @@ from store_machine import Broken, run_machine
 from store_model import Tenants
 
 # S3 on moto costs a few ms a request and an invariant check reads every run: fewer steps.
-CI_STEPS = {"local": 3000, "memory": 3000, "s3": 600}
+CI_STEPS = {"local": 3000, "memory": 3000, "s3": 400}
 
 
 @pytest.fixture(params=list(CI_STEPS))
