@@ -136,6 +136,7 @@ def make_machine(
             self.order: list[str] = []
             self.damaged: set[str] = set()
             self.hints_tampered = False
+            self.tampered: list[str] = []  # what tamper() did, for messages
             self.claims: dict[str, float] = {}  # run -> until when a dead writer's claim may block it
             self.n = 0
             self.stalls = 0
@@ -149,6 +150,10 @@ def make_machine(
         def _actor(self, kind: str) -> str:
             self.n += 1
             return f"{kind}-{self.n}"
+
+        def _after(self) -> str:
+            """Context for a message: tampering done before (a damaged hint must be repaired, not fatal)."""
+            return f" (after tampering: {', '.join(self.tampered)})" if self.tampered else ""
 
         def _claim_may_block(self, run: str) -> bool:
             return time.monotonic() < self.claims.get(run, 0.0)
@@ -183,7 +188,7 @@ def make_machine(
                     f"G2: {rule_name}({run}) refused with nothing committed nor in progress: {e}"
                 ) from e
             except Exception as e:
-                raise Broken(f"G5: {rule_name}({run}) raised {type(e).__name__}: {e}") from e
+                raise Broken(f"G5: {rule_name}({run}) raised {type(e).__name__}: {e}{self._after()}") from e
             if not overwrite and run in self.model:
                 raise Broken(f"G2: write({run}) without overwrite succeeded over a committed artifact")
             self._commit(run, value)
@@ -218,7 +223,7 @@ def make_machine(
             try:
                 got = self.fm.delete(ADDR, run_id=run)
             except Exception as e:
-                raise Broken(f"G4: delete({run}) raised {type(e).__name__}: {e}") from e
+                raise Broken(f"G4: delete({run}) raised {type(e).__name__}: {e}{self._after()}") from e
             if got != (run in self.model):
                 raise Broken(
                     f"G4: delete({run}) returned {got}, but {run} is {'' if run in self.model else 'not '}committed"
@@ -234,7 +239,7 @@ def make_machine(
             try:
                 deleted = [str(r) for r in self.fm.gc(ADDR, keep=keep)]
             except Exception as e:
-                raise Broken(f"G4: gc(keep={keep}) raised {type(e).__name__}: {e}") from e
+                raise Broken(f"G4: gc(keep={keep}) raised {type(e).__name__}: {e}{self._after()}") from e
             if newest in deleted:
                 raise Broken(f"G4: gc(keep={keep}) deleted {newest}, the newest committed run")
             extra = set(deleted) - set(doomed)
@@ -415,12 +420,14 @@ def make_machine(
                     else:
                         fs.pipe_file(path, b'{"run_id": "r9", "segm')
                     self.hints_tampered = True
+                    self.tampered.append(kind)
             elif kind == "index-delete":
                 d = names.index_dir(series, OUT)
                 entries = sorted(fs.ls(d, detail=False)) if fs.exists(d) else []
                 if entries:
                     fs.rm_file(entries[0])  # names sort newest first
                     self.hints_tampered = True
+                    self.tampered.append(kind)
             elif run in self.model:
                 uri = self.fm.artifact_uri(ADDR, run_id=run)
                 data = bytes(fs.cat_file(uri))
@@ -428,6 +435,7 @@ def make_machine(
                 bad = data[: len(data) // 2] if kind == "truncate" else flipped
                 fs.pipe_file(uri, bad)
                 self.damaged.add(run)
+                self.tampered.append(f"{kind} {run}")
 
         # -- invariants -------------------------------------------------------------------
 
