@@ -32,10 +32,12 @@ from faultfs import (
     Scheduler,
     Sleep,
     crash_points,
+    disarm_watchdog,
     injected_error,
     install,
     interleavings,
     sample_product,
+    watchdog,
 )
 from store_model import (
     ADDR,
@@ -204,8 +206,8 @@ class Budget:
 
 
 BUDGETS = {
-    "memory": Budget(schedules=150, crashes=150, failures=50, stalls=4, replays=4),
-    "local": Budget(schedules=150, crashes=150, failures=50, stalls=4, replays=4),
+    "memory": Budget(schedules=300, crashes=300, failures=100, stalls=4, replays=4),
+    "local": Budget(schedules=300, crashes=300, failures=100, stalls=4, replays=4),
     "s3": Budget(schedules=12, crashes=16, failures=6, stalls=2, replays=1),
     "gcs": Budget(schedules=4, crashes=6, failures=3, stalls=1, replays=1),
     "blob": Budget(schedules=6, crashes=8, failures=3, stalls=1, replays=1),
@@ -216,6 +218,7 @@ SCHEDULER = {
     "remote": {"detect_blocks": False, "block_timeout": 10.0, "hang_timeout": 30.0},
 }
 EXCLUSIVE_SKIP = "gcp-storage-emulator ignores ifGenerationMatch"
+WATCHDOG = 300.0  # seconds one schedule may take before the process dumps its stacks and exits
 
 
 def budget_for(provider: str, scale: float | None = None) -> Budget:
@@ -264,6 +267,7 @@ class Explorer:
 
         make = self.make or FSMirror
         storage = self.tenants.fresh(claim_ttl=ttl)
+        watchdog(WATCHDOG)  # setup and the look afterwards run outside the scheduler's timeouts
         try:
             cfg = mirror_config(storage)
             setup_fm = make(cfg)
@@ -304,6 +308,7 @@ class Explorer:
             )
             return Run(result, done, observed, violations, relaxed)
         finally:
+            disarm_watchdog()
             self.tenants.discard(storage)
 
     def counts(self) -> dict[str, int]:
@@ -347,7 +352,9 @@ class Explorer:
                 tally.replays += 1
                 who, diff = replay_diff(run.result, again.result)
                 if who == "harness":
-                    tally.harness.append(f"schedule {''.join(map(str, schedule))} with {faults} did not replay: {diff}")
+                    tally.harness.append(
+                        f"schedule {''.join(map(str, schedule))} with {faults} did not replay: {diff}"
+                    )
                 elif who == "store":
                     tally.store_paths.append(f"schedule {''.join(map(str, schedule))}: {diff}")
         elapsed = time.monotonic() - t0

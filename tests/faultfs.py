@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import faulthandler
 import gc
 import itertools
 import math
@@ -62,6 +63,8 @@ __all__ = [
     "sample_product",
     "format_trace",
     "injected_error",
+    "watchdog",
+    "disarm_watchdog",
 ]
 
 
@@ -136,6 +139,20 @@ def injected_error(label: str = "EIO") -> Fail:
     if label == "connection":
         return Fail(lambda: ConnectionError("injected fault: connection reset"), "ConnectionError")
     return Fail(lambda: OSError(errno.EIO, "injected fault"), "OSError(EIO)")
+
+
+def watchdog(seconds: float) -> None:
+    """(Re-)arm a process-wide watchdog for code that runs the store outside any scheduler.
+
+    Unless it is re-armed or disarmed within ``seconds``, every thread's stack is dumped to
+    stderr and the process exits: a store call that hangs (a lock nobody releases) ends the
+    suite with the stacks instead of stalling it.
+    """
+    faulthandler.dump_traceback_later(seconds, exit=True)
+
+
+def disarm_watchdog() -> None:
+    faulthandler.cancel_dump_traceback_later()
 
 
 # -- the actor a thread is playing -------------------------------------------------------------

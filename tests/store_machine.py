@@ -41,7 +41,17 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from faultfs import KILL, Controller, Killed, Pause, acting, injected_error, install
+from faultfs import (
+    KILL,
+    Controller,
+    Killed,
+    Pause,
+    acting,
+    disarm_watchdog,
+    injected_error,
+    install,
+    watchdog,
+)
 from store_model import ADDR, OUT, Tenants, mirror_config
 
 __all__ = ["make_machine", "run_machine", "Stats", "RUNS", "Broken"]
@@ -51,6 +61,7 @@ CLAIM_TTL = 0.15  # seconds: a dead or stalled writer's claim goes stale this fa
 SLACK = 0.6  # a claim younger than CLAIM_TTL + SLACK may still block a run; older, it must not
 MAX_STALLS = 1  # per example: each stall waits CLAIM_TTL + a margin
 STALL_B = 0.2  # how long B gets before A goes on anyway (B may be waiting on A's local lock)
+WATCHDOG = 300.0  # seconds one step may take before the process dumps its stacks and exits
 
 
 class Broken(AssertionError):
@@ -67,6 +78,7 @@ class Stats:
     degraded: dict[str, int] = field(default_factory=dict)  # tampered reads that raised instead of answering
 
     def rule(self, name: str) -> None:
+        watchdog(WATCHDOG)  # a step that hangs ends the run with every thread's stack
         self.steps += 1
         self.rules[name] = self.rules.get(name, 0) + 1
 
@@ -571,5 +583,6 @@ def run_machine(
             ),
         )
     finally:
+        disarm_watchdog()
         print("\n" + stats.line(label or tenants.provider, time.monotonic() - t0))
     return stats

@@ -288,3 +288,16 @@ def test_crash_points_and_sampled_products() -> None:
         and len(pairs) == 20 == len(set(pairs))
         and pairs == sample_product(list(range(10)), points, 20, seed=1)[0]
     )
+
+
+def test_the_watchdog_ends_a_hung_process_with_its_stacks() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = str(Path(__file__).resolve().parents[1])
+    code = f"import sys, time; sys.path.insert(0, {tests!r}); import faultfs; faultfs.watchdog(0.5); time.sleep(30)"
+    t0 = time.monotonic()
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=20)
+    assert p.returncode != 0 and "Timeout" in p.stderr and "File" in p.stderr  # the stacks
+    assert time.monotonic() - t0 < 10
