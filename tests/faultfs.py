@@ -288,6 +288,21 @@ def _is_file_like(value: Any) -> bool:
     )
 
 
+def _sequential(*calls: Callable[[], Any]) -> list[Any]:
+    """``Backend.parallel`` for a proxied backend: the same results, the calls one after another.
+
+    Keeps each actor's requests in its own thread (the scheduler steps one request of an actor
+    at a time); any order is one the real concurrent requests could take.
+    """
+    out: list[Any] = []
+    for call in calls:
+        try:
+            out.append(call())
+        except Exception as e:
+            out.append(e)
+    return out
+
+
 class FaultProxy:
     """Every public method call on the wrapped object is a step of the calling actor.
 
@@ -310,6 +325,12 @@ class FaultProxy:
         attr = getattr(target, name)
         if name.startswith("_") or not callable(attr):
             return attr
+        requests = getattr(type(target), "REQUESTS", None)
+        if requests is not None:  # a store v2 backend says which of its methods are requests
+            if name == "parallel":
+                return _sequential  # one actor's concurrent requests, in one thread, in order
+            if name not in requests:
+                return attr  # local work (spool, slot_lock, check_inside, ...): not a step
         controller: Controller = object.__getattribute__(self, "_fp_controller")
         label = object.__getattribute__(self, "_fp_label")
         method = f"{label}.{name}" if label else name

@@ -296,7 +296,7 @@ def make_machine(
             if died:
                 self.claims[run] = time.monotonic() + CLAIM_TTL + SLACK
             if not overwrite and before is not None:
-                if _read(self.fm, run) != before:
+                if run not in self.damaged and _read(self.fm, run) != before:
                     raise Broken(f"G2: a killed write (no overwrite) of committed run {run} changed it")
                 return
             self._resolve(
@@ -330,7 +330,12 @@ def make_machine(
                 raise Broken(
                     f"G5: a write whose request failed raised {type(e).__name__}, not a StorageError: {e}"
                 ) from e
-            got = _read(self.fm, run)
+            try:
+                got = _read(self.fm, run)
+            except StorageError:
+                if run in self.damaged and failed is not None:
+                    return  # a failed write changed nothing: the run is as damaged as before
+                raise
             if failed is None:
                 if not overwrite and before is not None:
                     raise Broken(f"G2: write({run}) without overwrite succeeded over a committed artifact")
@@ -443,10 +448,15 @@ def make_machine(
             elif run in self.model:
                 uri = self.fm.artifact_uri(ADDR, run_id=run)
                 data = bytes(fs.cat_file(uri))
+                if not data:
+                    return  # nothing to flip or cut
                 flipped = data[:-1] + bytes([data[-1] ^ 0xFF])
                 bad = data[: len(data) // 2] if kind == "truncate" else flipped
                 fs.pipe_file(uri, bad)
-                self.damaged.add(run)
+                if bad == self.model[run]:  # a second flip puts the committed bytes back
+                    self.damaged.discard(run)
+                else:
+                    self.damaged.add(run)
                 self.tampered.append(f"{kind} {run}")
 
         # -- invariants -------------------------------------------------------------------

@@ -283,7 +283,9 @@ def apply(state: State, ev: Ev) -> State | None:
         if present and not ev.overwrite:
             return None if ev.expect == "ok" else state
         if ev.expect == "exists":
-            return None
+            # An overwrite that lost its compare-and-swap to another actor (a concurrent overwrite,
+            # a delete or gc in progress) raises ArtifactExistsError and changes nothing.
+            return state if ev.overwrite else None
         return (*((r, b) for r, b in state if r != ev.run), (ev.run, ev.data))  # type: ignore[return-value]
     if ev.kind == "delete":
         present = _get(state, ev.run) is not None  # type: ignore[arg-type]

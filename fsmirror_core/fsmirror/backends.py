@@ -209,6 +209,10 @@ class Backend:
     def slot_lock(self, key: str) -> Iterator[None]:
         yield
 
+    def slot_busy(self, key: str) -> bool:
+        """Whether a live writer holds ``slot_lock(key)`` now (only local stores can tell)."""
+        return False
+
     def check_inside(self, path: str) -> None:
         """Refuse a path that would leave the tenant (local: through a symlink)."""
 
@@ -535,6 +539,22 @@ class LocalBackend(Backend):
                     os.close(fd)
                 raise
 
+    def slot_busy(self, key: str) -> bool:
+        import fcntl
+
+        path = os.path.join(self.scratch("locks"), hashlib.sha256(key.encode()).hexdigest()[:32] + ".lock")
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except OSError:
+            return False  # no lock file: nobody is writing
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
     def canonical(self, path: str) -> str:
         """The lock key of a path: the real tenant plus the path below it, however the tenant is spelled."""
         absolute = os.path.abspath(path)
@@ -781,6 +801,10 @@ class S3Backend(Backend):
             cond["IfMatch"] = f'"{if_match}"'
         try:
             resp = await self.fs._call_s3("put_object", Bucket=bucket, Key=key, Body=data, **cond)
+        except FileNotFoundError as e:
+            if if_match is not None:  # If-Match on an object deleted since: it changed
+                raise PreconditionFailed(path) from e
+            raise
         except Exception as e:
             if cond and _is_precondition(e):
                 raise PreconditionFailed(path) from e

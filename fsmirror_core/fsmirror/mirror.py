@@ -515,7 +515,25 @@ class FSMirror:
         format: str | None = None,
     ) -> Any:
         """Read ``obj``'s artifact for a run (default: the latest), whatever format it fell back to."""
-        _, man, path = self._find(obj, run_id, partition, output_name)
+        return self._read_settled(lambda: self._find(obj, run_id, partition, output_name)[1:], format)
+
+    def _read_settled(self, find: Callable[[], tuple[Manifest, str]], format: str | None = None) -> Any:
+        """Load what ``find`` names; when the bytes do not match, look again before calling it damage.
+
+        An overwrite that commits while a reader is between the manifest and the bytes leaves
+        that reader with the old manifest and the new bytes (or a backup removed under it). The
+        store is not damaged: the manifest has moved on. So a mismatch is re-read, and raised as
+        an ``IntegrityError`` only when the manifest is still the one that disagrees.
+        """
+        man, path = find()
+        for _ in range(3):
+            try:
+                return self._load(man, path, format)
+            except (IntegrityError, ArtifactNotFoundError):
+                again, again_path = find()
+                if (again.created_at, again.etag, again_path) == (man.created_at, man.etag, path):
+                    raise
+                man, path = again, again_path
         return self._load(man, path, format)
 
     def _slot_for_uri(self, uri: str) -> tuple[Slot, Manifest, str] | None:
@@ -553,10 +571,14 @@ class FSMirror:
 
     def read_uri(self, uri: str) -> Any:
         """Read the committed artifact at ``uri`` (as returned by :meth:`write`)."""
-        found = self._slot_for_uri(uri)
-        if found is None:
-            raise ArtifactNotFoundError(f"no committed artifact at {uri}")
-        return self._load(found[1], found[2])
+
+        def find() -> tuple[Manifest, str]:
+            found = self._slot_for_uri(uri)
+            if found is None:
+                raise ArtifactNotFoundError(f"no committed artifact at {uri}")
+            return found[1], found[2]
+
+        return self._read_settled(find)
 
     def open_read(
         self,

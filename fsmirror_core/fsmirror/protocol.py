@@ -36,7 +36,7 @@ from . import names
 from .backends import Backend, PreconditionFailed, Spool
 from .errors import ArtifactExistsError, ArtifactNotFoundError, IntegrityError, StorageError, StoreWarning
 from .hashing import HashingWriter, new_hasher
-from .record import ContentHash, Manifest, Pending, parse_cell, utcnow
+from .record import PENDING_MAX, ContentHash, Manifest, Pending, parse_cell, utcnow
 from .runid import decode_run_id, encode_run_id
 
 __all__ = ["Slot", "Series", "Store", "Run"]
@@ -129,6 +129,21 @@ def _valid_segment(segment: str) -> bool:
         return False
 
 
+@contextlib.contextmanager
+def _as_storage_error(slot: Slot) -> Iterator[None]:
+    """Whatever a (wrapped) backend lets through as a bare OSError is a StorageError naming the slot."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except OSError as e:
+        raise StorageError(f"cannot write {slot.dir}/{slot.output_name}.*: {e.strerror or e}") from e
+
+
+class _CellChanged(Exception):
+    """An overwrite's compare-and-swap lost: the cell changed since it was read."""
+
+
 class Store:
     """The protocol over one backend. ``backend`` may be wrapped (fault injection) before first use."""
 
@@ -190,7 +205,7 @@ class Store:
             w = HashingWriter(spool, self.hash_algorithm)
             yield w
             digest = ContentHash(self.hash_algorithm, w.hexdigest())
-            with b.slot_lock(self._lock_key(slot)):
+            with b.slot_lock(self._lock_key(slot)), _as_storage_error(slot):
                 w.manifest = self._commit(slot, ext, draft, spool, w.size, digest, overwrite)
         finally:
             with contextlib.suppress(Exception):  # scratch: its cleanup never decides a write's outcome
@@ -220,7 +235,17 @@ class Store:
                 if not overwrite:
                     raise self._exists_error(slot, cell)
                 self._check_owner(slot, cell)
-                return self._overwrite(slot, ext, draft, spool, size, digest, cell, etag)
+                try:
+                    return self._overwrite(slot, ext, draft, spool, size, digest, cell, etag)
+                except _CellChanged:
+                    # Another actor changed the cell first. Deleted (gc, delete): nothing left to
+                    # replace, so this is a fresh write; anything else won and stands.
+                    cell, etag = self._cell(slot)
+                    if cell is not None:
+                        raise ArtifactExistsError(
+                            f"{slot.dir}/{slot.output_name}.* changed while overwriting it "
+                            "(another overwrite won, or a write or delete is in progress)"
+                        ) from None
         return self._fresh(slot, ext, draft, spool, size, digest)
 
     def _stamp(self, draft: Manifest, size: int, digest: ContentHash, etag: str | None) -> Manifest:
@@ -259,7 +284,7 @@ class Store:
             etag = b.store(data_path, spool, if_absent=False)
             m = self._stamp(draft, size, digest, etag)
             self._note_latest(slot, m)
-            b.put(slot.manifest, m.dump(), if_absent=True)  # the commit
+            self._commit_put(slot, m, if_absent=True)  # the commit
             return m
         entry = self._entry(slot, m)
         got, noted = b.parallel(lambda: b.store(data_path, spool, if_absent=True), lambda: b.put(entry, b""))
@@ -274,10 +299,28 @@ class Store:
             raise got
         m = m.with_content(size, digest, str(got), m.created_at)
         try:
-            b.put(slot.manifest, m.dump(), if_absent=True)  # the commit
+            self._commit_put(slot, m, if_absent=True)  # the commit
         except PreconditionFailed:
             return self._commit_lost(slot, m, entry)
         return m
+
+    def _commit_put(
+        self, slot: Slot, m: Manifest, *, if_absent: bool = False, if_match: str | None = None
+    ) -> None:
+        """The commit request. When it fails without an answer (a timeout, a dropped connection),
+        it may have taken effect: read the cell back, and it is ours or the error stands."""
+        try:
+            self.backend.put(slot.manifest, m.dump(), if_absent=if_absent, if_match=if_match)
+        except PreconditionFailed:
+            raise
+        except OSError:  # StorageError, or an unwrapped error of a wrapped backend
+            try:
+                cell, _ = self._cell(slot)
+            except Exception:
+                cell = None
+            if isinstance(cell, Manifest) and cell.created_at == m.created_at and cell.etag == m.etag:
+                return
+            raise
 
     def _commit_lost(self, slot: Slot, m: Manifest, entry: str) -> Manifest:
         """A fresh write's commit found a cell: its own (retried), a dead deleter's, or a taker's."""
@@ -351,7 +394,7 @@ class Store:
                 raise r
         m = m.with_content(size, digest, str(got), m.created_at)
         try:
-            b.put(slot.manifest, m.dump(), if_match=p_etag)  # the commit
+            self._commit_put(slot, m, if_match=p_etag)  # the commit
         except PreconditionFailed:
             self._drop(entry)
             raise ArtifactExistsError(
@@ -390,9 +433,7 @@ class Store:
         except PreconditionFailed:
             if backup is not None:
                 self._drop(backup)
-            raise ArtifactExistsError(
-                f"{slot.dir}/{slot.output_name}.* changed while overwriting it (another overwrite or delete won)"
-            ) from None
+            raise _CellChanged() from None
         try:
             m = self._stamp(draft, size, digest, None)
             if b.local:
@@ -414,12 +455,16 @@ class Store:
                 self._roll_back(slot, mine, p_etag)
             raise
         try:
-            b.put(slot.manifest, m.dump(), if_match=p_etag)  # the commit
+            self._commit_put(slot, m, if_match=p_etag)  # the commit
         except PreconditionFailed:
             raise ArtifactExistsError(
                 f"lost {slot.dir}/{slot.output_name}.*: this overwrite took longer than "
                 f"storage.claim_ttl={self.claim_ttl:g}s and another writer took the slot over"
             ) from None
+        except BaseException:
+            with contextlib.suppress(Exception):  # the commit failed: the old run comes back now
+                self._roll_back(slot, mine, p_etag)
+            raise
         if backup is not None:
             self._drop(backup)
         if old.order != m.order and not b.local:
@@ -445,8 +490,9 @@ class Store:
 
     def _recover(self, slot: Slot, pending: Pending, etag: str | None) -> Manifest | None:
         """A pending record whose actor is gone: roll an overwrite back, finish a delete, clear a takeover."""
-        if pending.kind == "delete" and pending.previous is not None:
-            self._finish_delete(slot, pending.previous, etag)
+        if pending.kind == "delete" and pending.target is not None:
+            t = pending.target
+            self._finish_delete(slot, str(t.get("format")), t.get("etag"), str(t.get("order")), etag)
             return None
         try:
             return self._roll_back(slot, pending, etag)
@@ -665,8 +711,11 @@ class Store:
                     by_seg.setdefault(parsed[1], []).append(name)
             unsure = [s for s, es in by_seg.items() if len(es) > 1]
             unsure += [s for s in cells if s not in by_seg]  # no entry: a 1.0 run, or the entry was lost
+            # A cell too small to be a manifest is a pending record (a delete, a takeover): read it.
+            unsure += [s for s in by_seg if len(by_seg[s]) == 1 and cells[s][1].size < PENDING_MAX]
+            read = set(unsure)
             for s, es in by_seg.items():
-                if len(es) == 1:
+                if len(es) == 1 and s not in read:
                     orders[s] = es[0]
             orders.update(self._read_orders(series, unsure))
         runs = [Run(s, o) for s, o in orders.items()]
@@ -715,13 +764,27 @@ class Store:
         b = self.backend
         with contextlib.suppress(StorageError, PreconditionFailed):
             if b.local:
-                if newest is None:
-                    b.delete(series.pointer)
-                else:
-                    b.put(
-                        series.pointer,
-                        json.dumps({"segment": newest.segment, "order": newest.order}).encode(),
-                    )
+                record = (
+                    b""
+                    if newest is None
+                    else json.dumps({"segment": newest.segment, "order": newest.order}).encode()
+                )
+
+                def fix(old: bytes | None) -> bytes | None:
+                    current = _parse_pointer(old)
+                    if current is None:
+                        return record
+                    if newest is not None and current.order == newest.order:
+                        return None
+                    if newest is None or current.order < newest.order:
+                        # It names a run newer than ``newest``: one committed since ``runs`` was
+                        # read, or a write between its pointer and its commit. Keep it then.
+                        slot = series.slot_of(current.segment)
+                        if b.slot_busy(self._lock_key(slot)) or self._confirm(series, current) is not None:
+                            return None
+                    return record
+
+                b.update(series.pointer, fix)
                 return
             have: set[str] = set(b.list_names(series.index))
             for r in runs:
@@ -738,9 +801,20 @@ class Store:
         b = self.backend
         with b.slot_lock(self._lock_key(slot)):
             cell, etag = self._cell(slot)
-            if isinstance(cell, Pending):
+            backup: str | None = None
+            if (
+                isinstance(cell, Pending)
+                and cell.kind == "overwrite"
+                and cell.previous is not None
+                and not b.exclusive
+            ):
+                # An overwrite under way: the run it replaces is still the committed one, so the
+                # delete takes it, and the overwrite's own commit (if its writer lives) then fails.
+                backup = self._backup_of(slot, cell)
+                cell = cell.previous
+            elif isinstance(cell, Pending):
                 if not (b.exclusive or cell.stale(time.time(), self.claim_ttl)):
-                    return False  # a writer is at it: leave it alone
+                    return False  # a write or delete is at it: nothing committed to delete
                 prev = self._recover(slot, cell, etag)
                 if prev is None:
                     return False
@@ -754,20 +828,25 @@ class Store:
                 # cell that exists is always visible, so exists() stays one stat).
                 trash = self.backend.scratch("trash", uuid.uuid4().hex + ".json")
                 b.move(slot.manifest, trash)
-                self._finish_delete(slot, cell, None)
+                self._finish_delete(slot, cell.format, cell.etag, cell.order, None)
                 self._drop(trash)
                 self._after_delete(slot, cell)
                 return True
-            mine = Pending(uuid.uuid4().hex, "delete", time.time(), _holder(), previous=cell)
+            target = {"format": cell.format, "etag": cell.etag, "order": cell.order}
+            mine = Pending(uuid.uuid4().hex, "delete", time.time(), _holder(), target=target)
             try:
                 p_etag = b.put(slot.manifest, mine.dump(), if_match=etag)  # the delete takes effect
             except PreconditionFailed:
                 return False
-            self._finish_delete(slot, cell, p_etag)
+            if backup is not None:
+                self._drop(backup)
+            self._finish_delete(slot, cell.format, cell.etag, cell.order, p_etag)
         self._after_delete(slot, cell)
         return True
 
-    def _finish_delete(self, slot: Slot, m: Manifest, p_etag: str | None) -> None:
+    def _finish_delete(
+        self, slot: Slot, fmt: str, data_etag: str | None, order: str, p_etag: str | None
+    ) -> None:
         b = self.backend
         extra = [
             st.path
@@ -777,11 +856,11 @@ class Store:
             and st.path.rsplit("/", 1)[0] == slot.dir.rstrip("/")
         ]
         # Conditional on the old bytes' etag: a deleter that stalls here cannot remove a later writer's data.
-        old = None if b.local else m.etag
-        calls: list[Callable[[], Any]] = [lambda: b.delete(slot.data(_ext(m.format)), if_match=old)]
+        old = None if b.local else data_etag
+        calls: list[Callable[[], Any]] = [lambda: b.delete(slot.data(_ext(fmt)), if_match=old)]
         calls += [functools.partial(b.delete, p) for p in extra]
-        if not b.local:
-            calls.append(lambda: b.delete(self._entry(slot, m)))
+        if not b.local and names.parse_index_entry(order) is not None:
+            calls.append(lambda: b.delete(f"{slot.index}/{order}"))
         for r in b.parallel(*calls):
             if isinstance(r, Exception) and not isinstance(r, PreconditionFailed):
                 raise r

@@ -25,6 +25,7 @@ from . import names
 from .errors import FormatError, StorageError
 
 __all__ = [
+    "PENDING_MAX",
     "MANIFEST_VERSION",
     "ContentHash",
     "Manifest",
@@ -37,6 +38,9 @@ __all__ = [
 ]
 
 MANIFEST_VERSION = 2
+# Every pending record but an overwrite's is smaller than this, every manifest larger: a listing
+# can tell a cell that may not be committed by its size alone (runs() reads only those).
+PENDING_MAX = 400
 
 
 def utcnow() -> str:
@@ -225,6 +229,9 @@ class Pending:
     holder: str
     previous: Manifest | None = None
     backup: str | None = None
+    # A delete keeps only what finishing it needs (so its record stays small: listings tell it
+    # from a manifest by size): the data's format and etag and the run's order key.
+    target: dict[str, str | None] | None = None
 
     def stale(self, now: float, ttl: float) -> bool:
         return not math.isfinite(self.at) or now - self.at > ttl
@@ -240,6 +247,7 @@ class Pending:
                 "holder": self.holder,
                 "previous": None if self.previous is None else self.previous.to_json(),
                 "backup": self.backup,
+                "target": self.target,
             },
             sort_keys=True,
         ).encode()
@@ -255,6 +263,7 @@ class Pending:
                 holder=str(d.get("holder", "")),
                 previous=None if prev is None else Manifest.from_json(prev),
                 backup=None if d.get("backup") is None else str(d["backup"]),
+                target=None if d.get("target") is None else {k: v for k, v in dict(d["target"]).items()},
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"damaged pending record: {e!r}") from None
