@@ -207,7 +207,8 @@ class Budget:
 
 BUDGETS = {
     "memory": Budget(schedules=300, crashes=300, failures=100, stalls=4, replays=4),
-    "local": Budget(schedules=300, crashes=300, failures=100, stalls=4, replays=4),
+    # local schedules are slow (each blocked-step check waits for the lock holder): a third of memory's
+    "local": Budget(schedules=100, crashes=100, failures=40, stalls=4, replays=4),
     "s3": Budget(schedules=12, crashes=16, failures=6, stalls=2, replays=1),
     "gcs": Budget(schedules=4, crashes=6, failures=3, stalls=1, replays=1),
     "blob": Budget(schedules=6, crashes=8, failures=3, stalls=1, replays=1),

@@ -1,5 +1,5 @@
 """Every interleaving, deeper: the explorations of ``tests/storage/test_interleavings.py`` with
-four times the schedule budget on local, memory and S3 (``FSMIRROR_SCHEDULE_SCALE`` overrides)."""
+twice the schedule budget on local, memory and S3 (``FSMIRROR_SCHEDULE_SCALE`` overrides)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from store_model import Tenants
 
 pytestmark = pytest.mark.reliability
 
-SCALE = float(os.environ.get("FSMIRROR_SCHEDULE_SCALE") or 4)
+SCALE = float(os.environ.get("FSMIRROR_SCHEDULE_SCALE") or 2)
 
 
 @pytest.fixture(params=["local", "memory", "s3"])

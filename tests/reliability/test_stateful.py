@@ -1,4 +1,4 @@
-"""The stateful test of the store at reliability size: about seven times the CI steps per provider.
+"""The stateful test of the store at reliability size: two to three times the CI steps per provider.
 
 Same machine as ``tests/storage/test_stateful_store.py`` (``tests/store_machine.py``): writes,
 overwrites, deletes, gc, reads, killed and failing writes, a writer stalled past claim_ttl and
@@ -18,7 +18,7 @@ from store_model import Tenants
 
 pytestmark = pytest.mark.reliability
 
-STEPS = {"local": 20_000, "memory": 20_000, "s3": 3_000}
+STEPS = {"local": 6_000, "memory": 10_000, "s3": 1_200}
 
 
 @pytest.fixture(params=list(STEPS))
