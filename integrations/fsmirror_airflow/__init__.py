@@ -3,7 +3,8 @@
 ``pip install 'fsmirror[airflow]'`` registers the ``fsmirror`` plugin (entry point
 ``airflow.plugins``), which gives ``{{ macros.fsmirror.path() }}`` in every templated
 field. Set ``AIRFLOW__CORE__XCOM_BACKEND=fsmirror_airflow.FSMirrorXComBackend`` to
-store XCom values at the producing task's mirrored path.
+store XCom values at the producing task's mirrored path. A task's history is per
+DAG: its partition is :func:`dag_partition`.
 
 Names load on first access, so Airflow importing the plugin entry point does not
 pull in the XCom machinery (and the other way round), avoiding import cycles.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FSMirrorXComBackend", "FSMirrorPlugin", "path", "task_location", "task_target"]
+__all__ = ["FSMirrorXComBackend", "FSMirrorPlugin", "path", "dag_partition", "task_location", "task_target"]
 
 
 def __getattr__(name: str) -> Any:
@@ -29,7 +30,7 @@ def __getattr__(name: str) -> Any:
         from .macros import path
 
         return path
-    if name in ("task_location", "task_target"):
+    if name in ("task_location", "task_target", "dag_partition"):
         from . import _locate
 
         return getattr(_locate, name)

@@ -9,7 +9,10 @@ Both must agree byte for byte, so the rules live here once:
   operator by the DAG file plus the task id.
 - run slot: ``(dag_id, run_id)``, a scoped run id (``<dag_id>@<run_id>``): Airflow
   run ids repeat across DAGs, ``logical_date`` can be None.
-- mapped tasks: ``map_index`` as a partition segment after the name.
+- series: the partition is the DAG id (``<dag_id>@<map_index>`` for a mapped task
+  instance), so ``latest``, ``runs`` and gc keep each DAG's history apart even when
+  two DAGs run the same code (a DAG factory): the run slot alone makes paths
+  distinct, but the core groups runs by code, partition and output name.
 """
 
 from __future__ import annotations
@@ -22,9 +25,16 @@ from typing import Any
 from fsmirror import ConfigError, FSMirror, ResolveError
 from fsmirror.address import CodeAddress
 
-__all__ = ["task_location", "task_target", "get_mirror", "setting", "map_partition"]
+__all__ = [
+    "task_location",
+    "task_target",
+    "dag_partition",
+    "get_mirror",
+    "setting",
+]
 
 SECTION = "fsmirror"
+MAP_SEP = "@"
 
 
 def _parts(file: str) -> tuple[str, ...]:
@@ -60,9 +70,17 @@ def task_location(task: Any) -> Any:
     return CodeAddress(_parts(str(fileloc)), task_id)
 
 
-def map_partition(map_index: int | None) -> str | None:
-    """The partition segment of a mapped task instance (``None`` when unmapped)."""
-    return str(map_index) if map_index is not None and map_index >= 0 else None
+def dag_partition(dag_id: str, map_index: int | None = None) -> str:
+    """The partition that keeps one DAG's history of a task apart: ``<dag_id>``, or ``<dag_id>@<map_index>``.
+
+    Pass it as ``partition=`` to ``FSMirror.latest/runs/read/manifest/gc`` (or
+    ``fsmirror show ... --partition <dag_id>``) to name the DAG. ``@`` cannot occur
+    in a DAG id, so no DAG's partition is another's; on disk it is escaped
+    (``twin_a~400`` for map index 0 of ``twin_a``), as every partition is.
+    """
+    if map_index is not None and map_index >= 0:
+        return f"{dag_id}{MAP_SEP}{int(map_index)}"
+    return str(dag_id)
 
 
 def task_target(task: Any, dag_id: str, run_id: str, map_index: int | None) -> dict[str, Any]:
@@ -74,7 +92,7 @@ def task_target(task: Any, dag_id: str, run_id: str, map_index: int | None) -> d
     return {
         "obj": task_location(task),
         "run_id": (str(dag_id), str(run_id)),
-        "partition": map_partition(map_index),
+        "partition": dag_partition(str(dag_id), map_index),
     }
 
 

@@ -26,8 +26,7 @@ def path(
 
     Args:
         address: a code address ``"pkg/mod.py::Name"``; default: the task being rendered
-            (its ``python_callable``, else its DAG file plus task id; mapped tasks add
-            their ``map_index``).
+            (its ``python_callable``, else its DAG file plus task id).
         mirror: which mirror of the config; default ``[fsmirror] mirror``.
         output: the output file (``.../out.parquet``) when true, else its directory.
         output_name: the file stem instead of the mirror's ``output_name``.
@@ -35,7 +34,9 @@ def path(
             (for a file the task writes itself, e.g. ``"csv"``).
 
     The run slot is ``<dag_id>@<run_id>`` from the template context, never the
-    logical date. Example: ``bash_command="train --out {{ macros.fsmirror.path() }}"``.
+    logical date, and the partition is the DAG id (``<dag_id>@<map_index>`` for a
+    mapped task), also for an explicit ``address``. Example:
+    ``bash_command="train --out {{ macros.fsmirror.path() }}"``.
     """
     ti = context.get("ti")
     run_id = context.get("run_id")
@@ -46,7 +47,7 @@ def path(
         )
     target = task_target(ti.task, ti.dag_id, run_id, getattr(ti, "map_index", -1))
     if address is not None:
-        target["obj"], target["partition"] = address, None
+        target["obj"] = address  # in this DAG run and this DAG's series
     fm = get_mirror(mirror)
     obj, run, partition = target["obj"], target["run_id"], target["partition"]
     if output:

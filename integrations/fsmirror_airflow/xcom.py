@@ -66,7 +66,7 @@ class FSMirrorXComBackend(BaseXCom):
     """An XCom backend that writes through ``FSMirror.write`` (atomic, with a manifest).
 
     Set ``AIRFLOW__CORE__XCOM_BACKEND=fsmirror_airflow.FSMirrorXComBackend``. A
-    task's XCom lands at ``<mirror>/<module>/<dag_id>@<run_id>/<task>/[<map_index>/]<key>.<fmt>``
+    task's XCom lands at ``<mirror>/<module>/<dag_id>@<run_id>/<task>/<dag_id>[@<map_index>]/<key>.<fmt>``
     (``return_value`` uses the mirror's ``output_name``), the same directory as
     ``{{ macros.fsmirror.path() }}``. The format follows the value: DataFrame ->
     parquet, JSON-able -> json, else the mirror's format.

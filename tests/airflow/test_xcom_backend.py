@@ -36,17 +36,18 @@ def test_taskflow_values_go_through_storage(
     assert dr.state == "success"
 
     base = f"{fm.base}/dags/taskflow_xcom/taskflow_xcom@{_escape(dr.run_id)}"
+    dag = "taskflow_xcom"  # the partition: the DAG id, and '@<map_index>' ('~40' escaped) when mapped
     expected = {
-        ("extract", -1, "return_value"): f"{base}/extract/out.parquet",
-        ("summarize", -1, "return_value"): f"{base}/summarize/out.json",
-        ("summarize", -1, "stats"): f"{base}/summarize/stats.json",
+        ("extract", -1, "return_value"): f"{base}/extract/{dag}/out.parquet",
+        ("summarize", -1, "return_value"): f"{base}/summarize/{dag}/out.json",
+        ("summarize", -1, "stats"): f"{base}/summarize/{dag}/stats.json",
         # a dict-annotated @task has multiple_outputs: Airflow pushes each key too
-        ("summarize", -1, "cities"): f"{base}/summarize/cities.json",
-        ("summarize", -1, "max_temp"): f"{base}/summarize/max_temp.json",
-        ("scale", 0, "return_value"): f"{base}/scale/0/out.json",
-        ("scale", 1, "return_value"): f"{base}/scale/1/out.json",
-        ("scale", 2, "return_value"): f"{base}/scale/2/out.json",
-        ("report", -1, "return_value"): f"{base}/report/out.json",
+        ("summarize", -1, "cities"): f"{base}/summarize/{dag}/cities.json",
+        ("summarize", -1, "max_temp"): f"{base}/summarize/{dag}/max_temp.json",
+        ("scale", 0, "return_value"): f"{base}/scale/{dag}~400/out.json",
+        ("scale", 1, "return_value"): f"{base}/scale/{dag}~401/out.json",
+        ("scale", 2, "return_value"): f"{base}/scale/{dag}~402/out.json",
+        ("report", -1, "return_value"): f"{base}/report/{dag}/out.json",
     }
     rows = xcom_rows(airflow_db, "taskflow_xcom", dr.run_id)
     assert rows == {k: {REF: uri, "mirror": "dags"} for k, uri in expected.items()}
@@ -72,6 +73,7 @@ def test_taskflow_values_go_through_storage(
     assert man["code"]["qualname"] == "scale"  # nested in the DAG function: the task id
     assert man["orchestrator"]["dag_id"] == "taskflow_xcom"
     assert man["orchestrator"]["map_index"] == 1
+    assert man["partition"] == "taskflow_xcom@1"
     written = sorted(p for p in fs.find(base) if not p.rsplit("/", 1)[-1].startswith("_"))
     assert written == sorted(fs._strip_protocol(u) for u in expected.values())  # nothing else
 
@@ -91,3 +93,4 @@ def test_threshold_keeps_small_values_inline(
     assert rows[("scale", 0, "return_value")] == 7.0  # inline, as Airflow stores it
     assert rows[("summarize", -1, "stats")] == {"rows": 3}
     assert set(rows[("extract", -1, "return_value")]) == {REF, "mirror"}  # a DataFrame is bigger
+
