@@ -13,6 +13,8 @@ Both must agree byte for byte, so the rules live here once:
   instance), so ``latest``, ``runs`` and gc keep each DAG's history apart even when
   two DAGs run the same code (a DAG factory): the run slot alone makes paths
   distinct, but the core groups runs by code, partition and output name.
+- a push nobody saw start (``serialize_value`` called outside a running task) goes
+  to a fallback address, ``<mirror root>/_airflow/<dag_id>.py::<task_id>``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import uuid
 from typing import Any
 
 from fsmirror import ConfigError, FSMirror, ResolveError
@@ -28,12 +31,16 @@ from fsmirror.address import CodeAddress
 __all__ = [
     "task_location",
     "task_target",
+    "fallback_target",
     "dag_partition",
     "get_mirror",
     "setting",
+    "FALLBACK_MODULE",
 ]
 
 SECTION = "fsmirror"
+FALLBACK_MODULE = "_airflow"
+"""The directory (under the mirror's root) of XComs pushed where no running task was seen."""
 MAP_SEP = "@"
 
 
@@ -93,6 +100,25 @@ def task_target(task: Any, dag_id: str, run_id: str, map_index: int | None) -> d
         "obj": task_location(task),
         "run_id": (str(dag_id), str(run_id)),
         "partition": dag_partition(str(dag_id), map_index),
+    }
+
+
+def fallback_target(
+    root: str, dag_id: str | None, task_id: str | None, run_id: str | None, map_index: int | None
+) -> dict[str, Any]:
+    """Where a value goes when its task's code is unknown (no running task was seen in this process).
+
+    The address is ``<root>/_airflow/<dag_id>.py::<task_id>``; missing ids become
+    ``unknown_dag`` / ``unknown_task``, and a missing run id a fresh
+    ``unlocated-<uuid>`` per call, so two such values never share a slot.
+    """
+    dag = str(dag_id) if dag_id else "unknown_dag"
+    task = str(task_id) if task_id else "unknown_task"
+    run = str(run_id) if run_id else f"unlocated-{uuid.uuid4().hex}"
+    return {
+        "obj": CodeAddress((root, FALLBACK_MODULE, f"{dag}.py"), task),
+        "run_id": (dag, run),
+        "partition": dag_partition(dag, map_index),
     }
 
 

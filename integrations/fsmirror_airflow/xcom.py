@@ -18,7 +18,7 @@ from airflow.sdk.bases.xcom import BaseXCom
 from fsmirror import ConfigError, FSMirror, FSMirrorError
 
 from ._listener import running_ti
-from ._locate import get_mirror, setting, task_target
+from ._locate import fallback_target, get_mirror, setting, task_target
 
 __all__ = ["FSMirrorXComBackend", "REF_KEY"]
 
@@ -69,7 +69,9 @@ class FSMirrorXComBackend(BaseXCom):
     task's XCom lands at ``<mirror>/<module>/<dag_id>@<run_id>/<task>/<dag_id>[@<map_index>]/<key>.<fmt>``
     (``return_value`` uses the mirror's ``output_name``), the same directory as
     ``{{ macros.fsmirror.path() }}``. The format follows the value: DataFrame ->
-    parquet, JSON-able -> json, else the mirror's format.
+    parquet, JSON-able -> json, else the mirror's format. A value pushed where no
+    running task was seen (``serialize_value`` called outside a task) goes to
+    ``<mirror root>/_airflow/<dag_id>.py::<task_id>``.
     """
 
     @staticmethod
@@ -98,24 +100,28 @@ class FSMirrorXComBackend(BaseXCom):
             )
             return BaseXCom.serialize_value(value)
         where = f"XCom {key!r} of task {task_id!r} in DAG {dag_id!r}, run {run_id!r}"
-        if not (dag_id and task_id and run_id):
-            raise FSMirrorError(f"fsmirror: {where}: dag_id, task_id and run_id are all needed")
-        ti = running_ti(dag_id, task_id, run_id, map_index)
-        if ti is None:
-            raise FSMirrorError(
-                f"fsmirror: {where}: the task's code location is unknown because it was not seen "
-                "starting in this process; the 'fsmirror' plugin's listener records it: check "
-                "that `airflow plugins` lists fsmirror"
-            )
         try:
             fm = get_mirror()
-            target = task_target(ti.task, dag_id, run_id, map_index)
+            ti = running_ti(dag_id, task_id, run_id, map_index) if dag_id and task_id and run_id else None
+            if ti is not None:
+                target = task_target(ti.task, dag_id, run_id, map_index)  # type: ignore[arg-type]
+            else:
+                target = fallback_target(fm.settings.root, dag_id, task_id, run_id, map_index)
+                if dag_id and task_id and run_id:
+                    log.warning(
+                        "fsmirror: %s: the task was not seen starting in this process (the 'fsmirror' "
+                        "plugin's listener records it: check that `airflow plugins` lists fsmirror); "
+                        "stored at the fallback address %s",
+                        where,
+                        target["obj"],
+                    )
+            output_name = None if key == BaseXCom.XCOM_RETURN_KEY else key
             uri = fm.write(
                 target["obj"],
                 value,
                 run_id=target["run_id"],
                 partition=target["partition"],
-                output_name=None if key == BaseXCom.XCOM_RETURN_KEY else key,
+                output_name=output_name,
                 format="auto",
                 overwrite=True,  # one value per key and try: a retry replaces, never duplicates
                 run_source="airflow",
@@ -126,6 +132,7 @@ class FSMirrorXComBackend(BaseXCom):
                     "map_index": -1 if map_index is None else map_index,
                     "try_number": getattr(ti, "try_number", None),
                     "xcom_key": key,
+                    **({} if ti is not None else {"located": False}),
                 },
             )
         except FSMirrorError as e:

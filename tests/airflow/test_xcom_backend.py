@@ -94,3 +94,37 @@ def test_threshold_keeps_small_values_inline(
     assert rows[("summarize", -1, "stats")] == {"rows": 3}
     assert set(rows[("extract", -1, "return_value")]) == {REF, "mirror"}  # a DataFrame is bigger
 
+
+def test_serialize_value_outside_a_task_uses_the_fallback_address(
+    local_config: Callable[..., Path], fsmirror_config: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Airflow's own backend tests call serialize_value with no task running: the value still lands."""
+    from collections import namedtuple
+
+    from fsmirror_airflow import FSMirrorXComBackend
+
+    Result = namedtuple("Result", "key value")
+    fm = FSMirror(fsmirror_config(local_config(mirrors=DAG_MIRRORS)), mirror="dags")
+
+    # All ids given, but no running task seen: <root>/_airflow/<dag_id>.py::<task_id>, with a warning.
+    ref = FSMirrorXComBackend.serialize_value([1, 2], key="k", dag_id="etl", task_id="load", run_id="r1")
+    assert ref == {REF: f"{fm.base}/dags/_airflow/etl/etl@r1/load/etl/k.json", "mirror": "dags"}
+    assert FSMirrorXComBackend.deserialize_value(Result("k", ref)) == [1, 2]
+    assert fm.read("dags/_airflow/etl.py::load", partition="etl", output_name="k") == [1, 2]
+    man = fm.manifest_uri(ref[REF])
+    assert man["orchestrator"]["located"] is False and man["orchestrator"]["dag_id"] == "etl"
+    assert any("was not seen starting in this process" in r.getMessage() for r in caplog.records)
+
+    # No ids at all (BaseXCom.serialize_value(value)): placeholders, and a fresh run per call.
+    one = FSMirrorXComBackend.serialize_value({"a": 1})
+    two = FSMirrorXComBackend.serialize_value({"a": 2})
+    prefix = f"{fm.base}/dags/_airflow/unknown_dag/unknown_dag@unlocated-"
+    assert one[REF].startswith(prefix) and two[REF].startswith(prefix) and one != two
+    assert one[REF].endswith("/unknown_task/unknown_dag/out.json")
+    assert [FSMirrorXComBackend.deserialize_value(Result("return_value", r)) for r in (one, two)] == [
+        {"a": 1},
+        {"a": 2},
+    ]
+    # Purge removes what the reference names, as for a task's own value.
+    FSMirrorXComBackend.purge(Result("return_value", one))
+    assert not Path(one[REF]).exists() and Path(two[REF]).exists()
