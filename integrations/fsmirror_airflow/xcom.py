@@ -17,12 +17,15 @@ from airflow.sdk.bases.xcom import BaseXCom
 
 from fsmirror import ConfigError, FSMirror, FSMirrorError
 
+from . import _outputs
 from ._listener import running_ti
 from ._locate import fallback_target, get_mirror, setting, task_target
 
-__all__ = ["FSMirrorXComBackend", "REF_KEY"]
+__all__ = ["FSMirrorXComBackend", "REF_KEY", "XCOM_PREFIX"]
 
 REF_KEY = "__fsmirror_xcom__"
+XCOM_PREFIX = "xcom-"
+"""An XCom whose file name the task's own file at a macro path took is stored as ``xcom-<key>``."""
 _OUTPUT_NAME = re.compile(r"^[A-Za-z0-9-][A-Za-z0-9_-]*$")
 log = logging.getLogger(__name__)
 
@@ -116,6 +119,10 @@ class FSMirrorXComBackend(BaseXCom):
                         target["obj"],
                     )
             output_name = None if key == BaseXCom.XCOM_RETURN_KEY else key
+            if ti is not None and _outputs.claims(
+                dag_id, task_id, run_id, map_index, output_name or fm.settings.output_name
+            ):
+                output_name = f"{XCOM_PREFIX}{key}"  # the task wrote its own file under that name
             uri = fm.write(
                 target["obj"],
                 value,
