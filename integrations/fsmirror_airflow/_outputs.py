@@ -57,6 +57,8 @@ class Rendered:
 
 
 _RENDERED: OrderedDict[Key, dict[str, Rendered]] = OrderedDict()
+_RECORDED: dict[Key, set[str]] = {}
+"""Files recorded already in this try (by ``post_execute``): the listener does not record them again."""
 
 
 def _key(dag_id: Any, task_id: Any, run_id: Any, map_index: Any) -> Key:
@@ -73,12 +75,13 @@ def remember(ti: Any, item: Rendered) -> None:
     _RENDERED.setdefault(key, {})[item.uri] = item
     _RENDERED.move_to_end(key)
     while len(_RENDERED) > MAX_REMEMBERED:
-        _RENDERED.popitem(last=False)
+        _RECORDED.pop(_RENDERED.popitem(last=False)[0], None)
 
 
 def forget(ti: Any) -> None:
-    """Drop what ``ti`` rendered (its try failed; a retry renders again)."""
+    """Drop what ``ti`` rendered (its try failed, or it is done; a retry renders again)."""
     _RENDERED.pop(_ti_key(ti), None)
+    _RECORDED.pop(_ti_key(ti), None)
 
 
 def rendered(dag_id: Any, task_id: Any, run_id: Any, map_index: Any) -> list[Rendered]:
@@ -193,10 +196,15 @@ def _commit_one(fm: FSMirror, item: Rendered, uri: str, output_name: str, fmt: s
     return uri
 
 
-def commit_rendered(ti: Any) -> list[str]:
-    """Record every file ``ti`` wrote at the paths it rendered; returns their URIs. Raises on a store error."""
+def commit_rendered(ti: Any, *, done: bool = True) -> list[str]:
+    """Record every file ``ti`` wrote at the paths it rendered; returns their URIs. Raises on a store error.
+
+    ``done=False`` (``post_execute``): the task's XComs are still to come, so its
+    renders are kept -- an XCom must still see that the task's file owns its name.
+    """
     key = _ti_key(ti)
     items = list(_RENDERED.get(key, {}).values())
+    recorded = _RECORDED.setdefault(key, set())
     ids = {
         "dag_id": key[0],
         "task_id": key[1],
@@ -205,10 +213,12 @@ def commit_rendered(ti: Any) -> list[str]:
         "try_number": getattr(ti, "try_number", None),
         "written_by": "task",
     }
-    done: list[str] = []
+    new: list[str] = []
     for item in items:
         fm = _mirror(item.mirror)
         for uri, output_name, fmt in _files(fm, item):
+            if uri in recorded:
+                continue
             try:
                 got = _commit_one(fm, item, uri, output_name, fmt, ids)
             except FSMirrorError as e:
@@ -218,12 +228,14 @@ def commit_rendered(ti: Any) -> list[str]:
                     f"fsmirror: recording {uri}, written by task {key[1]!r} of DAG {key[0]!r}: "
                     f"{type(e).__name__}: {e}"
                 ) from e
+            recorded.add(uri)
             if got is not None:
-                done.append(got)
-    _RENDERED.pop(key, None)
-    for uri in done:
+                new.append(got)
+    if done:
+        forget(ti)
+    for uri in new:
         log.info("fsmirror: recorded %s (written by the task at its macro path)", uri)
-    return done
+    return new
 
 
 def commit_outputs(context: Any, result: Any = None) -> list[str]:
@@ -233,4 +245,4 @@ def commit_outputs(context: Any, result: Any = None) -> list[str]:
     that cannot be recorded fails the task. Without it, the plugin records the
     files right after the task succeeds.
     """
-    return commit_rendered(context["ti"])
+    return commit_rendered(context["ti"], done=False)

@@ -85,8 +85,13 @@ def test_files_written_at_macro_paths_get_a_manifest(
     assert names >= {"_model.manifest.json", "_metrics.manifest.json", "_scratch.txt", "no good.txt"}
     assert not any(n.startswith(("_scratch.", "_no good")) and "manifest" in n for n in names)
 
-    # post_execute=commit_outputs records before the task succeeds: same result.
+    # post_execute=commit_outputs records before the task succeeds: same result, and the
+    # return value pushed after the record still leaves the task's own file alone.
     assert fm.read(_task("strict"), output_name="summary", **kw) == {"rows": 2}
+    assert fm.manifest(_task("strict_default"), **kw)["format"] == "parquet"
+    assert fm.read(_task("strict_default"), **kw).num_rows == 2
+    ref = xcom_rows(airflow_db, "macro_files", dr.run_id)[("strict_default", -1, "return_value")][REF]
+    assert ref.endswith("/strict_default/macro_files/xcom-return_value.json")
 
     # ls and show see them; gc counts them like any run.
     listed = _cli(cfg, "ls", "--json", "dags/macro_files.py")

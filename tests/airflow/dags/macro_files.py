@@ -83,6 +83,12 @@ with DAG("macro_files", schedule=None, start_date=dt.datetime(2026, 1, 1), catch
         op_kwargs={"out": "{{ macros.fsmirror.path(output_name='summary', output_format='json') }}"},
         post_execute=fsmirror_airflow.commit_outputs,
     )
+    PythonOperator(
+        task_id="strict_default",
+        python_callable=write_frame,
+        op_kwargs={"out": "{{ macros.fsmirror.path() }}"},
+        post_execute=fsmirror_airflow.commit_outputs,
+    )
 
 
 with DAG("macro_retry", schedule=None, start_date=dt.datetime(2026, 1, 1), catchup=False):
