@@ -22,6 +22,7 @@ __all__ = [
     "path",
     "commit_outputs",
     "dag_partition",
+    "get_mirror",
     "task_location",
     "task_target",
 ]
@@ -44,7 +45,7 @@ def __getattr__(name: str) -> Any:
         from ._outputs import commit_outputs
 
         return commit_outputs
-    if name in ("task_location", "task_target", "dag_partition"):
+    if name in ("task_location", "task_target", "dag_partition", "get_mirror"):
         from . import _locate
 
         return getattr(_locate, name)
