@@ -15,7 +15,9 @@ from typing import Any
 
 from airflow.sdk.bases.xcom import BaseXCom
 
-from fsmirror import ConfigError, FSMirror, FSMirrorError
+from fsmirror import ArtifactNotFoundError, ConfigError, FSMirror, FSMirrorError
+from fsmirror.address import CodeAddress
+from fsmirror.names import manifest_file
 
 from . import _outputs
 from ._listener import running_ti
@@ -54,6 +56,62 @@ def _ref(value: Any) -> str | None:
     if isinstance(value, dict) and isinstance(value.get(REF_KEY), str):
         return str(value[REF_KEY])
     return None
+
+
+def _slot_of(fm: FSMirror, uri: str) -> dict[str, Any] | None:
+    """The committed artifact at ``uri`` as the core's (obj, run_id, partition, output_name), from its manifest.
+
+    ``FSMirror.read_uri`` / ``delete_uri`` parse the manifest's code address string,
+    which takes only Python names after ``::``; Airflow task ids such as
+    ``load-orders`` are not. The manifest also records the module and the name
+    apart, which is what this reads; the derived path must be ``uri`` exactly.
+    """
+    directory, _, filename = uri.rpartition("/")
+    stem = filename.rpartition(".")[0]
+    if not stem or stem.startswith("_"):
+        return None
+    try:
+        man = json.loads(fm.filesystem.cat_file(manifest_file(directory, stem)))
+    except (FileNotFoundError, ValueError):
+        return None
+    if isinstance(man, dict) and man.get("state") == "pending":
+        man = man.get("previous")  # an overwrite in progress: the committed run it started from
+    if not isinstance(man, dict):
+        return None
+    code, run = man.get("code") or {}, man.get("run") or {}
+    module, qualname, run_id = str(code.get("module") or ""), str(code.get("qualname") or ""), run.get("id")
+    if not module or not qualname or run_id is None:
+        return None
+    parts = module.split("/")
+    slot = {
+        "obj": CodeAddress((*parts[:-1], parts[-1] + ".py"), qualname),
+        "run_id": tuple(run_id) if isinstance(run_id, list) else run_id,
+        "partition": man.get("partition"),
+        "output_name": man.get("output_name") or None,
+    }
+    try:
+        if fm.mirror_full_output(**slot, output_format=str(man.get("format"))) != uri:
+            return None
+    except FSMirrorError:
+        return None
+    return slot
+
+
+def _read(fm: FSMirror, uri: str) -> Any:
+    try:
+        return fm.read_uri(uri)
+    except ArtifactNotFoundError:
+        slot = _slot_of(fm, uri)
+        if slot is None:
+            raise
+        return fm.read(**slot)
+
+
+def _delete(fm: FSMirror, uri: str) -> bool:
+    if fm.delete_uri(uri):
+        return True
+    slot = _slot_of(fm, uri)
+    return slot is not None and fm.delete(**slot)
 
 
 def _reader(ref: dict[str, Any]) -> FSMirror:
@@ -157,7 +215,7 @@ class FSMirrorXComBackend(BaseXCom):
         if uri is None:
             return BaseXCom.deserialize_value(result)
         try:
-            return _reader(value).read_uri(uri)
+            return _read(_reader(value), uri)
         except FSMirrorError as e:
             raise type(e)(f"fsmirror XCom backend, reading {uri}: {e}") from e
 
@@ -168,6 +226,6 @@ class FSMirrorXComBackend(BaseXCom):
         if uri is None:
             return
         try:
-            get_mirror().delete_uri(uri)
+            _delete(get_mirror(), uri)
         except FSMirrorError as e:
             raise type(e)(f"fsmirror XCom backend, purging {uri}: {e}") from e
