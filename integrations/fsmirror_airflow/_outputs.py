@@ -135,7 +135,7 @@ def _files(fm: FSMirror, item: Rendered) -> list[tuple[str, str, str]]:
 
 def _committed_by_macro(fm: FSMirror, item: Rendered, output_name: str) -> bool | None:
     """True: committed as a task-written file; False: committed as something else (an XCom); None: not committed."""
-    kw = {"run_id": item.run_id, "partition": item.partition, "output_name": output_name}
+    kw: dict[str, Any] = {"run_id": item.run_id, "partition": item.partition, "output_name": output_name}
     if not fm.exists(item.obj, **kw):
         return None
     orch = fm.manifest(item.obj, **kw).get("orchestrator") or {}
@@ -170,21 +170,28 @@ def _same_bytes(fm: FSMirror, uri: str, man: dict[str, Any]) -> bool:
     return str(h.hexdigest()) == recorded.get("digest")
 
 
-def _commit_one(fm: FSMirror, item: Rendered, uri: str, output_name: str, fmt: str, ids: dict[str, Any]) -> str | None:
+def _commit_one(
+    fm: FSMirror, item: Rendered, uri: str, output_name: str, fmt: str, ids: dict[str, Any]
+) -> str | None:
     kw: dict[str, Any] = {"run_id": item.run_id, "partition": item.partition, "output_name": output_name}
     overwrite = False
     if fm.exists(item.obj, **kw):
         man = fm.manifest(item.obj, **kw)
         if man.get("format") == fmt and _same_bytes(fm, uri, man):
             return None  # recorded already (an XCom of this try, or an earlier record of these bytes)
-        overwrite = True  # the task rewrote the file of a committed run (a cleared task): record the new bytes
+        overwrite = (
+            True  # the task rewrote the file of a committed run (a cleared task): record the new bytes
+        )
     fs = fm.filesystem
     aside = f"{fm.base}/{ASIDE}/{uuid.uuid4().hex}.{fmt}"
     fs.mv(uri, aside)
     try:
-        with fs.open(aside, "rb") as src, fm.open_write(
-            item.obj, format=fmt, overwrite=overwrite, run_source="airflow", orchestrator=ids, **kw
-        ) as w:
+        with (
+            fs.open(aside, "rb") as src,
+            fm.open_write(
+                item.obj, format=fmt, overwrite=overwrite, run_source="airflow", orchestrator=ids, **kw
+            ) as w,
+        ):
             shutil.copyfileobj(src, w, 1 << 20)
     except BaseException:
         with contextlib.suppress(Exception):
@@ -222,7 +229,9 @@ def commit_rendered(ti: Any, *, done: bool = True) -> list[str]:
             try:
                 got = _commit_one(fm, item, uri, output_name, fmt, ids)
             except FSMirrorError as e:
-                raise type(e)(f"fsmirror: recording {uri}, written by task {key[1]!r} of DAG {key[0]!r}: {e}") from e
+                raise type(e)(
+                    f"fsmirror: recording {uri}, written by task {key[1]!r} of DAG {key[0]!r}: {e}"
+                ) from e
             except Exception as e:
                 raise StorageError(
                     f"fsmirror: recording {uri}, written by task {key[1]!r} of DAG {key[0]!r}: "

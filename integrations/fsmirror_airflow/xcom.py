@@ -83,7 +83,7 @@ def _slot_of(fm: FSMirror, uri: str) -> dict[str, Any] | None:
     if not module or not qualname or run_id is None:
         return None
     parts = module.split("/")
-    slot = {
+    slot: dict[str, Any] = {
         "obj": CodeAddress((*parts[:-1], parts[-1] + ".py"), qualname),
         "run_id": tuple(run_id) if isinstance(run_id, list) else run_id,
         "partition": man.get("partition"),

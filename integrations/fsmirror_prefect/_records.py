@@ -8,8 +8,6 @@ directory, ``_<output_name>.prefect_<hash of the key>.json``
 
 - ``record``: Prefect stored a whole result record (a plain ``result_storage=``
   task); reads rebuild one around the artifact's value.
-- ``bytes``: the bytes could not be decoded (written outside a run by an unknown
-  serializer); they are the artifact as they came.
 - ``failed``: a failed run's exception, as Prefect serialized it (base64). There
   is no artifact then: it is never the task's committed value nor ``latest``.
 
@@ -63,19 +61,16 @@ class KeyRecord:
 
     metadata: dict[str, Any] = field(default_factory=dict)
     record: bool = False
-    raw_bytes: bool = False
     failed: bytes | None = None
     verbatim: bytes | None = None
     """Prefect's metadata bytes as Prefect wrote them, kept as they are when there is no note."""
 
     def dump(self) -> bytes:
-        if self.verbatim is not None and not (self.record or self.raw_bytes or self.failed is not None):
+        if self.verbatim is not None and not (self.record or self.failed is not None):
             return self.verbatim
         note: dict[str, Any] = {}
         if self.record:
             note["record"] = True
-        if self.raw_bytes:
-            note["bytes"] = True
         if self.failed is not None:
             note["failed"] = base64.b64encode(self.failed).decode("ascii")
         doc = dict(self.metadata)
@@ -93,7 +88,6 @@ class KeyRecord:
         return cls(
             metadata=doc,
             record=bool(note.get("record")),
-            raw_bytes=bool(note.get("bytes")),
             failed=None if failed is None else base64.b64decode(failed),
             verbatim=None if note else bytes(data),
         )

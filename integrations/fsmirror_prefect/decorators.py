@@ -212,7 +212,11 @@ def _flow_record(value: Any) -> tuple[Any, Any] | None:
     if unresolved:
         return None
     store = ctx.result_store
-    fm = ctx.result_store.result_storage.fsmirror() if isinstance(ctx.result_store.result_storage, FSMirrorStorage) else None
+    fm = (
+        ctx.result_store.result_storage.fsmirror()
+        if isinstance(ctx.result_store.result_storage, FSMirrorStorage)
+        else None
+    )
     key = None
     if fm is not None and ctx.flow is not None and ctx.flow_run is not None:
         key = make_key(str(ctx.flow_run.id), None, relative_address(fm, inspect.unwrap(ctx.flow.fn)))

@@ -441,7 +441,9 @@ class FSMirrorStorage(WritableFileSystem):
                 dirs = [
                     d
                     for d in _records.find_records(fm, head, out, key)
-                    if d.startswith(head + "/") and d.endswith(tail) and "/" not in d[len(head) + 1 : len(d) - len(tail)]
+                    if d.startswith(head + "/")
+                    and d.endswith(tail)
+                    and "/" not in d[len(head) + 1 : len(d) - len(tail)]
                 ]
         else:
             ctx = _run_context()
@@ -458,13 +460,15 @@ class FSMirrorStorage(WritableFileSystem):
         chosen = _records.newest(fm, dirs, out)
         if chosen is not None and (got := at(chosen)) is not None:
             return got
-        raise ArtifactNotFoundError(f"no result stored under key {key!r} in {fm.base}")
+        raise ArtifactNotFoundError(
+            f"the result of key {key!r} does not exist in {fm.base} (no record of it)"
+        )
 
     # -- the one implementation behind the sync and async twins ---------------------------
 
     def _unpack(self, key: str, content: bytes, ctx: _Run | None) -> tuple[Any, dict[str, Any], str]:
         """(the value, Prefect's metadata as JSON, how it came): 'fsmirror', 'record', 'raw' or 'bytes'."""
-        from prefect.results import ResultRecord, ResultRecordMetadata
+        from prefect.results import ResultRecord, ResultRecordMetadata  # type: ignore[attr-defined]
 
         block_id = getattr(self, "_block_document_id", None)
 
@@ -476,10 +480,12 @@ class FSMirrorStorage(WritableFileSystem):
             serializer = ctx.serializer if ctx is not None and ctx.serializer is not None else None
             if serializer is None or serializer.type != "fsmirror":
                 s = self.fsmirror().settings
-                serializer = FSMirrorSerializer(format=s.output_format, strict=s.strict_format, allow_pickle=s.allow_pickle)
+                serializer = FSMirrorSerializer(
+                    format=s.output_format, strict=s.strict_format, allow_pickle=s.allow_pickle
+                )
             return content.value, meta(serializer), "fsmirror"
         try:
-            record = ResultRecord.deserialize(bytes(content))
+            record: Any = ResultRecord.deserialize(bytes(content))
         except Exception:
             record = None
         if record is not None:
@@ -487,7 +493,9 @@ class FSMirrorStorage(WritableFileSystem):
         serializer = ctx.serializer if ctx is not None else None
         if serializer is None and parse_key(key) is not None:
             s = self.fsmirror().settings  # fsmirror's own key: the bytes are FSMirrorSerializer's
-            serializer = FSMirrorSerializer(format=s.output_format, strict=s.strict_format, allow_pickle=s.allow_pickle)
+            serializer = FSMirrorSerializer(
+                format=s.output_format, strict=s.strict_format, allow_pickle=s.allow_pickle
+            )
         if serializer is not None:
             try:
                 value = serializer.loads(content)
@@ -519,7 +527,13 @@ class FSMirrorStorage(WritableFileSystem):
             try:
                 return str(
                     fm.write(
-                        where.obj, value, format=fmt, overwrite=overwrite, run_source="prefect", orchestrator=ids, **kw
+                        where.obj,
+                        value,
+                        format=fmt,
+                        overwrite=overwrite,
+                        run_source="prefect",
+                        orchestrator=ids,
+                        **kw,
                     )
                 )
             except FormatError as e:
@@ -562,7 +576,7 @@ class FSMirrorStorage(WritableFileSystem):
             existing = self._load(fm, rec_path)
             rec = KeyRecord(metadata=dict(json.loads(content)), verbatim=bytes(content))
             if existing is not None:
-                rec.record, rec.raw_bytes, rec.failed = existing.record, existing.raw_bytes, existing.failed
+                rec.record, rec.failed = existing.record, existing.failed
             fm.filesystem.pipe_file(rec_path, rec.dump())
             _records.remember(fm, key, directory)
             return rec_path
@@ -575,7 +589,7 @@ class FSMirrorStorage(WritableFileSystem):
             _records.remember(fm, key, directory)
             return rec_path
         uri = self._commit(fm, where, key, value, content, how, ctx)
-        rec = KeyRecord(metadata=metadata, record=how == "record", raw_bytes=how == "bytes")
+        rec = KeyRecord(metadata=metadata, record=how == "record")
         fm.filesystem.pipe_file(rec_path, rec.dump())
         _records.remember(fm, key, directory)
         return uri
@@ -590,7 +604,7 @@ class FSMirrorStorage(WritableFileSystem):
         }
 
     def _read(self, key: str) -> bytes:
-        from prefect.results import ResultRecord, ResultRecordMetadata
+        from prefect.results import ResultRecord, ResultRecordMetadata  # type: ignore[attr-defined]
 
         fm = self.fsmirror()
         directory, rec = self._find(fm, key)
@@ -602,7 +616,7 @@ class FSMirrorStorage(WritableFileSystem):
         if man is None:
             raise ArtifactNotFoundError(f"the result of key {key!r} at {directory} is not committed")
         slot = self._slot(man)
-        if rec.raw_bytes:
+        if man.get("format") == "bytes":  # stored as they came (undecodable): handed back the same
             with fm.open_read(**slot) as f:
                 return bytes(f.read())
         serializer = ResultRecordMetadata.model_validate(rec.metadata).serializer if rec.metadata else None
@@ -644,5 +658,3 @@ class FSMirrorStorage(WritableFileSystem):
         if man is None or rec.failed is not None:
             raise ArtifactNotFoundError(f"no committed result under key {key!r} (at {directory})")
         return fm.manifest(**self._slot(man))
-
-

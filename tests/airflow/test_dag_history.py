@@ -29,7 +29,9 @@ DAYS = [dt.datetime(2026, 11, d, tzinfo=dt.timezone.utc) for d in (1, 2)]
 
 
 def _cli(cfg: Path, *args: str) -> Any:
-    result = CliRunner().invoke(cli, ["--config", str(cfg), *args, "--mirror", "dags"], catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, ["--config", str(cfg), *args, "--mirror", "dags"], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     return result
 
@@ -64,7 +66,10 @@ def test_two_dags_from_one_factory_keep_their_own_history(
 
     # gc --keep 1 keeps each DAG's newest run (it used to delete twin_a's: twin_b held "latest").
     listed = json.loads(_cli(cfg, "runs", ADDRESS, "--json").output)
-    assert {(a["partition"], a["latest"]) for a in listed if a["latest"]} == {("twin_a", True), ("twin_b", True)}
+    assert {(a["partition"], a["latest"]) for a in listed if a["latest"]} == {
+        ("twin_a", True),
+        ("twin_b", True),
+    }
     gone = json.loads(_cli(cfg, "gc", ADDRESS, "--keep", "1", "--json").output)["deleted"]
     assert sorted((d["partition"], tuple(d["run_id"])) for d in gone) == [
         ("twin_a", ("twin_a", runs["twin_a"][0])),

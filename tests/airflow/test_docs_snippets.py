@@ -15,12 +15,12 @@ import re
 import subprocess
 import sys
 import textwrap
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import tomllib
 
 from conftest import rendered_fields
 from fsmirror import FSMirror
@@ -29,7 +29,9 @@ from fsmirror.runid import encode_run_id
 ROOT = Path(__file__).parents[2]
 DOC = ROOT / "docs" / "airflow.md"
 BIN = Path(sys.executable).parent
-MIRRORS = {"aipipeline": {"root": "aipipeline", "prefix": "MIRROR", "output_name": "out", "output_format": "parquet"}}
+MIRRORS = {
+    "aipipeline": {"root": "aipipeline", "prefix": "MIRROR", "output_name": "out", "output_format": "parquet"}
+}
 DAY = dt.datetime(2026, 11, 25, 9, 40, tzinfo=dt.timezone.utc)
 
 
@@ -54,7 +56,10 @@ KINDS: dict[str, tuple[str, str]] = {
     "listing": ("", "/tmp/fsmirror-airflow-example/"),
     "history API": ("python", "dag_partition"),
     "post_execute": ("python", "post_execute=fsmirror_airflow.commit_outputs"),
-    "reads Prefect (tests/prefect/test_cross_orchestrator.py)": ("python", "# aipipeline/dags/report_prefect.py"),
+    "reads Prefect (tests/prefect/test_cross_orchestrator.py)": (
+        "python",
+        "# aipipeline/dags/report_prefect.py",
+    ),
 }
 
 
@@ -106,7 +111,9 @@ def test_exports_reach_airflow(tmp_path: Path) -> None:
 
 def test_airflow_cfg_block_pastes_into_airflow_cfg(tmp_path: Path) -> None:
     (tmp_path / "airflow.cfg").write_text(one("ini", "[fsmirror]"))
-    env = _clean_env(AIRFLOW_HOME=str(tmp_path), AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{tmp_path}/a.db")
+    env = _clean_env(
+        AIRFLOW_HOME=str(tmp_path), AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{tmp_path}/a.db"
+    )
     proc = subprocess.run([sys.executable, "-c", READ_CONF], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     # the exact values: no comment became part of one
@@ -147,14 +154,14 @@ def _run(path: Path, dag_id: str, airflow_db: Path) -> Any:
     return bag.get_dag(dag_id).test(logical_date=DAY, run_after=DAY)
 
 
-def test_example_dag_history_cli_and_api(
-    tmp_path: Path, airflow_db: Path, docs_store: FSMirror
-) -> None:
+def test_example_dag_history_cli_and_api(tmp_path: Path, airflow_db: Path, docs_store: FSMirror) -> None:
     example = one("python", "# aipipeline/dags/orders.py")
     # the doc shows examples/airflow's DAG file exactly
-    assert example == "# aipipeline/dags/orders.py\n" + (
-        ROOT / "examples" / "airflow" / "aipipeline" / "dags" / "orders.py"
-    ).read_text()
+    assert (
+        example
+        == "# aipipeline/dags/orders.py\n"
+        + (ROOT / "examples" / "airflow" / "aipipeline" / "dags" / "orders.py").read_text()
+    )
     dr = _run(_dag_file(tmp_path, "orders.py", example), "orders", airflow_db)
     assert dr.state == "success"
     fm = docs_store

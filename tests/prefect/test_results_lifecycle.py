@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from etl import pipeline as p
+from prefect.cache_policies import INPUTS
 from prefect_support import MIRRORS, run_python
 
 from fsmirror import ArtifactNotFoundError
@@ -24,7 +25,6 @@ from fsmirror.cli import cli
 from fsmirror_prefect import FSMirrorStorage, mirrored_task
 from fsmirror_prefect._records import kind_of, record_file
 from prefect import flow, task
-from prefect.cache_policies import INPUTS
 
 SAMPLE = Path(__file__).parent / "sample"
 LIFT = "etl/pipeline.py::lift_data"
@@ -108,7 +108,9 @@ def test_a_task_that_failed_before_a_flow_retry_succeeds(
     }
 
 
-def test_a_task_retry_succeeds(local_config: Callable[..., Path], save_block: Callable[..., FSMirrorStorage]) -> None:
+def test_a_task_retry_succeeds(
+    local_config: Callable[..., Path], save_block: Callable[..., FSMirrorStorage]
+) -> None:
     p.CALLS.clear()
     block = save_block(local_config(mirrors=MIRRORS["parquet"]))
     lift = mirrored_task(storage=block, retries=1)(p.flaky_lift)
@@ -199,7 +201,10 @@ def by_id(n: int) -> str:
 
 @pytest.mark.parametrize("caching", ["cache_policy=INPUTS", "cache_key_fn"])
 def test_cache_hits_cross_flow_runs_reading_the_earlier_artifact_in_place(
-    caching: str, store_config: Callable[..., Path], save_block: Callable[..., FSMirrorStorage], prefect_api: str
+    caching: str,
+    store_config: Callable[..., Path],
+    save_block: Callable[..., FSMirrorStorage],
+    prefect_api: str,
 ) -> None:
     p.CALLS.clear()
     block = save_block(store_config())
@@ -263,7 +268,7 @@ def test_gc_removes_every_file_fsmirror_wrote_for_a_deleted_run(
         lift = mirrored_task(storage=block)(p.flaky_lift)  # each run: a failed attempt, then a flow retry
 
         @flow(retries=1)
-        def retried(n: int = n) -> int:
+        def retried(n: int = n, lift: Any = lift) -> int:
             return len(lift(n))
 
         state = retried(return_state=True)
@@ -303,7 +308,11 @@ def test_keys_and_records_hold_code_addresses_never_host_paths(
         "etl/pipeline.py::summarize",
         "etl/pipeline.py::pipeline",
     }
-    assert all(m["orchestrator"]["result_key"].startswith("fsmirror:") and host not in m["orchestrator"]["result_key"] for m in manifests)
+    assert all(
+        m["orchestrator"]["result_key"].startswith("fsmirror:")
+        and host not in m["orchestrator"]["result_key"]
+        for m in manifests
+    )
 
 
 def test_a_plain_result_storage_task_caches_across_flow_runs_and_gc_cleans_up(

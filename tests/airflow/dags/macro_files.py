@@ -71,7 +71,9 @@ with DAG("macro_files", schedule=None, start_date=dt.datetime(2026, 1, 1), catch
             'mkdir -p "$(dirname "$out")" && printf "city,amount\\nOslo,12.5\\n" > "$out"; echo exported'
         ),
     )
-    PythonOperator(task_id="own_default", python_callable=write_frame, op_kwargs={"out": "{{ macros.fsmirror.path() }}"})
+    PythonOperator(
+        task_id="own_default", python_callable=write_frame, op_kwargs={"out": "{{ macros.fsmirror.path() }}"}
+    )
     PythonOperator(
         task_id="own_dir",
         python_callable=write_dir,

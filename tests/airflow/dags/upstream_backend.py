@@ -51,7 +51,10 @@ def value_storage() -> None:
     # Upstream reads the stored reference back from its mocked comms; the real comms answer
     # the same request (the one BaseXCom.delete makes).
     stored = XCom._get_xcom_db_ref(
-        key=XCOM_RETURN_KEY, dag_id=task_instance.dag_id, task_id=task_instance.task_id, run_id=task_instance.run_id
+        key=XCOM_RETURN_KEY,
+        dag_id=task_instance.dag_id,
+        task_id=task_instance.task_id,
+        run_id=task_instance.run_id,
     ).value
     p = Path(stored[REF])  # fsmirror's reference is a dict naming the URI (and the mirror)
     assert p.exists() is True
@@ -71,7 +74,10 @@ def clear() -> None:
         run_id=task_instance.run_id,
     )
     stored = XCom._get_xcom_db_ref(
-        key=XCOM_RETURN_KEY, dag_id=task_instance.dag_id, task_id=task_instance.task_id, run_id=task_instance.run_id
+        key=XCOM_RETURN_KEY,
+        dag_id=task_instance.dag_id,
+        task_id=task_instance.task_id,
+        run_id=task_instance.run_id,
     ).value
     p = Path(stored[REF])
     assert p.exists() is True
@@ -92,7 +98,11 @@ def clear() -> None:
     assert not value
 
 
-for _dag_id, _fn in (("test_value_db", value_db), ("test_value_storage", value_storage), ("test_clear", clear)):
+for _dag_id, _fn in (
+    ("test_value_db", value_db),
+    ("test_value_storage", value_storage),
+    ("test_clear", clear),
+):
     with DAG(_dag_id, schedule=None, start_date=dt.datetime(2021, 12, 3, 4, 56), catchup=False) as _dag:
         PythonOperator(task_id="test-task-id", python_callable=_fn)
     globals()[_dag_id] = _dag

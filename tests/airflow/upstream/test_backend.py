@@ -101,21 +101,33 @@ class TestXComObjectStorageBackend:
         assert xcom_rows(airflow_db, "test_clear", dr.run_id) == {}
         assert not any(self.path.rglob("out.json"))
 
-    @pytest.mark.skip(reason=f"store_value is called from Airflow 3.4 (upstream skips it on 3.3 too); {NO_STORE_VALUE}")
+    @pytest.mark.skip(
+        reason=f"store_value is called from Airflow 3.4 (upstream skips it on 3.3 too); {NO_STORE_VALUE}"
+    )
     @pytest.mark.parametrize("key", ["a/key", "k" * 300, ".", "report.gz", "data.zip"])
-    @pytest.mark.parametrize("ti_id", ["own-push", "another-tasks-xcom"], ids=["own-push", "another-tasks-xcom"])
-    def test_store_value_writes_a_path_for_the_task_instance_or_for_the_write(self, ti_id: str, key: str) -> None:
+    @pytest.mark.parametrize(
+        "ti_id", ["own-push", "another-tasks-xcom"], ids=["own-push", "another-tasks-xcom"]
+    )
+    def test_store_value_writes_a_path_for_the_task_instance_or_for_the_write(
+        self, ti_id: str, key: str
+    ) -> None:
         raise AssertionError("skipped")
 
-    @pytest.mark.skip(reason=f"store_value is called from Airflow 3.4 (upstream skips it on 3.3 too); {NO_STORE_VALUE}")
+    @pytest.mark.skip(
+        reason=f"store_value is called from Airflow 3.4 (upstream skips it on 3.3 too); {NO_STORE_VALUE}"
+    )
     def test_store_value_keeps_a_small_value_in_the_database(self) -> None:
         raise AssertionError("skipped")
 
-    @pytest.mark.skip(reason=f"store_value is called from Airflow 3.4 (upstream skips it on 3.3 too); {NO_STORE_VALUE}")
+    @pytest.mark.skip(
+        reason=f"store_value is called from Airflow 3.4 (upstream skips it on 3.3 too); {NO_STORE_VALUE}"
+    )
     def test_store_value_appends_the_compression_suffix(self) -> None:
         raise AssertionError("skipped")
 
-    @pytest.mark.skip(reason=f"store_value is called from Airflow 3.4 (upstream skips it on 3.3 too); {NO_STORE_VALUE}")
+    @pytest.mark.skip(
+        reason=f"store_value is called from Airflow 3.4 (upstream skips it on 3.3 too); {NO_STORE_VALUE}"
+    )
     def test_store_value_shortens_the_path_to_fit_the_key_limit(self) -> None:
         raise AssertionError("skipped")
 
