@@ -2,8 +2,11 @@
 
 ``pip install 'fsmirror[airflow]'`` registers the ``fsmirror`` plugin (entry point
 ``airflow.plugins``), which gives ``{{ macros.fsmirror.path() }}`` in every templated
-field. Set ``AIRFLOW__CORE__XCOM_BACKEND=fsmirror_airflow.FSMirrorXComBackend`` to
-store XCom values at the producing task's mirrored path.
+field (files a task writes there are recorded when it succeeds; ``post_execute=
+fsmirror_airflow.commit_outputs`` records them before). Set
+``AIRFLOW__CORE__XCOM_BACKEND=fsmirror_airflow.FSMirrorXComBackend`` to store XCom
+values at the producing task's mirrored path. A task's history is per DAG: its
+partition is :func:`dag_partition`.
 
 Names load on first access, so Airflow importing the plugin entry point does not
 pull in the XCom machinery (and the other way round), avoiding import cycles.
@@ -13,7 +16,16 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FSMirrorXComBackend", "FSMirrorPlugin", "path", "task_location", "task_target"]
+__all__ = [
+    "FSMirrorXComBackend",
+    "FSMirrorPlugin",
+    "path",
+    "commit_outputs",
+    "dag_partition",
+    "get_mirror",
+    "task_location",
+    "task_target",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -29,7 +41,11 @@ def __getattr__(name: str) -> Any:
         from .macros import path
 
         return path
-    if name in ("task_location", "task_target"):
+    if name == "commit_outputs":
+        from ._outputs import commit_outputs
+
+        return commit_outputs
+    if name in ("task_location", "task_target", "dag_partition", "get_mirror"):
         from . import _locate
 
         return getattr(_locate, name)

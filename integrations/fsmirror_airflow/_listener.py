@@ -1,17 +1,22 @@
-"""Remember which task instance is running, for the XCom backend.
+"""Listen to task instances in the task process: who is running, and who succeeded.
 
 ``serialize_value`` gets only ``dag_id``, ``task_id``, ``run_id`` and
 ``map_index``, after the task context is torn down; the code location needs the
 operator itself. Airflow's documented listener hook ``on_task_instance_running``
 hands us the running task instance in the task process, before ``execute``.
+``on_task_instance_success`` records the files the task wrote at its macro paths
+(:mod:`fsmirror_airflow._outputs`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from typing import Any
 
 from airflow.listeners import hookimpl
+
+from . import _outputs
 
 __all__ = ["RUNNING", "TaskLocator", "running_ti"]
 
@@ -33,6 +38,9 @@ def running_ti(dag_id: str, task_id: str, run_id: str, map_index: int | None) ->
     return RUNNING.get((dag_id, task_id, run_id, -1 if map_index is None else int(map_index)))
 
 
+log = logging.getLogger("airflow.task")
+
+
 class TaskLocator:
     """Listener object registered by ``FSMirrorPlugin``: never raises (Airflow only logs listener errors)."""
 
@@ -44,3 +52,20 @@ class TaskLocator:
             RUNNING.move_to_end(key)
             while len(RUNNING) > MAX_REMEMBERED:
                 RUNNING.popitem(last=False)
+
+    @hookimpl
+    def on_task_instance_success(self, previous_state: Any, task_instance: Any) -> None:
+        try:
+            _outputs.commit_rendered(task_instance)
+        except Exception as e:
+            # The success is recorded already; say loudly what was not (post_execute= makes it fail the task).
+            log.error(
+                "%s; the task succeeded but this file has no manifest: add "
+                "post_execute=fsmirror_airflow.commit_outputs to fail the task instead",
+                e,
+            )
+
+    @hookimpl
+    def on_task_instance_failed(self, previous_state: Any, task_instance: Any, error: Any) -> None:
+        # A retry renders its paths again; what this try rendered is not to be recorded.
+        _outputs.forget(task_instance)

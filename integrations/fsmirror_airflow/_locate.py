@@ -9,7 +9,12 @@ Both must agree byte for byte, so the rules live here once:
   operator by the DAG file plus the task id.
 - run slot: ``(dag_id, run_id)``, a scoped run id (``<dag_id>@<run_id>``): Airflow
   run ids repeat across DAGs, ``logical_date`` can be None.
-- mapped tasks: ``map_index`` as a partition segment after the name.
+- series: the partition is the DAG id (``<dag_id>@<map_index>`` for a mapped task
+  instance), so ``latest``, ``runs`` and gc keep each DAG's history apart even when
+  two DAGs run the same code (a DAG factory): the run slot alone makes paths
+  distinct, but the core groups runs by code, partition and output name.
+- a push nobody saw start (``serialize_value`` called outside a running task) goes
+  to a fallback address, ``<mirror root>/_airflow/<dag_id>.py::<task_id>``.
 """
 
 from __future__ import annotations
@@ -17,14 +22,26 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import uuid
 from typing import Any
 
 from fsmirror import ConfigError, FSMirror, ResolveError
 from fsmirror.address import CodeAddress
 
-__all__ = ["task_location", "task_target", "get_mirror", "setting", "map_partition"]
+__all__ = [
+    "task_location",
+    "task_target",
+    "fallback_target",
+    "dag_partition",
+    "get_mirror",
+    "setting",
+    "FALLBACK_MODULE",
+]
 
 SECTION = "fsmirror"
+FALLBACK_MODULE = "_airflow"
+"""The directory (under the mirror's root) of XComs pushed where no running task was seen."""
+MAP_SEP = "@"
 
 
 def _parts(file: str) -> tuple[str, ...]:
@@ -60,9 +77,17 @@ def task_location(task: Any) -> Any:
     return CodeAddress(_parts(str(fileloc)), task_id)
 
 
-def map_partition(map_index: int | None) -> str | None:
-    """The partition segment of a mapped task instance (``None`` when unmapped)."""
-    return str(map_index) if map_index is not None and map_index >= 0 else None
+def dag_partition(dag_id: str, map_index: int | None = None) -> str:
+    """The partition that keeps one DAG's history of a task apart: ``<dag_id>``, or ``<dag_id>@<map_index>``.
+
+    Pass it as ``partition=`` to ``FSMirror.latest/runs/read/manifest/gc`` (or
+    ``fsmirror show ... --partition <dag_id>``) to name the DAG. ``@`` cannot occur
+    in a DAG id, so no DAG's partition is another's; on disk it is escaped
+    (``twin_a~400`` for map index 0 of ``twin_a``), as every partition is.
+    """
+    if map_index is not None and map_index >= 0:
+        return f"{dag_id}{MAP_SEP}{int(map_index)}"
+    return str(dag_id)
 
 
 def task_target(task: Any, dag_id: str, run_id: str, map_index: int | None) -> dict[str, Any]:
@@ -74,7 +99,26 @@ def task_target(task: Any, dag_id: str, run_id: str, map_index: int | None) -> d
     return {
         "obj": task_location(task),
         "run_id": (str(dag_id), str(run_id)),
-        "partition": map_partition(map_index),
+        "partition": dag_partition(str(dag_id), map_index),
+    }
+
+
+def fallback_target(
+    root: str, dag_id: str | None, task_id: str | None, run_id: str | None, map_index: int | None
+) -> dict[str, Any]:
+    """Where a value goes when its task's code is unknown (no running task was seen in this process).
+
+    The address is ``<root>/_airflow/<dag_id>.py::<task_id>``; missing ids become
+    ``unknown_dag`` / ``unknown_task``, and a missing run id a fresh
+    ``unlocated-<uuid>`` per call, so two such values never share a slot.
+    """
+    dag = str(dag_id) if dag_id else "unknown_dag"
+    task = str(task_id) if task_id else "unknown_task"
+    run = str(run_id) if run_id else f"unlocated-{uuid.uuid4().hex}"
+    return {
+        "obj": CodeAddress((root, FALLBACK_MODULE, f"{dag}.py"), task),
+        "run_id": (dag, run),
+        "partition": dag_partition(dag, map_index),
     }
 
 

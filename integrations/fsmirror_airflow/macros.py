@@ -9,6 +9,7 @@ import jinja2
 from fsmirror import FSMirrorError
 
 from ._locate import get_mirror, task_target
+from ._outputs import Rendered, remember
 
 __all__ = ["path"]
 
@@ -26,8 +27,7 @@ def path(
 
     Args:
         address: a code address ``"pkg/mod.py::Name"``; default: the task being rendered
-            (its ``python_callable``, else its DAG file plus task id; mapped tasks add
-            their ``map_index``).
+            (its ``python_callable``, else its DAG file plus task id).
         mirror: which mirror of the config; default ``[fsmirror] mirror``.
         output: the output file (``.../out.parquet``) when true, else its directory.
         output_name: the file stem instead of the mirror's ``output_name``.
@@ -35,7 +35,11 @@ def path(
             (for a file the task writes itself, e.g. ``"csv"``).
 
     The run slot is ``<dag_id>@<run_id>`` from the template context, never the
-    logical date. Example: ``bash_command="train --out {{ macros.fsmirror.path() }}"``.
+    logical date, and the partition is the DAG id (``<dag_id>@<map_index>`` for a
+    mapped task), also for an explicit ``address``. A file the task writes at the
+    rendered path (or, for ``output=False``, directly in the directory) is recorded
+    with a manifest when the task succeeds. Example:
+    ``bash_command="train --out {{ macros.fsmirror.path() }}"``.
     """
     ti = context.get("ti")
     run_id = context.get("run_id")
@@ -46,11 +50,14 @@ def path(
         )
     target = task_target(ti.task, ti.dag_id, run_id, getattr(ti, "map_index", -1))
     if address is not None:
-        target["obj"], target["partition"] = address, None
+        target["obj"] = address
     fm = get_mirror(mirror)
     obj, run, partition = target["obj"], target["run_id"], target["partition"]
     if output:
-        return fm.mirror_full_output(
+        uri = fm.mirror_full_output(
             obj, run_id=run, partition=partition, output_name=output_name, output_format=output_format
         )
-    return fm.mirror_full(obj, run_id=run, partition=partition)
+    else:
+        uri = fm.mirror_full(obj, run_id=run, partition=partition)
+    remember(ti, Rendered(fm.mirror, obj, run, partition, uri, directory=not output))
+    return uri

@@ -15,14 +15,19 @@ from typing import Any
 
 from airflow.sdk.bases.xcom import BaseXCom
 
-from fsmirror import ConfigError, FSMirror, FSMirrorError
+from fsmirror import ArtifactNotFoundError, ConfigError, FSMirror, FSMirrorError
+from fsmirror.address import CodeAddress
+from fsmirror.names import manifest_file
 
+from . import _outputs
 from ._listener import running_ti
-from ._locate import get_mirror, setting, task_target
+from ._locate import fallback_target, get_mirror, setting, task_target
 
-__all__ = ["FSMirrorXComBackend", "REF_KEY"]
+__all__ = ["FSMirrorXComBackend", "REF_KEY", "XCOM_PREFIX"]
 
 REF_KEY = "__fsmirror_xcom__"
+XCOM_PREFIX = "xcom-"
+"""An XCom whose file name the task's own file at a macro path took is stored as ``xcom-<key>``."""
 _OUTPUT_NAME = re.compile(r"^[A-Za-z0-9-][A-Za-z0-9_-]*$")
 log = logging.getLogger(__name__)
 
@@ -53,6 +58,62 @@ def _ref(value: Any) -> str | None:
     return None
 
 
+def _slot_of(fm: FSMirror, uri: str) -> dict[str, Any] | None:
+    """The committed artifact at ``uri`` as the core's (obj, run_id, partition, output_name), from its manifest.
+
+    ``FSMirror.read_uri`` / ``delete_uri`` parse the manifest's code address string,
+    which takes only Python names after ``::``; Airflow task ids such as
+    ``load-orders`` are not. The manifest also records the module and the name
+    apart, which is what this reads; the derived path must be ``uri`` exactly.
+    """
+    directory, _, filename = uri.rpartition("/")
+    stem = filename.rpartition(".")[0]
+    if not stem or stem.startswith("_"):
+        return None
+    try:
+        man = json.loads(fm.filesystem.cat_file(manifest_file(directory, stem)))
+    except (FileNotFoundError, ValueError):
+        return None
+    if isinstance(man, dict) and man.get("state") == "pending":
+        man = man.get("previous")  # an overwrite in progress: the committed run it started from
+    if not isinstance(man, dict):
+        return None
+    code, run = man.get("code") or {}, man.get("run") or {}
+    module, qualname, run_id = str(code.get("module") or ""), str(code.get("qualname") or ""), run.get("id")
+    if not module or not qualname or run_id is None:
+        return None
+    parts = module.split("/")
+    slot: dict[str, Any] = {
+        "obj": CodeAddress((*parts[:-1], parts[-1] + ".py"), qualname),
+        "run_id": tuple(run_id) if isinstance(run_id, list) else run_id,
+        "partition": man.get("partition"),
+        "output_name": man.get("output_name") or None,
+    }
+    try:
+        if fm.mirror_full_output(**slot, output_format=str(man.get("format"))) != uri:
+            return None
+    except FSMirrorError:
+        return None
+    return slot
+
+
+def _read(fm: FSMirror, uri: str) -> Any:
+    try:
+        return fm.read_uri(uri)
+    except ArtifactNotFoundError:
+        slot = _slot_of(fm, uri)
+        if slot is None:
+            raise
+        return fm.read(**slot)
+
+
+def _delete(fm: FSMirror, uri: str) -> bool:
+    if fm.delete_uri(uri):
+        return True
+    slot = _slot_of(fm, uri)
+    return slot is not None and fm.delete(**slot)
+
+
 def _reader(ref: dict[str, Any]) -> FSMirror:
     """The mirror that wrote ``ref`` when configured (its ``allow_pickle`` applies), else the default."""
     name = ref.get("mirror")
@@ -66,10 +127,12 @@ class FSMirrorXComBackend(BaseXCom):
     """An XCom backend that writes through ``FSMirror.write`` (atomic, with a manifest).
 
     Set ``AIRFLOW__CORE__XCOM_BACKEND=fsmirror_airflow.FSMirrorXComBackend``. A
-    task's XCom lands at ``<mirror>/<module>/<dag_id>@<run_id>/<task>/[<map_index>/]<key>.<fmt>``
+    task's XCom lands at ``<mirror>/<module>/<dag_id>@<run_id>/<task>/<dag_id>[@<map_index>]/<key>.<fmt>``
     (``return_value`` uses the mirror's ``output_name``), the same directory as
     ``{{ macros.fsmirror.path() }}``. The format follows the value: DataFrame ->
-    parquet, JSON-able -> json, else the mirror's format.
+    parquet, JSON-able -> json, else the mirror's format. A value pushed where no
+    running task was seen (``serialize_value`` called outside a task) goes to
+    ``<mirror root>/_airflow/<dag_id>.py::<task_id>``.
     """
 
     @staticmethod
@@ -98,24 +161,32 @@ class FSMirrorXComBackend(BaseXCom):
             )
             return BaseXCom.serialize_value(value)
         where = f"XCom {key!r} of task {task_id!r} in DAG {dag_id!r}, run {run_id!r}"
-        if not (dag_id and task_id and run_id):
-            raise FSMirrorError(f"fsmirror: {where}: dag_id, task_id and run_id are all needed")
-        ti = running_ti(dag_id, task_id, run_id, map_index)
-        if ti is None:
-            raise FSMirrorError(
-                f"fsmirror: {where}: the task's code location is unknown because it was not seen "
-                "starting in this process; the 'fsmirror' plugin's listener records it: check "
-                "that `airflow plugins` lists fsmirror"
-            )
         try:
             fm = get_mirror()
-            target = task_target(ti.task, dag_id, run_id, map_index)
+            ti = running_ti(dag_id, task_id, run_id, map_index) if dag_id and task_id and run_id else None
+            if ti is not None:
+                target = task_target(ti.task, dag_id, run_id, map_index)  # type: ignore[arg-type]
+            else:
+                target = fallback_target(fm.settings.root, dag_id, task_id, run_id, map_index)
+                if dag_id and task_id and run_id:
+                    log.warning(
+                        "fsmirror: %s: the task was not seen starting in this process (the 'fsmirror' "
+                        "plugin's listener records it: check that `airflow plugins` lists fsmirror); "
+                        "stored at the fallback address %s",
+                        where,
+                        target["obj"],
+                    )
+            output_name = None if key == BaseXCom.XCOM_RETURN_KEY else key
+            if ti is not None and _outputs.claims(
+                dag_id, task_id, run_id, map_index, output_name or fm.settings.output_name
+            ):
+                output_name = f"{XCOM_PREFIX}{key}"  # the task wrote its own file under that name
             uri = fm.write(
                 target["obj"],
                 value,
                 run_id=target["run_id"],
                 partition=target["partition"],
-                output_name=None if key == BaseXCom.XCOM_RETURN_KEY else key,
+                output_name=output_name,
                 format="auto",
                 overwrite=True,  # one value per key and try: a retry replaces, never duplicates
                 run_source="airflow",
@@ -126,6 +197,7 @@ class FSMirrorXComBackend(BaseXCom):
                     "map_index": -1 if map_index is None else map_index,
                     "try_number": getattr(ti, "try_number", None),
                     "xcom_key": key,
+                    **({} if ti is not None else {"located": False}),
                 },
             )
         except FSMirrorError as e:
@@ -143,7 +215,7 @@ class FSMirrorXComBackend(BaseXCom):
         if uri is None:
             return BaseXCom.deserialize_value(result)
         try:
-            return _reader(value).read_uri(uri)
+            return _read(_reader(value), uri)
         except FSMirrorError as e:
             raise type(e)(f"fsmirror XCom backend, reading {uri}: {e}") from e
 
@@ -154,6 +226,6 @@ class FSMirrorXComBackend(BaseXCom):
         if uri is None:
             return
         try:
-            get_mirror().delete_uri(uri)
+            _delete(get_mirror(), uri)
         except FSMirrorError as e:
             raise type(e)(f"fsmirror XCom backend, purging {uri}: {e}") from e

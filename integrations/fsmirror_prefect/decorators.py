@@ -8,6 +8,11 @@ task's result after the task is already Completed and only logs a failing
 write. ``mirrored_task`` therefore persists the result inside the task run,
 through the task's own result store and transaction, so a failing write fails
 the task (and its retries apply) like any other exception.
+
+Caching is Prefect's: ``cache_policy`` (default Prefect's own ``DEFAULT``, inputs +
+task source + flow run id) or ``cache_key_fn`` decides the hit; a policy that
+does not depend on the flow run (``INPUTS``, a ``cache_key_fn``) hits across flow
+runs, reading the earlier run's artifact where it is.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
 from prefect.blocks.core import Block
-from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
+from prefect.cache_policies import DEFAULT, CacheKeyFnPolicy, CachePolicy, CompoundCachePolicy, RunId
 from prefect.client.schemas.objects import State
 from prefect.context import TaskRunContext
 from prefect.futures import PrefectFuture
@@ -29,10 +34,9 @@ from prefect.utilities.annotations import NotSet
 from prefect.utilities.asyncutils import run_coro_as_sync
 
 from fsmirror import ConfigError, FSMirrorError, ResolveError
-from fsmirror.address import address_of
 from prefect import Flow, Task, flow, task
 
-from .storage import FSMirrorSerializer, FSMirrorStorage, make_key
+from .storage import FSMirrorSerializer, FSMirrorStorage, make_key, relative_address
 
 __all__ = ["mirrored_task", "mirrored_flow", "MirroredKey"]
 
@@ -40,18 +44,30 @@ F = TypeVar("F", bound=Callable[..., Any])
 StorageRef = FSMirrorStorage | str
 
 # Options the decorators set themselves: a user value would silently undo the mirroring.
-_OWNED = ("result_storage", "result_serializer", "result_storage_key", "cache_key_fn", "persist_result")
+_OWNED = ("result_storage", "result_serializer", "result_storage_key", "persist_result")
+
+
+def depends_on_run(policy: CachePolicy | None) -> bool:
+    """Whether a cache policy's key changes with the flow run (it holds Prefect's ``RunId``)."""
+    if isinstance(policy, RunId):
+        return True
+    if isinstance(policy, CompoundCachePolicy):
+        return any(depends_on_run(p) for p in policy.policies)
+    return False
 
 
 @dataclass
 class MirroredKey(CachePolicy):
-    """Key a task's result on its flow run and code address, plus an inner policy's digest.
+    """Key a task's result on its code address (and flow run), plus an inner policy's digest.
 
     The key carries everything the storage block needs to find the file
     (:func:`fsmirror_prefect.storage.make_key`), so any process can read it
-    back. The inner policy (default: inputs + task source) still decides when
-    a rerun in the same flow run (a retried flow run, a repeated call) is a
-    cache hit.
+    back. The inner policy decides the cache hit, as in Prefect: when its
+    digest depends on the flow run (Prefect's ``DEFAULT``) the key names the run
+    (the slot is read directly); when it does not (``INPUTS``, a
+    ``cache_key_fn``) the key names any run (``*``), and the newest run holding
+    that digest answers, so a second flow run is ``Cached`` on the first one's
+    artifact. No digest (``NO_CACHE``): the key names the run, nothing is cached.
     """
 
     address: str = ""
@@ -74,7 +90,8 @@ class MirroredKey(CachePolicy):
         partition = None
         if self.partition is not None:
             partition = _format_partition(self.partition, task_ctx, inputs)
-        return make_key(str(run.flow_run_id or run.id), digest, self.address, partition)
+        scoped = digest is None or depends_on_run(self.inner)
+        return make_key(str(run.flow_run_id or run.id) if scoped else None, digest, self.address, partition)
 
 
 def _format_partition(template: str, task_ctx: TaskRunContext, inputs: dict[str, Any]) -> str:
@@ -195,7 +212,15 @@ def _flow_record(value: Any) -> tuple[Any, Any] | None:
     if unresolved:
         return None
     store = ctx.result_store
-    return store, store.create_result_record(value)
+    fm = (
+        ctx.result_store.result_storage.fsmirror()
+        if isinstance(ctx.result_store.result_storage, FSMirrorStorage)
+        else None
+    )
+    key = None
+    if fm is not None and ctx.flow is not None and ctx.flow_run is not None:
+        key = make_key(str(ctx.flow_run.id), None, relative_address(fm, inspect.unwrap(ctx.flow.fn)))
+    return store, store.create_result_record(value, key=key)
 
 
 def _persisting_flow(fn: F) -> F:
@@ -266,11 +291,12 @@ def mirrored_task(
     ``storage`` is a saved :class:`FSMirrorStorage` or its ``"fsmirror-storage/<name>"``
     slug; every other keyword goes to :func:`prefect.task`. The result lands
     at ``<mirror base>/<module path>/<flow run id>/<function>/<output>.<format>``.
-    ``cache_policy`` (default: inputs + task source) decides cache hits within
-    a flow run; results are always keyed on the flow run. ``partition`` (a
-    template such as ``"{parameters[day]}"`` or ``"{task_run.dynamic_key}"``)
-    adds a directory under the function's, for a task called several times in
-    one flow run (``.map``).
+    ``cache_policy`` (default Prefect's ``DEFAULT``: inputs, task source and the
+    flow run) or ``cache_key_fn`` decides cache hits as in Prefect: ``INPUTS``
+    or a ``cache_key_fn`` hit across flow runs, reading the earlier run's
+    artifact in place. ``partition`` (a template such as ``"{parameters[day]}"``
+    or ``"{task_run.dynamic_key}"``) adds a directory under the function's, for
+    a task called several times in one flow run (``.map``).
 
     Example:
         >>> @mirrored_task(storage="fsmirror-storage/etl", retries=2)  # doctest: +SKIP
@@ -281,10 +307,18 @@ def mirrored_task(
         opts = dict(options)
         block = _check(fn, opts, storage, "mirrored_task")
         inner = opts.pop("cache_policy", NotSet)
+        key_fn = opts.pop("cache_key_fn", None)
+        if key_fn is not None:
+            if inner is not NotSet:
+                raise TypeError(
+                    f"mirrored_task {getattr(fn, '__qualname__', fn)!r}: give cache_policy or cache_key_fn, "
+                    "not both (Prefect would ignore the policy)"
+                )
+            inner = CacheKeyFnPolicy(cache_key_fn=key_fn)
         if inner is NotSet:
-            inner = INPUTS + TASK_SOURCE
+            inner = DEFAULT
         policy = MirroredKey(
-            address=str(address_of(fn)),
+            address=relative_address(block.fsmirror(), fn),
             inner=inner if isinstance(inner, CachePolicy) else None,
             partition=partition,
             key_storage=block.as_metadata_storage(),

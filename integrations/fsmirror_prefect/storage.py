@@ -1,31 +1,32 @@
 """The result storage block and serializer: Prefect results as real files at mirrored paths.
 
-Prefect hands a storage block a key and bytes. To make those bytes a real
-artifact (parquet that pyarrow reads, a plain pickle), two things cooperate:
+Prefect hands a storage block a key and bytes. What fsmirror stores for them:
 
-- :class:`FSMirrorSerializer` turns a result into the mirror's own format
-  (fsmirror's format registry, with its fallback rule) instead of Prefect's
-  base64 JSON envelope.
-- :class:`FSMirrorStorage` puts those bytes at the task's mirrored path
-  through :meth:`fsmirror.FSMirror.open_write` (atomic, no clobber, manifest).
-  A second instance with ``role="metadata"`` keeps Prefect's own result
-  metadata beside the artifact (``_out.prefect.json``), which is what makes
-  Prefect write the result bytes separately in the first place.
+- a **result** becomes the task's artifact: the value itself, written through
+  :meth:`fsmirror.FSMirror.write` (atomic, no clobber, a manifest recording its
+  real Python type and format) at the task's mirrored path for the flow run.
+  :class:`FSMirrorSerializer` hands the value over with its bytes; from another
+  serializer (a plain ``result_storage=`` task) the value is decoded from
+  Prefect's record first, and stored in a format that gives it back exactly.
+- a **failed run's exception** is kept only as a note in the key's record: no
+  artifact, so it is never the task's value, never ``latest``, never listed, and
+  a retry of the task (or of the flow) commits its result normally.
+- every key gets a **key record** beside the artifact (:mod:`fsmirror_prefect._records`):
+  Prefect's metadata, which gc removes with the run.
 
-Where a result goes is read from its key. :func:`fsmirror_prefect.mirrored_task`
-makes keys that carry the code address and the flow run id
-(``fsmirror:<flow run id>:<digest>:<partition>:<code address>``), so any process can find
-the file from the key alone. Any other key (a flow's own result, a plain
-``@task`` pointed at this block) is placed by the Prefect run context and
-remembered in a small key record under ``<mirror base>/_prefect/keys/``.
+Where a result goes comes from its key when fsmirror made it
+(``fsmirror:<flow run id | *>:<digest>:<partition>:<code address>``; ``*`` for a
+cache policy that does not depend on the run, which is what lets cache hits
+cross flow runs), else from the Prefect run in progress; outside any run, from
+the key alone (``<mirror root>/_prefect.py::result``, the key as the run id).
 """
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import io
 import json
+import pickle
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 from urllib.parse import quote, unquote
 
@@ -35,70 +36,132 @@ from prefect.filesystems import WritableFileSystem
 from prefect.serializers import Serializer
 from pydantic import Field, PrivateAttr
 
-from fsmirror import FSMirror, StorageError
-from fsmirror.address import address_of
+from fsmirror import FSMirror, ResolveError, StorageError
+from fsmirror.address import CodeAddress, address_of
 from fsmirror.errors import ArtifactExistsError, ArtifactNotFoundError, FormatError
 from fsmirror.hashing import hash_bytes
+from fsmirror.layout import module_path
+from fsmirror.runid import encode_segment
+
+from . import _records
+from ._records import KeyRecord, record_file
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["FSMirrorStorage", "FSMirrorSerializer", "Encoded", "Where", "make_key", "parse_key", "KEY_PREFIX"]
+__all__ = [
+    "FSMirrorStorage",
+    "FSMirrorSerializer",
+    "Encoded",
+    "Where",
+    "make_key",
+    "parse_key",
+    "relative_address",
+    "code_object",
+    "KEY_PREFIX",
+    "ANY_RUN",
+    "FALLBACK_MODULE",
+]
 
 KEY_PREFIX = "fsmirror:"
+ANY_RUN = "*"
+"""The run part of a key whose cache digest does not depend on the run: the newest run holding it answers."""
+FALLBACK_MODULE = "_prefect.py"
+"""Results stored outside any flow or task run go to ``<mirror root>/_prefect.py::result``."""
 PARQUET_MAGIC = b"PAR1"
 PICKLE_MAGIC = b"\x80"  # every pickle of protocol 2 or later starts with PROTO
 TEXT_FORMATS = frozenset({"json", "csv", "txt"})
+_MISSING: Any = object()
+_PROBE = "fsmirrorprobe"
 
 
 class Where(NamedTuple):
-    """Where a result lives: fsmirror's (object, run id, partition), plus ids for the manifest."""
+    """Where a result lives: what the core resolves (a function, a CodeAddress or an address string),
+    the run, the partition, and the ids to record. ``fallback``: keyed by the key, outside any run."""
 
-    address: str
+    obj: Any
     run_id: str
     partition: str | None
     ids: dict[str, Any]
+    fallback: bool = False
 
 
-def make_key(run_id: str, digest: str | None, address: str, partition: str | None = None) -> str:
+def make_key(run_id: str | None, digest: str | None, address: str, partition: str | None = None) -> str:
     """A storage key that says where its artifact lives, so no lookup table is needed.
 
-    The code address goes last: it contains ``::`` (and may contain ``:`` on
-    Windows); the run id and the digest never do, and the partition is
-    percent-encoded.
+    ``run_id=None`` writes ``*``: the key names a cache entry that any flow run may
+    hold (the newest one answers). The code address goes last: it contains ``::``
+    (and may contain ``:`` on Windows); the run id and the digest never do, and the
+    partition is percent-encoded.
     """
     part = "" if partition is None else quote(partition, safe="")
-    return f"{KEY_PREFIX}{run_id}:{digest or '-'}:{part}:{address}"
+    return f"{KEY_PREFIX}{ANY_RUN if run_id is None else run_id}:{digest or '-'}:{part}:{address}"
 
 
-def parse_key(key: str) -> tuple[str, str, str | None, str] | None:
-    """(run id, digest, partition, code address) of a key made by :func:`make_key`, else None."""
+def parse_key(key: str) -> tuple[str | None, str, str | None, str] | None:
+    """(run id or None for any run, digest, partition, code address) of a key made by :func:`make_key`."""
     if not key.startswith(KEY_PREFIX):
         return None
     parts = key[len(KEY_PREFIX) :].split(":", 3)
     if len(parts) != 4 or not parts[0] or "::" not in parts[3]:
         return None
-    return parts[0], parts[1], (unquote(parts[2]) if parts[2] else None), parts[3]
+    run = None if parts[0] == ANY_RUN else parts[0]
+    return run, parts[1], (unquote(parts[2]) if parts[2] else None), parts[3]
+
+
+def code_object(fn: Any) -> Any:
+    """What the core resolves for a Prefect task or flow function.
+
+    The function itself when it has a stable address; a function defined inside
+    another (a ``<locals>`` qualname, as in tests and notebooks-as-modules) is
+    located by its file and its qualname without the ``<locals>`` parts
+    (``test_it.<locals>.bar`` -> ``test_it.bar``).
+    """
+    fn = inspect.unwrap(fn)
+    try:
+        address_of(fn)
+        return fn
+    except ResolveError:
+        qualname = str(getattr(fn, "__qualname__", "")).replace("<locals>.", "")
+        file = getattr(getattr(fn, "__code__", None), "co_filename", "") or ""
+        if not qualname or "<" in qualname or not file or file.startswith("<"):
+            raise
+        return CodeAddress(tuple(p for p in file.replace("\\", "/").split("/") if p), qualname)
+
+
+def relative_address(fm: FSMirror, obj: Any) -> str:
+    """The code address under the mirror's root, as the docs and manifests show it (never a host path)."""
+    if isinstance(obj, str):
+        return obj
+    addr = obj if isinstance(obj, CodeAddress) else address_of(obj)
+    module = module_path(addr, fm.settings.root)
+    return f"{module}.py::{addr.qualname}"
 
 
 class Encoded(bytes):
-    """Result bytes that also say which fsmirror format they are in.
+    """Result bytes that also say which fsmirror format they are in (and, in the writing process, the value).
 
     Prefect passes the serializer's output to the block untouched, so the block
-    learns the format (the file's extension) without sniffing; on the way back
-    the block hands the manifest's format to the serializer the same way. Plain
-    ``bytes`` still work everywhere: the attributes are a shortcut, not a
-    requirement.
+    learns the value and its format without decoding; on the way back the block
+    hands the manifest's format and Python type to the serializer the same way.
+    Plain ``bytes`` still work everywhere: the attributes are a shortcut.
     """
 
     format: str
     python_type: str
+    value: Any
 
-    def __new__(cls, data: bytes | memoryview, format: str, python_type: str = "") -> Encoded:
+    def __new__(
+        cls, data: bytes | memoryview, format: str, python_type: str = "", value: Any = _MISSING
+    ) -> Encoded:
         self = super().__new__(cls, data)
         self.format = format
         self.python_type = python_type
+        self.value = value
         return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Encoded, (bytes(self), self.format, self.python_type))  # never pickles the value along
 
 
 def _sniff(blob: bytes, declared: str) -> str:
@@ -114,7 +177,9 @@ class FSMirrorSerializer(Serializer):
     """Serialize a result in the mirror's format, so the stored file is the artifact itself.
 
     A value the format cannot hold falls back (JSON-able -> json, else a plain
-    pickle) by fsmirror's one rule; ``strict`` makes that an error instead.
+    pickle) by fsmirror's one rule; ``strict`` makes that an error instead. An
+    exception (a failed run's) is always a pickle: it is kept for Prefect, never
+    stored as an artifact.
     """
 
     type: str = Field(default="fsmirror", frozen=True)
@@ -123,17 +188,22 @@ class FSMirrorSerializer(Serializer):
     allow_pickle: bool = Field(default=True, description="Whether pickle may be written and read.")
 
     def dumps(self, obj: Any) -> bytes:
-        from fsmirror.formats import choose_format, python_type
+        from fsmirror.formats import choose_format, get_format, python_type
 
         if self.format == "bytes":
             raise FormatError(
                 "a Prefect result cannot use the 'bytes' format: the file could not say whether it "
                 "holds raw bytes or a fallback pickle; use a mirror with output_format 'pkl' or 'parquet'"
             )
-        fmt, _ = choose_format(obj, None, self.format, strict=self.strict, allow_pickle=self.allow_pickle)
+        if isinstance(obj, BaseException):
+            if not self.allow_pickle:
+                raise FormatError("a failed run's exception is kept as a pickle, and allow_pickle is False")
+            fmt = get_format("pkl")
+        else:
+            fmt, _ = choose_format(obj, None, self.format, strict=self.strict, allow_pickle=self.allow_pickle)
         buf = io.BytesIO()
         fmt.dump(obj, buf)
-        return Encoded(buf.getbuffer(), fmt.name, python_type(obj))
+        return Encoded(buf.getbuffer(), fmt.name, python_type(obj), obj)
 
     def loads(self, blob: bytes) -> Any:
         from fsmirror.formats import get_format
@@ -144,15 +214,22 @@ class FSMirrorSerializer(Serializer):
         fmt = get_format(name)
         kind = getattr(blob, "python_type", "") or ""
         if name == "parquet" and kind in ("", "builtins.bytes"):
-            # The manifest of a streamed write cannot know the Python type: parquet's
-            # own schema says whether a pandas DataFrame was written.
+            # bytes that came without their type: parquet's own schema says whether a
+            # pandas DataFrame was written.
             table = fmt.load(io.BytesIO(blob), {"python_type": "pyarrow.Table"})
             return table.to_pandas() if table.schema.pandas_metadata else table
         return fmt.load(io.BytesIO(blob), {"python_type": kind})
 
 
-def _run_context() -> tuple[Any, str, dict[str, Any]]:
-    """(the user's function, the flow run id, the ids to record) from the Prefect run in progress."""
+class _Run(NamedTuple):
+    obj: Any
+    run_id: str
+    ids: dict[str, Any]
+    serializer: Serializer | None
+
+
+def _run_context() -> _Run | None:
+    """The Prefect run in progress: the user's function, the flow run id, ids to record, the serializer."""
     task_ctx = TaskRunContext.get()
     flow_ctx = FlowRunContext.get()
     ids: dict[str, Any] = {}
@@ -167,14 +244,53 @@ def _run_context() -> tuple[Any, str, dict[str, Any]]:
         ids.update(task_run_id=str(run.id), task_run_name=run.name, task_name=task_ctx.task.name)
         if run.flow_run_id is not None:
             ids["flow_run_id"] = str(run.flow_run_id)
-        fn = inspect.unwrap(task_ctx.task.fn)
-        return fn, str(ids.get("flow_run_id") or run.id), ids
+        store = task_ctx.result_store
+        return _Run(
+            code_object(task_ctx.task.fn),
+            str(ids.get("flow_run_id") or run.id),
+            ids,
+            store.serializer if store is not None else None,
+        )
     if flow_ctx is not None and flow_ctx.flow is not None and flow_ctx.flow_run is not None:
-        return inspect.unwrap(flow_ctx.flow.fn), str(flow_ctx.flow_run.id), ids
-    raise StorageError(
-        "fsmirror-storage was asked to store a result whose key does not say where it goes "
-        "and no Prefect flow or task run is in progress; use @mirrored_task / @mirrored_flow"
-    )
+        store = flow_ctx.result_store
+        return _Run(
+            code_object(flow_ctx.flow.fn),
+            str(flow_ctx.flow_run.id),
+            ids,
+            store.serializer if store is not None else None,
+        )
+    return None
+
+
+def _json_exact(value: Any, depth: int = 0, top: bool = True) -> bool:
+    """Whether JSON gives ``value`` back equal and of the same types (a top-level tuple is restored)."""
+    if depth > 200:
+        return False
+    if value is None or isinstance(value, (str, bool, int)):
+        return True
+    if isinstance(value, float):
+        return value == value and value not in (float("inf"), float("-inf"))
+    if isinstance(value, list) or (top and isinstance(value, tuple)):
+        return all(_json_exact(v, depth + 1, False) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json_exact(v, depth + 1, False) for k, v in value.items())
+    return False
+
+
+def _exact_in(fmt: str, value: Any) -> bool:
+    from fsmirror.formats import FORMATS
+
+    if fmt == "pkl":
+        return True
+    if fmt == "json":
+        return _json_exact(value)
+    if fmt == "txt":
+        return isinstance(value, str)
+    if fmt == "bytes":
+        return isinstance(value, bytes)
+    if fmt == "parquet":
+        return FORMATS["parquet"].accepts(value)
+    return False  # csv reads back strings and rows
 
 
 class FSMirrorStorage(WritableFileSystem):
@@ -222,6 +338,14 @@ class FSMirrorStorage(WritableFileSystem):
 
     _fm: Any = PrivateAttr(default=None)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A pickled block (a result that holds one) carries its settings, not the open store.
+        state = dict(super().__getstate__())
+        private = dict(state.get("__pydantic_private__") or {})
+        private["_fm"] = None
+        state["__pydantic_private__"] = private
+        return state
+
     def fsmirror(self) -> FSMirror:
         """The configured :class:`fsmirror.FSMirror` (built once; a bad config raises ConfigError here)."""
         if self._fm is None:
@@ -234,100 +358,276 @@ class FSMirrorStorage(WritableFileSystem):
         twin._fm = self._fm
         return twin
 
-    # -- where a key's artifact lives -----------------------------------------------
+    # -- where a key's result goes, and where it is -------------------------------------
 
-    def _key_record_uri(self, fm: FSMirror, key: str) -> str:
-        return f"{fm.base}/_prefect/keys/{hashlib.sha256(key.encode()).hexdigest()}.json"
+    def _fallback(self, fm: FSMirror, key: str) -> Where:
+        """A result stored outside any run: its slot is derived from the key alone (the key is the run id).
 
-    def _locate(self, key: str, *, writing: bool) -> Where:
-        """Where ``key``'s result lives: from the key itself, else the run context or the key record."""
-        fm = self.fsmirror()
+        A key too long for a path segment, or the reserved ``latest``, becomes
+        ``k-<hash of the key>``.
+        """
+        try:
+            fits = len(encode_segment(key)) <= 120 and key != "latest"
+        except ResolveError:
+            fits = False
+        run = key if fits else "k-" + _records.kind_of(key)[len(_records.KIND_PREFIX) :]
+        return Where(CodeAddress((fm.settings.root, FALLBACK_MODULE), "result"), run, None, {}, True)
+
+    def _place(self, fm: FSMirror, key: str) -> tuple[Where, _Run | None]:
+        """Where a result being written under ``key`` goes."""
+        ctx = _run_context()
         parsed = parse_key(key)
-        ids: dict[str, Any] = {}
-        if writing:
-            try:
-                fn, run_id, ids = _run_context()
-            except StorageError:
-                if parsed is None:
-                    raise
-            else:
-                if parsed is None:
-                    return Where(str(address_of(fn)), run_id, None, ids)
         if parsed is not None:
-            run_id, _, partition, address = parsed
-            ids.setdefault("flow_run_id", run_id)
-            return Where(address, run_id, partition, ids)
-        record = self._read_json(fm, self._key_record_uri(fm, key))
-        if record is None:
-            raise ArtifactNotFoundError(f"no result stored under key {key!r} in {fm.base}")
-        return Where(str(record["address"]), str(record["run_id"]), record.get("partition"), ids)
+            run, _, partition, address = parsed
+            obj: Any = address
+            if ctx is not None and relative_address(fm, ctx.obj) == address:
+                obj = ctx.obj  # the function itself: the manifest records its source file's hash
+            if run is None:
+                if ctx is None:
+                    raise StorageError(
+                        f"fsmirror-storage: key {key!r} names a cache entry of any flow run; writing one "
+                        "needs the Prefect run in progress (write inside a task or flow run)"
+                    )
+                run = ctx.run_id
+            ids = dict(ctx.ids) if ctx is not None else {"flow_run_id": run}
+            return Where(obj, run, partition, ids), ctx
+        if ctx is not None:
+            return Where(ctx.obj, ctx.run_id, None, dict(ctx.ids)), ctx
+        return self._fallback(fm, key), None
+
+    def _dir(self, fm: FSMirror, where: Where) -> str:
+        return fm.mirror_full(where.obj, run_id=where.run_id, partition=where.partition)
 
     @staticmethod
-    def _read_json(fm: FSMirror, uri: str) -> dict[str, Any] | None:
+    def _run_split(fm: FSMirror, obj: Any, partition: str | None) -> tuple[str, str]:
+        """(what comes before the run segment, what comes after it) in this code's slot directories."""
+        probe = fm.mirror_full(obj, run_id=_PROBE, partition=partition)
+        head, _, tail = probe.partition(f"/{_PROBE}")
+        return head, tail
+
+    @staticmethod
+    def _load(fm: FSMirror, path: str) -> KeyRecord | None:
         try:
-            data = fm.filesystem.cat_file(uri)
+            return KeyRecord.load(fm.filesystem.cat_file(path))
         except FileNotFoundError:
             return None
-        value = json.loads(data)
-        return value if isinstance(value, dict) else None
+        except ValueError as e:
+            raise StorageError(f"the key record {path} is damaged ({e})") from e
 
-    def _metadata_uri(self, fm: FSMirror, where: Where) -> str:
-        directory = fm.mirror_full(where.address, run_id=where.run_id, partition=where.partition)
-        return f"{directory}/_{fm.settings.output_name}.prefect.json"
+    def _find(self, fm: FSMirror, key: str) -> tuple[str, KeyRecord]:
+        """The directory holding ``key``'s record, and the record. ArtifactNotFoundError when none does."""
+        out = fm.settings.output_name
 
-    # -- the one implementation behind the sync and async twins ---------------------
+        def at(directory: str) -> tuple[str, KeyRecord] | None:
+            rec = self._load(fm, record_file(directory, out, key))
+            if rec is None:
+                return None
+            _records.remember(fm, key, directory)
+            return directory, rec
+
+        if (known := _records.remembered(fm, key)) is not None:
+            if (got := at(known)) is not None:
+                return got
+            _records.forget_dir(fm, key)
+        parsed = parse_key(key)
+        dirs: list[str] = []
+        if parsed is not None:
+            run, _, partition, address = parsed
+            if run is not None:
+                if (got := at(fm.mirror_full(address, run_id=run, partition=partition))) is not None:
+                    return got
+            else:  # a cache entry any run may hold: the series' runs that have its record
+                head, tail = self._run_split(fm, address, partition)
+                dirs = [
+                    d
+                    for d in _records.find_records(fm, head, out, key)
+                    if d.startswith(head + "/")
+                    and d.endswith(tail)
+                    and "/" not in d[len(head) + 1 : len(d) - len(tail)]
+                ]
+        else:
+            ctx = _run_context()
+            if ctx is not None and (got := at(fm.mirror_full(ctx.obj, run_id=ctx.run_id))) is not None:
+                return got
+            if (got := at(self._dir(fm, self._fallback(fm, key)))) is not None:
+                return got
+            # Prefect's own key (a cache key, a storage key template, a random one): by its record's
+            # name, in this code's module first, then anywhere in the mirror
+            if ctx is not None:
+                dirs = _records.find_records(fm, self._run_split(fm, ctx.obj, None)[0], out, key)
+            if not dirs:
+                dirs = _records.find_records(fm, fm.base, out, key)
+        chosen = _records.newest(fm, dirs, out)
+        if chosen is not None and (got := at(chosen)) is not None:
+            return got
+        raise ArtifactNotFoundError(
+            f"the result of key {key!r} does not exist in {fm.base} (no record of it)"
+        )
+
+    # -- the one implementation behind the sync and async twins ---------------------------
+
+    def _unpack(self, key: str, content: bytes, ctx: _Run | None) -> tuple[Any, dict[str, Any], str]:
+        """(the value, Prefect's metadata as JSON, how it came): 'fsmirror', 'record', 'raw' or 'bytes'."""
+        from prefect.results import ResultRecord, ResultRecordMetadata  # type: ignore[attr-defined]
+
+        block_id = getattr(self, "_block_document_id", None)
+
+        def meta(serializer: Serializer) -> dict[str, Any]:
+            m = ResultRecordMetadata(storage_key=key, serializer=serializer, storage_block_id=block_id)
+            return dict(json.loads(m.dump_bytes()))
+
+        if isinstance(content, Encoded) and content.value is not _MISSING:
+            serializer = ctx.serializer if ctx is not None and ctx.serializer is not None else None
+            if serializer is None or serializer.type != "fsmirror":
+                s = self.fsmirror().settings
+                serializer = FSMirrorSerializer(
+                    format=s.output_format, strict=s.strict_format, allow_pickle=s.allow_pickle
+                )
+            return content.value, meta(serializer), "fsmirror"
+        try:
+            record: Any = ResultRecord.deserialize(bytes(content))
+        except Exception:
+            record = None
+        if record is not None:
+            return record.result, dict(json.loads(record.serialize_metadata())), "record"
+        serializer = ctx.serializer if ctx is not None else None
+        if serializer is None and parse_key(key) is not None:
+            s = self.fsmirror().settings  # fsmirror's own key: the bytes are FSMirrorSerializer's
+            serializer = FSMirrorSerializer(
+                format=s.output_format, strict=s.strict_format, allow_pickle=s.allow_pickle
+            )
+        if serializer is not None:
+            try:
+                value = serializer.loads(content)
+            except Exception:
+                pass
+            else:
+                return value, meta(serializer), "fsmirror" if serializer.type == "fsmirror" else "raw"
+        return bytes(content), {"storage_key": key}, "bytes"
+
+    def _format(self, fm: FSMirror, value: Any, how: str) -> str | None:
+        """The format to store a value in: the mirror's rule for fsmirror's serializer; else one that gives it back."""
+        if how == "fsmirror":
+            return None
+        if how == "bytes":
+            return "bytes"
+        s = fm.settings
+        if _exact_in(s.output_format, value) or s.strict_format:
+            return None if s.strict_format else s.output_format
+        return "json" if _json_exact(value) else "pkl"
+
+    def _commit(
+        self, fm: FSMirror, where: Where, key: str, value: Any, content: bytes, how: str, ctx: _Run | None
+    ) -> str:
+        kw: dict[str, Any] = {"run_id": where.run_id, "partition": where.partition}
+        fmt = self._format(fm, value, how)
+        ids = {**where.ids, "result_key": key}
+
+        def write(overwrite: bool) -> str:
+            try:
+                return str(
+                    fm.write(
+                        where.obj,
+                        value,
+                        format=fmt,
+                        overwrite=overwrite,
+                        run_source="prefect",
+                        orchestrator=ids,
+                        **kw,
+                    )
+                )
+            except FormatError as e:
+                if not isinstance(e.__cause__, BufferError):
+                    raise
+                # The core's hashing writer refuses pickle's out-of-band buffers (a large numpy array
+                # pickled with protocol 5 arrives as a typed memoryview, which blake3 does not take):
+                # pickle to bytes here and stream them. The manifest then says builtins.bytes.
+                data = bytes(content) if getattr(content, "format", None) == "pkl" else pickle.dumps(value, 5)
+                with fm.open_write(
+                    where.obj, format="pkl", overwrite=overwrite, run_source="prefect", orchestrator=ids, **kw
+                ) as w:
+                    w.write(data)
+                assert w.manifest is not None
+                return str(w.manifest.uri)
+
+        try:
+            return write(where.fallback)  # outside a run a key names its latest value, as in Prefect
+        except ArtifactExistsError as e:
+            if self._load(fm, record_file(self._dir(fm, where), fm.settings.output_name, key)) is not None:
+                return write(True)  # Prefect rewrites its own key (refresh_cache, an expired entry)
+            if how == "fsmirror" and fm.exists(where.obj, **kw):
+                man = fm.manifest(where.obj, **kw)
+                recorded = man["hash"]
+                if recorded["digest"] == hash_bytes(bytes(content), recorded["algorithm"]):
+                    return str(man["uri"])  # the same bytes under another key (mirrored_flow, then Prefect)
+            if ctx is not None:
+                raise ArtifactExistsError(
+                    f"{e}; fsmirror keeps one result per task and flow run: for a task called more than once "
+                    "in a flow run, give mirrored_task(partition=...), e.g. '{parameters[day]}'"
+                ) from e
+            raise
 
     def _write(self, key: str, content: bytes) -> str:
         fm = self.fsmirror()
-        where = self._locate(key, writing=True)
+        where, ctx = self._place(fm, key)
+        directory = self._dir(fm, where)
+        rec_path = record_file(directory, fm.settings.output_name, key)
         if self.role == "metadata":
-            uri = self._metadata_uri(fm, where)
-            fm.filesystem.pipe_file(uri, bytes(content))
-            return uri
-        fmt = getattr(content, "format", None) or _sniff(content, fm.settings.output_format)
-        ids = {**where.ids, "result_key": key}
-        try:
-            with fm.open_write(
-                where.address,
-                run_id=where.run_id,
-                partition=where.partition,
-                format=fmt,
-                run_source="prefect",
-                orchestrator=ids,
-            ) as w:
-                w.write(content)
-            assert w.manifest is not None
-            uri = w.manifest.uri
-        except ArtifactExistsError:
-            # The same bytes again (mirrored_flow persists before Prefect's own write
-            # does, under another key) are already stored; anything else is a clash.
-            man = fm.manifest(where.address, run_id=where.run_id, partition=where.partition)
-            recorded = man["hash"]
-            if recorded["digest"] != hash_bytes(bytes(content), recorded["algorithm"]):
-                raise
-            uri = str(man["uri"])
-        if parse_key(key) is None:
-            record = {"key": key, "address": where.address, "run_id": where.run_id, "partition": None}
-            fm.filesystem.pipe_file(self._key_record_uri(fm, key), json.dumps(record).encode())
+            existing = self._load(fm, rec_path)
+            rec = KeyRecord(metadata=dict(json.loads(content)), verbatim=bytes(content))
+            if existing is not None:
+                rec.record, rec.failed = existing.record, existing.failed
+            fm.filesystem.pipe_file(rec_path, rec.dump())
+            _records.remember(fm, key, directory)
+            return rec_path
+        value, metadata, how = self._unpack(key, content, ctx)
+        if isinstance(value, BaseException):
+            # A failed run's exception: Prefect may read it back, but it is no artifact of the task.
+            rec = KeyRecord(metadata=metadata, failed=bytes(content))
+            fm.filesystem.makedirs(directory, exist_ok=True)
+            fm.filesystem.pipe_file(rec_path, rec.dump())
+            _records.remember(fm, key, directory)
+            return rec_path
+        uri = self._commit(fm, where, key, value, content, how, ctx)
+        rec = KeyRecord(metadata=metadata, record=how == "record")
+        fm.filesystem.pipe_file(rec_path, rec.dump())
+        _records.remember(fm, key, directory)
         return uri
 
+    @staticmethod
+    def _slot(man: Mapping[str, Any]) -> dict[str, Any]:
+        run = man["run"]["id"]
+        return {
+            "obj": str(man["code"]["address"]),
+            "run_id": tuple(run) if isinstance(run, list) else run,
+            "partition": man.get("partition"),
+        }
+
     def _read(self, key: str) -> bytes:
+        from prefect.results import ResultRecord, ResultRecordMetadata  # type: ignore[attr-defined]
+
         fm = self.fsmirror()
-        where = self._locate(key, writing=False)
+        directory, rec = self._find(fm, key)
         if self.role == "metadata":
-            uri = self._metadata_uri(fm, where)
-            try:
-                data = bytes(fm.filesystem.cat_file(uri))
-            except FileNotFoundError as e:
-                raise ArtifactNotFoundError(f"no Prefect metadata for key {key!r} at {uri}") from e
-            if json.loads(data).get("storage_key") != key:
-                # Same task and flow run, other inputs: not this key's result.
-                raise ArtifactNotFoundError(f"{uri} holds the result of another key than {key!r}")
-            return data
-        man = fm.manifest(where.address, run_id=where.run_id, partition=where.partition)
-        with fm.open_read(where.address, run_id=where.run_id, partition=where.partition) as f:
-            data = f.read()
-        return Encoded(data, str(man["format"]), str(man.get("python_type", "")))
+            return rec.metadata_bytes()
+        if rec.failed is not None:
+            return rec.failed
+        man = _records.committed_manifest(fm, directory, fm.settings.output_name)
+        if man is None:
+            raise ArtifactNotFoundError(f"the result of key {key!r} at {directory} is not committed")
+        slot = self._slot(man)
+        if man.get("format") == "bytes":  # stored as they came (undecodable): handed back the same
+            with fm.open_read(**slot) as f:
+                return bytes(f.read())
+        serializer = ResultRecordMetadata.model_validate(rec.metadata).serializer if rec.metadata else None
+        if rec.record:
+            meta = ResultRecordMetadata.model_validate(rec.metadata)
+            return ResultRecord(metadata=meta, result=fm.read(**slot)).serialize()
+        if serializer is None or serializer.type == "fsmirror":
+            with fm.open_read(**slot) as f:
+                data = f.read()
+            return Encoded(data, str(man["format"]), str(man.get("python_type", "")))
+        return serializer.dumps(fm.read(**slot))
 
     # Prefect declares these async but calls them as write_path(key, _sync=True, content=...)
     # on its sync path and awrite_path / aread_path on its async path: both are given.
@@ -352,5 +652,9 @@ class FSMirrorStorage(WritableFileSystem):
 
     def manifest_for(self, key: str) -> Mapping[str, Any]:
         """The fsmirror manifest of the result stored under ``key``."""
-        where = self._locate(key, writing=False)
-        return self.fsmirror().manifest(where.address, run_id=where.run_id, partition=where.partition)
+        fm = self.fsmirror()
+        directory, rec = self._find(fm, key)
+        man = _records.committed_manifest(fm, directory, fm.settings.output_name)
+        if man is None or rec.failed is not None:
+            raise ArtifactNotFoundError(f"no committed result under key {key!r} (at {directory})")
+        return fm.manifest(**self._slot(man))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -82,3 +83,35 @@ def test_bad_threshold_is_a_config_error(monkeypatch: pytest.MonkeyPatch, thresh
     monkeypatch.setenv("AIRFLOW__FSMIRROR__XCOM_THRESHOLD", threshold)
     with pytest.raises(ValueError, match=r"xcom_threshold = '.*' is not a whole number of bytes"):
         FSMirrorXComBackend.serialize_value([1], key="return_value", dag_id="d", task_id="t", run_id="r")
+
+
+@pytest.mark.parametrize("provider", ["local", "s3"])
+def test_a_purged_retry_moves_latest_back(
+    provider: str,
+    run_dag: Callable[..., Any],
+    airflow_db: Path,
+    request: pytest.FixtureRequest,
+    fsmirror_config: Any,
+) -> None:
+    """Run 1 commits 'maybe'; run 2's first try commits it too and fails; its purge must move latest back."""
+    from fsmirror.address import CodeAddress
+
+    cfg = fsmirror_config(request.getfixturevalue(f"{provider}_config")(mirrors=DAG_MIRRORS))
+    fm = FSMirror(cfg, mirror="dags")
+    day1 = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
+    day2 = dt.datetime(2026, 11, 2, tzinfo=dt.timezone.utc)
+    first = run_dag("failures", "retry_latest", logical_date=day1, run_after=day1, run_conf={"fail_first": False})
+    assert first.state == "success"
+    dag_file = Path(__file__).parent / "dags" / "failures.py"
+    where = CodeAddress(tuple(p for p in str(dag_file).split("/") if p), "pushes")
+    kw: dict[str, Any] = {"partition": "retry_latest", "output_name": "maybe"}
+    assert fm.latest(where, **kw) == ("retry_latest", first.run_id)
+
+    second = run_dag("failures", "retry_latest", logical_date=day2, run_after=day2, run_conf={"fail_first": True})
+    assert second.state == "success"
+    assert ti_states(airflow_db, "retry_latest", second.run_id) == {("pushes", -1): ("success", 2)}
+    assert xcom_rows(airflow_db, "retry_latest", second.run_id) == {}  # try 1's 'maybe' was cleared ...
+    assert not fm.exists(where, run_id=("retry_latest", second.run_id), **kw)  # ... and purged
+    assert fm.runs(where, **kw) == [("retry_latest", first.run_id)]
+    assert fm.latest(where, **kw) == ("retry_latest", first.run_id)  # latest moved back
+    assert fm.read(where, **kw) == {"run": first.run_id}

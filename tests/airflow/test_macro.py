@@ -38,18 +38,19 @@ def test_bash_operator_renders_the_mirrored_path(
     seen = set()
     for dag_id, dr in runs.items():
         slot = f"{dag_id}@{_escape(dr.run_id)}"
-        expected = f"{store}/dags/twin_dags/{slot}/render/out.parquet"
+        # the partition (the segment after the task) is the DAG id: each DAG's history is its own
+        expected = f"{store}/dags/twin_dags/{slot}/render/{dag_id}/out.parquet"
         assert rendered_fields(airflow_db, dag_id, dr.run_id, "render")["bash_command"] == f"echo {expected}"
         # BashOperator pushes its last output line: through the XCom backend, into storage
         ref = xcom_rows(airflow_db, dag_id, dr.run_id)[("render", -1, "return_value")]
-        assert ref["__fsmirror_xcom__"] == f"{store}/dags/twin_dags/{slot}/render/out.json"
+        assert ref["__fsmirror_xcom__"] == f"{store}/dags/twin_dags/{slot}/render/{dag_id}/out.json"
         assert Path(ref["__fsmirror_xcom__"]).read_text() == f'"{expected}"'
         seen.add(expected)
 
         csv = rendered_fields(airflow_db, dag_id, dr.run_id, "render_csv")["bash_command"]
-        assert csv == f"echo {store}/dags/twin_dags/{slot}/render_csv/orders.csv"
-        for i in (0, 1):  # mapped: map_index after the name, in the macro and the backend alike
-            mapped = f"{store}/dags/twin_dags/{slot}/render_mapped/{i}"
+        assert csv == f"echo {store}/dags/twin_dags/{slot}/render_csv/{dag_id}/orders.csv"
+        for i in (0, 1):  # mapped: <dag_id>@<map_index> ('@' escaped), in the macro and the backend alike
+            mapped = f"{store}/dags/twin_dags/{slot}/render_mapped/{dag_id}~40{i}"
             assert rendered_fields(airflow_db, dag_id, dr.run_id, "render_mapped", i)["bash_command"] == (
                 f"echo {mapped}/out.parquet"
             )
@@ -57,11 +58,13 @@ def test_bash_operator_renders_the_mirrored_path(
             assert ref["__fsmirror_xcom__"] == f"{mapped}/out.json"
         for task_id in ("compute", "compute_again"):  # one callable, two tasks: two directories
             ref = xcom_rows(airflow_db, dag_id, dr.run_id)[(task_id, -1, "return_value")]["__fsmirror_xcom__"]
-            assert ref == f"{store}/dags/twin_dags/{slot}/{task_id}/out.json"
+            assert ref == f"{store}/dags/twin_dags/{slot}/{task_id}/{dag_id}/out.json"
             # the macro rendered inside the task and the backend agree on the directory
-            assert json.loads(Path(ref).read_text()) == f"{store}/dags/twin_dags/{slot}/{task_id}/out.parquet"
+            assert json.loads(Path(ref).read_text()) == (
+                f"{store}/dags/twin_dags/{slot}/{task_id}/{dag_id}/out.parquet"
+            )
         addressed = rendered_fields(airflow_db, dag_id, dr.run_id, "render_address")["bash_command"]
-        assert addressed == f"echo {store}/aipipeline/models/train/{slot}/Trainer"
+        assert addressed == f"echo {store}/aipipeline/models/train/{slot}/Trainer/{dag_id}"
     assert len(seen) == 2
 
 
@@ -76,5 +79,6 @@ def test_macro_and_backend_agree_with_the_core(
     dag_file = Path(__file__).parent / "dags" / "twin_dags.py"
     where = CodeAddress(tuple(p for p in str(dag_file).split("/") if p), "render")
     rendered = rendered_fields(airflow_db, "twin_a", dr.run_id, "render")["bash_command"]
-    assert rendered == "echo " + fm.mirror_full_output(where, run_id=("twin_a", dr.run_id))
-    assert fm.read(where, run_id=("twin_a", dr.run_id), format=None) == rendered.removeprefix("echo ")
+    run = ("twin_a", dr.run_id)
+    assert rendered == "echo " + fm.mirror_full_output(where, run_id=run, partition="twin_a")
+    assert fm.read(where, run_id=run, partition="twin_a", format=None) == rendered.removeprefix("echo ")

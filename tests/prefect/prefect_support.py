@@ -38,7 +38,8 @@ def task_runs(flow_run_id: Any) -> dict[str, Any]:
 def run_python(code: str, api_url: str, **env: str) -> str:
     """Run ``code`` in a fresh interpreter against the session's Prefect server; returns stdout."""
     sample = os.path.join(os.path.dirname(__file__), "sample")  # user code, importable as in a real worker
-    full_env = {**os.environ, "PREFECT_API_URL": api_url, "PYTHONPATH": sample, **env}
+    path = os.pathsep.join(p for p in (sample, os.environ.get("PYTHONPATH", "")) if p)
+    full_env = {**os.environ, "PREFECT_API_URL": api_url, "PYTHONPATH": path, **env}
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=full_env, timeout=180
     )

@@ -21,6 +21,7 @@ from prefect_support import MIRRORS, block_slug, read_json, run_python, task_run
 
 from fsmirror import ArtifactExistsError, ConfigError, ResolveError
 from fsmirror_prefect import FSMirrorStorage, mirrored_task
+from fsmirror_prefect._records import record_file
 from prefect import flow
 
 BLOCK_SETS = ["local", "s3"]
@@ -51,13 +52,16 @@ def test_flow_writes_real_artifacts_at_mirrored_paths(
 
     run_dir = f"{fm.base}/etl/pipeline/{fr}"
     assert fm.mirror_full_output(p.lift_data, run_id=fr) == f"{run_dir}/lift_data/out.parquet"
+    runs = task_runs(state.state_details.flow_run_id)
+    # Prefect's record of each key sits beside the artifact: _out.prefect_<hash of the key>.json
+    record = {name: record_file("", "out", runs[name].state.data.storage_key)[1:] for name in runs}
     assert run_files(fs, run_dir) == {
         "lift_data/out.parquet",
         "lift_data/_out.manifest.json",
-        "lift_data/_out.prefect.json",
+        f"lift_data/{record['lift_data']}",
         "summarize/out.pkl",
         "summarize/_out.manifest.json",
-        "summarize/_out.prefect.json",
+        f"summarize/{record['summarize']}",
     }
     # Real artifacts: parquet that pyarrow reads, a plain pickle; no Prefect involved.
     with fs.open(f"{run_dir}/lift_data/out.parquet", "rb") as f:
@@ -66,7 +70,6 @@ def test_flow_writes_real_artifacts_at_mirrored_paths(
     assert pickle.loads(fs.cat_file(f"{run_dir}/summarize/out.pkl")) == p.Summary(3, 30)
 
     # The manifest records Prefect's ids, matching what Prefect itself recorded.
-    runs = task_runs(state.state_details.flow_run_id)
     assert set(runs) == {"lift_data", "summarize"}
     for name in ("lift_data", "summarize"):
         tr = runs[name]
@@ -80,7 +83,7 @@ def test_flow_writes_real_artifacts_at_mirrored_paths(
         assert ids["task_name"] == name and ids["task_run_name"] == tr.name
         assert ids["flow_name"] == "pipeline"
         # Prefect's own metadata lives beside the artifact and points at it.
-        meta = read_json(fs, f"{run_dir}/{name}/_out.prefect.json")
+        meta = read_json(fs, f"{run_dir}/{name}/{record[name]}")
         assert meta["storage_key"] == tr.state.data.storage_key == ids["result_key"]
         assert meta["serializer"]["type"] == "fsmirror"
         assert str(tr.state.data.storage_block_id) == str(block._block_document_id)
@@ -94,7 +97,7 @@ def test_flow_writes_real_artifacts_at_mirrored_paths(
         assert pq.read_table(f).num_rows == 4
     assert fm.runs(p.lift_data) == [fr, fr2]
     assert fm.latest(p.lift_data) == fr2
-    assert fm.read(p.lift_data, run_id=fr).num_rows == 3
+    assert len(fm.read(p.lift_data, run_id=fr)) == 3  # the manifest says a pandas DataFrame was stored
 
 
 def test_pickle_mirror_holds_a_plain_pickle(
@@ -318,7 +321,7 @@ def test_mapped_task_with_partition_template(
         assert pq.read_table(run_dir / f"day-{n}" / "out.parquet").num_rows == n
         man = json.loads((run_dir / f"day-{n}" / "_out.manifest.json").read_text())
         assert man["partition"] == f"day-{n}"
-    assert block.fsmirror().read(p.lift_data, run_id=fr, partition="day-3").num_rows == 3
+    assert len(block.fsmirror().read(p.lift_data, run_id=fr, partition="day-3")) == 3
 
 
 def test_failing_store_fails_a_mirrored_flow(

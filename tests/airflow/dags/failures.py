@@ -1,4 +1,4 @@
-"""A retried task (its first try's XCom must be purged) and a plain task for store failures."""
+"""Retried tasks (a first try's XComs must be purged) and a plain task for store failures."""
 
 from __future__ import annotations
 
@@ -31,5 +31,25 @@ def store_fails() -> None:
     produce()
 
 
+@dag(schedule=None, start_date=dt.datetime(2026, 1, 1), catchup=False)
+def retry_latest() -> None:
+    @task(retries=1, retry_delay=dt.timedelta(0))
+    def pushes() -> None:
+        """Pushes 'maybe' on every first try; fails that try when the run's conf says so.
+
+        The retry pushes nothing under 'maybe': after it, the failed try's value is purged,
+        and the newest committed 'maybe' is the previous DAG run's.
+        """
+        context = get_current_context()
+        ti = context["ti"]
+        if ti.try_number == 1:
+            ti.xcom_push(key="maybe", value={"run": ti.run_id})
+            if context["dag_run"].conf.get("fail_first"):
+                raise RuntimeError("first try fails on purpose")
+
+    pushes()
+
+
 retry_purge()
 store_fails()
+retry_latest()

@@ -76,3 +76,25 @@ def build_async(storage: Any) -> Callable[..., Any]:
 def report(n: int) -> dict[str, int]:
     """A flow with no tasks: its own return value is the only result."""
     return {"n": n}
+
+
+CALLS: dict[str, int] = {}
+"""How many times each flaky function ran (tests reset it)."""
+
+
+def flaky_lift(n: int) -> pd.DataFrame:
+    """Fails on its first call, then works: a retry (of the task or of the flow) must succeed."""
+    CALLS["flaky_lift"] = CALLS.get("flaky_lift", 0) + 1
+    if CALLS["flaky_lift"] == 1:
+        raise ValueError("first attempt fails on purpose")
+    return lift_data(n)
+
+
+def always_fails(n: int) -> int:
+    raise ValueError(f"cannot lift {n}")
+
+
+def count_calls(n: int) -> dict[str, int]:
+    """Counts its runs: a cache hit does not run it."""
+    CALLS["count_calls"] = CALLS.get("count_calls", 0) + 1
+    return {"n": n}
