@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from . import names
-from .backends import Backend, PreconditionFailed, Spool
+from .backends import Backend, PreconditionFailed, S3Backend, Spool
 from .errors import ArtifactExistsError, ArtifactNotFoundError, IntegrityError, StorageError, StoreWarning
 from .hashing import HashingWriter, new_hasher
 from .record import PENDING_MAX, ContentHash, Manifest, Pending, parse_cell, utcnow
@@ -535,6 +535,16 @@ class Store:
         if blob is None:
             raise IntegrityError(f"{m.uri} is committed (size {m.size}) but its bytes are missing at {path}")
         self._check(m, path, len(blob.data), lambda: [blob.data], verify)
+        if (
+            isinstance(self.backend, S3Backend)
+            and m.etag
+            and "-" not in m.etag
+            and blob.etag
+            and blob.etag != m.etag
+            and path == m.uri
+        ):
+            # S3's single-PUT ETag is the content's MD5: other bytes than the committed ones
+            raise IntegrityError(f"{m.uri}: the manifest recorded ETag {m.etag}, found {blob.etag} at {path}")
         return blob.data
 
     def open_verified(self, m: Manifest, path: str, verify: bool) -> BinaryIO:
@@ -575,7 +585,7 @@ class Store:
 
         b = self.backend
         if not verify:
-            if b.local and parse_path is not None:
+            if b.local:
                 b.check_inside(path)
                 head = b.head(path)
                 if head is None:
@@ -583,7 +593,13 @@ class Store:
                         f"{m.uri} is committed (size {m.size}) but its bytes are missing at {path}"
                     )
                 self._check(m, path, head.size, lambda: [], False)
-                return parse_path(path)
+                if parse_path is not None:
+                    value = parse_path(path)
+                else:
+                    with b.open(path, head.size) as f:
+                        value = parse(f)
+                self._unchanged(m, path, head)
+                return value
             with self.open_verified(m, path, False) as f:
                 return parse(f)
         found: list[str] = []
@@ -621,6 +637,7 @@ class Store:
                         value = parse(f)
             finally:
                 t.join()
+            self._unchanged(m, path, head)
         else:
             blob = b.get(path)
             if blob is None:
@@ -642,6 +659,12 @@ class Store:
                 f"{m.uri}: the manifest recorded {m.hash.algorithm} {m.hash.digest}, found {found[0]} at {path}"
             )
         return value
+
+    def _unchanged(self, m: Manifest, path: str, before: Any) -> None:
+        """Local: the file is the one that was checked (an overwrite renames over it meanwhile)."""
+        after = self.backend.head(path)
+        if after is None or after.etag != before.etag:
+            raise IntegrityError(f"{m.uri}: {path} was replaced while it was read")
 
     def _check(self, m: Manifest, path: str, size: int, chunks: Callable[[], Any], verify: bool) -> None:
         if size != m.size:

@@ -143,7 +143,8 @@ def test_damaged_manifest_fails_reads_with_storage_error_and_listings_skip_it_wi
     slot = re.escape("project/etl/my_etl_task/r1/LiftDataTask")
     with pytest.raises(StorageError, match=slot):
         after.read(ADDR, run_id="r1")
-    if provider == "local":  # runs() reads each manifest
+    if provider == "local" or damage == "not-json":
+        # local runs() reads each manifest; object stores read a cell too small to be a manifest
         with pytest.warns(UserWarning, match=slot):
             assert after.runs(ADDR) == ["r2"]
     else:  # runs() costs its listings, no read per run: the index vouches for r1, its read fails

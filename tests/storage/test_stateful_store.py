@@ -53,13 +53,19 @@ def test_the_machine_passes_a_store_that_keeps_the_guarantees() -> None:
 # gc-newest needs gc to race an overwrite: only the interleavings (test_checker.py) can show it
 @pytest.mark.parametrize("bug", sorted(set(BUGS) - {"gc-newest"}))
 def test_the_machine_catches_a_planted_bug(bug: str) -> None:
-    with pytest.raises(Broken):
-        run_machine(
-            Tenants("memory"),
-            default_steps=3000,
-            make=lambda cfg: RefMirror(cfg, {bug}),
-            tamper=False,
-            label=f"reference+{bug}",
-            shrink=False,
-            derandomize=True,
-        )
+    # The stall bugs (late-commit, takeover) show only when the stalled actor's timing works out,
+    # which a loaded machine can spoil: up to three runs must catch each bug at least once.
+    for attempt in range(3):
+        try:
+            run_machine(
+                Tenants("memory"),
+                default_steps=3000,
+                make=lambda cfg: RefMirror(cfg, {bug}),
+                tamper=False,
+                label=f"reference+{bug}",
+                shrink=False,
+                derandomize=attempt == 0,
+            )
+        except Broken:
+            return
+    pytest.fail(f"the state machine never caught the planted bug {bug!r} in 3 runs")
