@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,7 @@ __all__ = [
 KIND_PREFIX = "prefect_"
 _MAX_REMEMBERED = 4096
 _where: OrderedDict[tuple[str, str], str] = OrderedDict()
+_lock = threading.Lock()  # Prefect runs tasks on threads
 """(mirror base, key) -> the directory its record was last found in, in this process (verified on use)."""
 
 
@@ -106,14 +108,16 @@ def remembered(fm: FSMirror, key: str) -> str | None:
 
 
 def remember(fm: FSMirror, key: str, directory: str) -> None:
-    _where[(fm.base, key)] = directory
-    _where.move_to_end((fm.base, key))
-    while len(_where) > _MAX_REMEMBERED:
-        _where.popitem(last=False)
+    with _lock:
+        _where[(fm.base, key)] = directory
+        _where.move_to_end((fm.base, key))
+        while len(_where) > _MAX_REMEMBERED:
+            _where.popitem(last=False)
 
 
 def forget_dir(fm: FSMirror, key: str) -> None:
-    _where.pop((fm.base, key), None)
+    with _lock:
+        _where.pop((fm.base, key), None)
 
 
 def find_records(fm: FSMirror, prefix: str, output_name: str, key: str) -> list[str]:
