@@ -84,7 +84,10 @@ class HashingWriter(io.RawIOBase):
                 self._submit()
         else:  # a mutable buffer may change once write() returns: hash it now, in order
             self._drain()
-            self._h.update(b)
+            view = memoryview(b)
+            # pickle protocol 5 hands out-of-band buffers (numpy arrays) of any shape and item
+            # size: hash their bytes, flat (blake3 takes only flat byte buffers)
+            self._h.update(view.cast("B") if view.c_contiguous else view.tobytes())
         self._f.write(b)
         self.size += n
         return n
