@@ -227,7 +227,7 @@ OPS = [
         "runs",
         f"runs() over {SIZES.runs_listed} runs",
         _prep_runs,
-        1,  # its listing pages: 100 runs are 201 keys, one ListObjectsV2 page
+        2,  # its listing pages: store v2 lists the cells and the run index, one page each for 100 runs
         slow=True,
     ),
     Op("latest", "latest()", _prep_latest),
