@@ -526,12 +526,15 @@ class FSMirror:
         an ``IntegrityError`` only when the manifest is still the one that disagrees.
         """
         man, path = find()
-        for _ in range(3):
+        for attempt in range(3):
             try:
                 return self._load(man, path, format)
             except (IntegrityError, ArtifactNotFoundError):
                 again, again_path = find()
-                if (again.created_at, again.etag, again_path) == (man.created_at, man.etag, path):
+                same = (again.created_at, again.etag, again_path) == (man.created_at, man.etag, path)
+                # The same manifest may disagree twice over a moment (an overwrite that failed
+                # rolls its bytes back): a third mismatch under an unchanged manifest is damage.
+                if same and attempt >= 1:
                     raise
                 man, path = again, again_path
         return self._load(man, path, format)
