@@ -52,13 +52,14 @@ from faultfs import (
     install,
     watchdog,
 )
+from fsmirror.protocol import MTIME_GRAIN
 from store_model import ADDR, OUT, Tenants, mirror_config
 
 __all__ = ["make_machine", "run_machine", "Stats", "RUNS", "Broken"]
 
 RUNS = ("r0", "r1", "r2")
 CLAIM_TTL = 0.15  # seconds: a dead or stalled writer's claim goes stale this fast here
-SLACK = 0.6  # a claim younger than CLAIM_TTL + SLACK may still block a run; older, it must not
+SLACK = 0.6  # a claim younger than CLAIM_TTL + SLACK (+ MTIME_GRAIN on object stores) may block a run
 MAX_STALLS = 1  # per example: each stall waits CLAIM_TTL + a margin
 STALL_B = 0.2  # how long B gets before A goes on anyway (B may be waiting on A's local lock)
 WATCHDOG = 300.0  # seconds one step may take before the process dumps its stacks and exits
@@ -150,6 +151,9 @@ def make_machine(
             self.hints_tampered = False
             self.tampered: list[str] = []  # what tamper() did, for messages
             self.claims: dict[str, float] = {}  # run -> until when a dead writer's claim may block it
+            # A dead writer's data object with no cell blocks for claim_ttl + MTIME_GRAIN (only the
+            # local store, holding a slot lock, knows a leftover is dead at once).
+            self.block_for = CLAIM_TTL + SLACK + (0.0 if tenants.provider == "local" else MTIME_GRAIN)
             self.n = 0
             self.stalls = 0
 
@@ -294,7 +298,7 @@ def make_machine(
                 if not (self._claim_may_block(run) or (run in self.model and not overwrite)):
                     raise
             if died:
-                self.claims[run] = time.monotonic() + CLAIM_TTL + SLACK
+                self.claims[run] = time.monotonic() + self.block_for
             if not overwrite and before is not None:
                 if run not in self.damaged and _read(self.fm, run) != before:
                     raise Broken(f"G2: a killed write (no overwrite) of committed run {run} changed it")
@@ -325,7 +329,7 @@ def make_machine(
                 failed = e
             except StorageError as e:
                 failed = e
-                self.claims[run] = time.monotonic() + CLAIM_TTL + SLACK  # its claim may be orphaned
+                self.claims[run] = time.monotonic() + self.block_for  # its claim may be orphaned
             except Exception as e:
                 raise Broken(
                     f"G5: a write whose request failed raised {type(e).__name__}, not a StorageError: {e}"

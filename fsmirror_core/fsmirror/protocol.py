@@ -39,7 +39,11 @@ from .hashing import HashingWriter, new_hasher
 from .record import PENDING_MAX, ContentHash, Manifest, Pending, parse_cell, utcnow
 from .runid import decode_run_id, encode_run_id
 
-__all__ = ["Slot", "Series", "Store", "Run"]
+__all__ = ["Slot", "Series", "Store", "Run", "MTIME_GRAIN"]
+
+#: Seconds added to ``claim_ttl`` before a data object with no cell counts as abandoned: object
+#: stores keep LastModified in whole seconds, so a write just begun can look up to 1 s old.
+MTIME_GRAIN = 1.0
 
 
 @dataclass(frozen=True)
@@ -375,8 +379,7 @@ class Store:
                 raise self._exists_error(slot, previous)  # an abandoned overwrite: the old run stands
         else:
             head = b.head(slot.data(ext))
-            # + 1 s: object stores keep LastModified in whole seconds.
-            if head is not None and now - head.mtime <= self.claim_ttl + 1.0:
+            if head is not None and now - head.mtime <= self.claim_ttl + MTIME_GRAIN:
                 raise self._in_progress(slot, "write", now - head.mtime)
         # Abandoned: take the slot by swapping the cell, which fences the stalled writer's commit.
         mine = Pending(uuid.uuid4().hex, "write", now, _holder())
