@@ -1,0 +1,5 @@
+"""``python -m fsmirror.cli``."""
+
+from . import main
+
+main()

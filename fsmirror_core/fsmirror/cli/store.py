@@ -1,0 +1,214 @@
+"""Commands over the store: where an artifact lives, what is there, and old runs' removal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .. import FSMirror
+from ._app import cli, fails_cleanly, human_size, open_mirror, print_json
+
+
+@cli.command()
+@click.argument("address")
+@click.option("--mirror", "-m", help="Mirror to use (default: the only one, or $FSMIRROR_MIRROR).")
+@click.option(
+    "--run-id",
+    "-r",
+    multiple=True,
+    help=(
+        "Run id (default: $FSMIRROR_RUN_ID, else a generated one). Give it twice for a scoped id, "
+        "as Airflow's run slot <dag_id>@<run_id>: -r DAG_ID -r RUN_ID."
+    ),
+)
+@click.option(
+    "--partition",
+    "-p",
+    help="Partition segment (an Airflow map index, a Prefect partition, Luigi parameters).",
+)
+@click.option("--output/--no-output", default=True, show_default=True, help="Include the output file name.")
+@click.option("--no-id", is_flag=True, help="Leave the run id out (the seed's with_id=False).")
+@click.option("--json", "as_json", is_flag=True, help="Print every form as JSON.")
+@click.pass_context
+@fails_cleanly
+def resolve(
+    ctx: click.Context,
+    address: str,
+    mirror: str | None,
+    run_id: tuple[str, ...],
+    partition: str | None,
+    output: bool,
+    no_id: bool,
+    as_json: bool,
+) -> None:
+    """Print where the code at ADDRESS ('pkg/mod.py::Name') stores its artifact."""
+    fm = open_mirror(ctx, mirror)
+    rid: Any = None if not run_id else run_id[0] if len(run_id) == 1 else tuple(run_id)
+    kw: dict[str, Any] = {"with_id": not no_id, "run_id": rid, "partition": partition}
+    if as_json:
+        chosen = rid if rid is not None else fm.run_id
+        print_json(
+            {
+                "address": address,
+                "mirror": fm.mirror,
+                "run_id": list(chosen) if isinstance(chosen, tuple) else chosen,
+                "run_segment": fm.run_segment(chosen),
+                "partition": partition,
+                "relative": fm.mirror_relative(address, **kw),
+                "full": fm.mirror_full(address, **kw),
+                "relative_output": fm.mirror_relative_output(address, **kw),
+                "full_output": fm.mirror_full_output(address, **kw),
+            }
+        )
+        return
+    click.echo(fm.mirror_full_output(address, **kw) if output else fm.mirror_full(address, **kw))
+
+
+def tree(fm: FSMirror, artifacts: list[Any]) -> Any:
+    from rich.tree import Tree
+
+    from ..catalog import age, series
+
+    tree = Tree(f"[bold]{fm.base}[/]  (mirror {fm.mirror!r})")
+    modules: dict[str, Any] = {}
+    for (module, qualname, partition, output), runs in series(artifacts).items():
+        node = modules.get(module)
+        if node is None:
+            node = modules[module] = tree.add(f"[bold blue]{module}[/]")
+        label = qualname + (f" [dim]partition[/] {partition}" if partition is not None else "")
+        if output != fm.settings.output_name:
+            label += f" [dim]output[/] {output}"
+        leaf = node.add(f"[bold]{label}[/]  [dim]{len(runs)} run(s)[/]")
+        for a in runs:
+            name = a.uri.rsplit("/", 1)[-1]
+            mark = "  [green]latest[/]" if a.latest else ""
+            leaf.add(f"{a.segment}  {name}  {human_size(a.size)}  [dim]{age(a.created_at)}[/]{mark}")
+    return tree
+
+
+@cli.command("ls")
+@click.argument("target", required=False, metavar="[ADDRESS|PREFIX]")
+@click.option("--mirror", "-m", help="Mirror to use (default: the only one, or $FSMIRROR_MIRROR).")
+@click.option("--json", "as_json", is_flag=True, help="Print the artifacts as JSON.")
+@click.pass_context
+@fails_cleanly
+def ls(ctx: click.Context, target: str | None, mirror: str | None, as_json: bool) -> None:
+    """The tree of committed artifacts under a code path ('pkg/sub', 'pkg/mod.py' or 'pkg/mod.py::Name')."""
+    from ..catalog import scan
+
+    fm = open_mirror(ctx, mirror)
+    artifacts = scan(fm, target)
+    if as_json:
+        print_json([a.to_json() for a in artifacts])
+        return
+    if not artifacts:
+        click.echo(f"no committed artifacts under {fm.base}" + (f" for {target}" if target else ""))
+        return
+    from rich.console import Console
+
+    Console(highlight=False, soft_wrap=True).print(tree(fm, artifacts))
+
+
+@cli.command()
+@click.argument("address")
+@click.option("--mirror", "-m", help="Mirror to use (default: the only one, or $FSMIRROR_MIRROR).")
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+@click.pass_context
+@fails_cleanly
+def runs(ctx: click.Context, address: str, mirror: str | None, as_json: bool) -> None:
+    """Every committed run of the code at ADDRESS, oldest first."""
+    from ..catalog import age, scan
+
+    if "::" not in address:
+        raise click.BadParameter("give a code address 'pkg/mod.py::Name'", param_hint="ADDRESS")
+    fm = open_mirror(ctx, mirror)
+    artifacts = scan(fm, address)
+    if as_json:
+        print_json([a.to_json() for a in artifacts])
+        return
+    if not artifacts:
+        click.echo(f"no committed runs of {address} in mirror {fm.mirror!r}")
+        return
+    for a in artifacts:
+        extra = (f"  partition={a.partition}" if a.partition is not None else "") + (
+            f"  output={a.output_name}" if a.output_name != fm.settings.output_name else ""
+        )
+        mark = "  latest" if a.latest else ""
+        click.echo(
+            f"{a.segment}  {a.created_at}  ({age(a.created_at)})  {human_size(a.size)}  {a.format}{extra}{mark}"
+        )
+
+
+@cli.command()
+@click.argument("address", required=False)
+@click.option("--all", "all_", is_flag=True, help="Every code address in the mirror.")
+@click.option(
+    "--keep",
+    "-k",
+    type=click.IntRange(min=0),
+    required=True,
+    help="Newest runs to keep (the latest always stays).",
+)
+@click.option("--dry-run", "-n", is_flag=True, help="Say what would be deleted; delete nothing.")
+@click.option("--mirror", "-m", help="Mirror to use (default: the only one, or $FSMIRROR_MIRROR).")
+@click.option("--json", "as_json", is_flag=True, help="Print what was (or would be) deleted as JSON.")
+@click.pass_context
+@fails_cleanly
+def gc(
+    ctx: click.Context,
+    address: str | None,
+    all_: bool,
+    keep: int,
+    dry_run: bool,
+    mirror: str | None,
+    as_json: bool,
+) -> None:
+    """Delete old runs of ADDRESS (or --all), keeping the newest --keep; never the latest."""
+    from ..catalog import scan, series
+
+    if (address is None) == (not all_):
+        raise click.UsageError("give an ADDRESS or --all (not both)")
+    if address is not None and "::" not in address:
+        raise click.BadParameter("give a code address 'pkg/mod.py::Name'", param_hint="ADDRESS")
+    fm = open_mirror(ctx, mirror)
+    groups = list(series(scan(fm, address)))
+    plan = []
+    for module, qualname, partition, output in groups:
+        code = f"{module}.py::{qualname}"
+        doomed = fm.gc(code, keep=keep, dry_run=True, partition=partition, output_name=output)
+        plan.append((code, partition, output, doomed))
+    total = sum(len(d) for *_, d in plan)
+    done: list[dict[str, Any]] = []
+    if dry_run or total == 0:
+        done = [
+            {"address": c, "partition": p, "output_name": o, "run_id": r} for c, p, o, d in plan for r in d
+        ]
+    else:
+        from rich.progress import Progress
+
+        with Progress(transient=True, disable=as_json or total < 20) as progress:
+            bar = progress.add_task("deleting old runs", total=total)
+            for code, partition, output, _ in plan:
+                for r in fm.gc(
+                    code,
+                    keep=keep,
+                    partition=partition,
+                    output_name=output,
+                    on_delete=lambda _r: progress.advance(bar),
+                ):
+                    done.append({"address": code, "partition": partition, "output_name": output, "run_id": r})
+    if as_json:
+        print_json({"dry_run": dry_run, "deleted": done})
+        return
+    verb = "would delete" if dry_run else "deleted"
+    for d in done:
+        seg = fm.run_segment(d["run_id"])
+        click.echo(
+            f"{verb} {d['address']} run {seg}" + (f" partition {d['partition']}" if d["partition"] else "")
+        )
+    skipped = total - len(done) if not dry_run else 0
+    click.echo(
+        f"{verb} {len(done)} run(s) of {len(plan)} series"
+        + (f"; {skipped} skipped (being written or now latest)" if skipped else "")
+    )
