@@ -8,11 +8,12 @@ call (default arguments) is one dictionary lookup.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, BinaryIO
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, BinaryIO, Union
 
-from . import names
+from . import lineage, names
 from .address import CodeAddress, address_of
 from .config import load_config, validate_config
 from .errors import (
@@ -39,7 +40,10 @@ if TYPE_CHECKING:
     from ._schema import Config, Mirror
     from .hashing import HashingWriter
     from .protocol import Series, Slot, Store
-    from .record import Manifest
+    from .record import Input, Manifest
+
+#: What ``write(inputs=...)`` takes: a manifest (or its JSON), an Input record, or a URI.
+InputLike = Union["Manifest", "Input", Mapping[str, Any], str]
 
 __all__ = ["FSMirror", "MIRROR_ENV", "WriteResult"]
 
@@ -320,6 +324,7 @@ class FSMirror:
         output_name: str | None = None,
         run_source: str | None = None,
         orchestrator: Mapping[str, Any] | None = None,
+        inputs: Iterable[InputLike] = (),
     ) -> WriteResult:
         """Store ``value`` as ``obj``'s artifact for a run; returns the URI written.
 
@@ -328,7 +333,9 @@ class FSMirror:
         back to json (JSON-able) else pkl when the value does not fit;
         ``"auto"`` picks by value; any other name is used exactly. The URI
         returned is a ``str`` whose ``.manifest`` is the committed record, so
-        no second read is needed.
+        no second read is needed. ``inputs`` (manifests, :class:`~fsmirror.record.Input`
+        records, or URIs of committed artifacts) are recorded as what the value was made
+        from, besides whatever the current :meth:`run` scope has read.
 
         >>> fm.write(lift_data, df, run_id="run42")  # doctest: +SKIP
         's3://my.bucket/project/etl/my_etl_task/run42/lift_data/out.parquet'
@@ -351,6 +358,7 @@ class FSMirror:
             output_name=output_name,
             run_source=run_source,
             orchestrator=orchestrator,
+            inputs=inputs,
         ) as w:
             try:
                 fmt.dump(value, w)  # type: ignore[arg-type]
@@ -373,6 +381,7 @@ class FSMirror:
         output_name: str | None = None,
         run_source: str | None = None,
         orchestrator: Mapping[str, Any] | None = None,
+        inputs: Iterable[InputLike] = (),
     ) -> contextlib.AbstractContextManager[HashingWriter]:
         """A binary writer committed (atomically, with its manifest) only on a clean exit.
 
@@ -394,8 +403,10 @@ class FSMirror:
             output_name=output_name,
             run_source=run_source,
             orchestrator=orchestrator,
+            inputs=inputs,
         )
 
+    @contextlib.contextmanager
     def _open_write(
         self,
         obj: Any,
@@ -410,10 +421,14 @@ class FSMirror:
         output_name: str | None,
         run_source: str | None,
         orchestrator: Mapping[str, Any] | None,
-    ) -> contextlib.AbstractContextManager[HashingWriter]:
+        inputs: Iterable[InputLike] = (),
+    ) -> Iterator[HashingWriter]:
         from .manifest import build_manifest
         from .names import RESERVED_RUN_IDS
 
+        step = lineage.current()
+        if run_id is None and step is not None and step.run_id is not None:
+            run_id, run_source = step.run_id, run_source or "scope"
         rid: RunId = self.run_id if run_id is None else run_id
         if isinstance(rid, str) and rid in RESERVED_RUN_IDS:
             raise ResolveError(f"run id {rid!r} is reserved: read(run_id='latest') means the newest run")
@@ -437,7 +452,61 @@ class FSMirror:
             output_name=slot.output_name,
             hash_algorithm=self.config.storage.hash,
         )
-        return self._protocol().writing(slot, ext, draft, overwrite=overwrite)
+        read = tuple(self._as_input(i) for i in inputs) + (step.inputs if step is not None else ())
+        if read:
+            unique = {i.uri: i for i in reversed(read) if i.uri != draft.uri}
+            draft = dataclasses.replace(draft, inputs=tuple(reversed(unique.values())))
+        with self._protocol().writing(slot, ext, draft, overwrite=overwrite) as w:
+            yield w
+        if step is not None:
+            step.note_write(w.manifest)
+
+    def _as_input(self, x: InputLike) -> Input:
+        """An input as given to ``write(inputs=...)``: a record, a manifest (or its JSON), a URI."""
+        from .record import Input, Manifest
+
+        if isinstance(x, Input):
+            return x
+        if isinstance(x, Manifest):
+            return Input.of(x)
+        if isinstance(x, Mapping):
+            return Input.of(Manifest.from_json(x))
+        if isinstance(x, str):
+            got = getattr(x, "manifest", None)  # a WriteResult carries its manifest
+            if got is not None:
+                return Input.of(got)
+            found = self._slot_for_uri(x)
+            if found is None:
+                raise ArtifactNotFoundError(f"input {x} is not a committed artifact of this mirror")
+            return Input.of(found[1])
+        raise TypeError(f"an input is a manifest, an Input or a URI, not {type(x).__name__}")
+
+    def run(
+        self,
+        run_id: RunId | None = None,
+        *,
+        job: str | None = None,
+        orchestrator: Mapping[str, Any] | None = None,
+        key: str | None = None,
+    ) -> contextlib.AbstractContextManager[lineage.Scope]:
+        """A lineage scope: what is read inside it is recorded in what is written inside it.
+
+        Writes inside default to ``run_id`` (else this mirror's run id), so one block is one
+        run of one step::
+
+            with fm.run("2026-12-01") as run:
+                orders = fm.read(extract)          # noted as an input
+                fm.write(lift_data, clean(orders))  # its manifest lists extract's artifact
+
+        ``run.inputs`` and ``run.outputs`` say what happened; ``job`` names the step for
+        lineage listeners (default: the address of the first thing written).
+        """
+        return lineage.scope(
+            job,
+            run_id=self.run_id if run_id is None else run_id,
+            orchestrator=orchestrator,
+            key=key,
+        )
 
     def _find(
         self, obj: Any, run_id: RunId | None, partition: str | None, output_name: str | None
@@ -528,7 +597,9 @@ class FSMirror:
         man, path = find()
         for attempt in range(3):
             try:
-                return self._load(man, path, format)
+                value = self._load(man, path, format)
+                self._note_read(man)
+                return value
             except (IntegrityError, ArtifactNotFoundError):
                 again, again_path = find()
                 same = (again.created_at, again.etag, again_path) == (man.created_at, man.etag, path)
@@ -537,7 +608,15 @@ class FSMirror:
                 if same and attempt >= 1:
                     raise
                 man, path = again, again_path
-        return self._load(man, path, format)
+        value = self._load(man, path, format)
+        self._note_read(man)
+        return value
+
+    @staticmethod
+    def _note_read(man: Manifest) -> None:
+        step = lineage.current()
+        if step is not None:
+            step.note_read(man)
 
     def _slot_for_uri(self, uri: str) -> tuple[Slot, Manifest, str] | None:
         """The committed artifact whose derived path is exactly ``uri``, found from its manifest."""
@@ -593,7 +672,9 @@ class FSMirror:
     ) -> BinaryIO:
         """A binary reader over ``obj``'s committed artifact for a run (its size checked)."""
         _, man, path = self._find(obj, run_id, partition, output_name)
-        return self._protocol().open_verified(man, path, self.settings.verify)
+        reader = self._protocol().open_verified(man, path, self.settings.verify)
+        self._note_read(man)
+        return reader
 
     def artifact_uri(
         self,

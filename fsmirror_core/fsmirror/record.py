@@ -28,6 +28,7 @@ __all__ = [
     "PENDING_MAX",
     "MANIFEST_VERSION",
     "ContentHash",
+    "Input",
     "Manifest",
     "Pending",
     "parse_cell",
@@ -80,6 +81,55 @@ class ContentHash:
 
 
 @dataclass(frozen=True)
+class Input:
+    """One artifact a step read, as recorded in the manifests of what the step wrote.
+
+    Enough to find the artifact again (``uri``; ``address`` + ``run`` + ``partition`` +
+    ``output_name`` through any mirror of the same layout) and to tell whether it is still the
+    same bytes (``hash``). ``created_at`` is the input's commit time: with it, "was this
+    made from the newest run of its input?" needs no second read.
+    """
+
+    uri: str
+    address: str
+    run: str  # the run's path segment
+    output_name: str
+    partition: str | None
+    hash: ContentHash | None
+    created_at: str | None = None
+
+    @classmethod
+    def of(cls, m: Manifest) -> Input:
+        return cls(m.uri, m.address, m.segment, m.output_name, m.partition, m.hash, m.created_at)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "uri": self.uri,
+            "address": self.address,
+            "run": self.run,
+            "output_name": self.output_name,
+            "partition": self.partition,
+            "hash": None
+            if self.hash is None
+            else {"algorithm": self.hash.algorithm, "digest": self.hash.digest},
+            "created_at": self.created_at,
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Input:
+        h = d.get("hash")
+        return cls(
+            uri=str(d["uri"]),
+            address=str(d.get("address") or ""),
+            run=str(d.get("run") or ""),
+            output_name=str(d.get("output_name") or ""),
+            partition=None if d.get("partition") is None else str(d["partition"]),
+            hash=None if not h else ContentHash(str(h["algorithm"]), str(h["digest"])),
+            created_at=None if d.get("created_at") is None else str(d["created_at"]),
+        )
+
+
+@dataclass(frozen=True)
 class Manifest:
     """What made an artifact, and the proof that its bytes are committed.
 
@@ -107,6 +157,7 @@ class Manifest:
     versions: dict[str, str]
     etag: str | None = None
     writer: dict[str, Any] = field(default_factory=dict)  # host and pid of the process that committed
+    inputs: tuple[Input, ...] = ()  # what the step that wrote it read (lineage)
     version: int = MANIFEST_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -143,6 +194,7 @@ class Manifest:
             "hash": {"algorithm": self.hash.algorithm, "digest": self.hash.digest},
             "created_at": self.created_at,
             "versions": self.versions,
+            "inputs": [i.to_json() for i in self.inputs],
         }
         if self.writer:
             out["writer"] = self.writer
@@ -184,8 +236,11 @@ class Manifest:
             known = {
                 "fsmirror_manifest", "state", "uri", "mirror", "code", "git", "run", "orchestrator",
                 "partition", "output_name", "format", "requested_format", "fell_back", "python_type",
-                "size", "hash", "sha256", "created_at", "versions", "etag", "writer",
+                "size", "hash", "sha256", "created_at", "versions", "etag", "writer", "inputs",
             }  # fmt: skip
+            raw_inputs = d.get("inputs") or []
+            if not isinstance(raw_inputs, list):
+                raise ValueError("'inputs' must be a list")
             return cls(
                 uri=d["uri"],
                 mirror=str(d.get("mirror", "")),
@@ -207,6 +262,7 @@ class Manifest:
                 versions=dict(d.get("versions") or {}),
                 etag=d.get("etag"),
                 writer=dict(d.get("writer") or {}),
+                inputs=tuple(Input.from_json(i) for i in raw_inputs),
                 version=int(d.get("fsmirror_manifest", 1)),
                 extra={k: v for k, v in d.items() if k not in known},
             )

@@ -1,0 +1,193 @@
+"""Lineage scopes: what one step read, written into the manifests of what it wrote.
+
+A *scope* is one step of a pipeline (a Dagster op, an Airflow task instance, a
+Prefect task run, a Luigi task, or a ``with fm.run(...)`` block in plain Python).
+Every committed artifact read while a scope is current is noted as an input;
+every artifact written while it is current records those inputs in its manifest
+(:attr:`fsmirror.record.Manifest.inputs`). So lineage lives in the store beside
+the artifacts, shared by every orchestrator that writes the same layout, and
+needs no lineage server.
+
+Scopes are carried by a :class:`contextvars.ContextVar`, so threads and asyncio
+tasks started inside a scope see it (``contextvars.copy_context``) and unrelated
+work in the same process does not. Adapters whose orchestrator calls them
+outside the step's own call stack (an IO manager's ``load_input`` and
+``handle_output``) keep the scope themselves and pass it with :func:`entered`.
+
+Listeners (:func:`add_listener`) hear a scope start and end; the OpenLineage
+emitter is one. With none registered a scope costs a context-variable set and
+reset: nothing is imported, nothing is sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime as _dt
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .record import Input, Manifest
+
+__all__ = [
+    "Scope",
+    "ScopeListener",
+    "current",
+    "scope",
+    "entered",
+    "add_listener",
+    "remove_listener",
+    "listeners",
+]
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+@dataclass(eq=False)
+class Scope:
+    """One step: its identity, the artifacts it read and the artifacts it committed.
+
+    ``job`` names the step (a code address, or the orchestrator's task name);
+    ``run_id`` is the run its writes default to; ``orchestrator`` is the same
+    record the adapter stamps on manifests (dag/run/task ids, links), kept here
+    for listeners that report the parent run. ``key`` is a stable identity of
+    the step within its orchestrator run: a listener derives the same run id
+    from it when the same step is re-run.
+    """
+
+    job: str | None = None
+    run_id: Any = None
+    orchestrator: dict[str, Any] = field(default_factory=dict)
+    key: str | None = None
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started_at: str = field(default_factory=_now)
+    ended_at: str | None = None
+    error: BaseException | None = None
+    _inputs: dict[str, Input] = field(default_factory=dict, repr=False)
+    _outputs: dict[str, Manifest] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def inputs(self) -> tuple[Input, ...]:
+        """What was read, in the order first read (one entry per URI)."""
+        with self._lock:
+            return tuple(self._inputs.values())
+
+    @property
+    def outputs(self) -> tuple[Manifest, ...]:
+        """What was committed, in the order written (one entry per URI, the last commit)."""
+        with self._lock:
+            return tuple(self._outputs.values())
+
+    def note_read(self, m: Manifest | Input) -> None:
+        """Record an input. Reading an artifact this scope wrote itself is not an input."""
+        i = m if isinstance(m, Input) else Input.of(m)
+        with self._lock:
+            if i.uri not in self._outputs:
+                self._inputs.setdefault(i.uri, i)
+
+    def note_reads(self, ms: Iterable[Manifest | Input]) -> None:
+        for m in ms:
+            self.note_read(m)
+
+    def note_write(self, m: Manifest) -> None:
+        with self._lock:
+            self._outputs[m.uri] = m
+
+
+class ScopeListener(Protocol):
+    """Hears steps start and end (the OpenLineage emitter is one). Errors it raises are logged
+    and swallowed: lineage reporting never fails a pipeline."""
+
+    def scope_started(self, s: Scope) -> None: ...
+
+    def scope_ended(self, s: Scope) -> None: ...
+
+
+_current: contextvars.ContextVar[Scope | None] = contextvars.ContextVar("fsmirror_scope", default=None)
+_listeners: list[ScopeListener] = []
+
+
+def current() -> Scope | None:
+    """The scope of the step running here, if any."""
+    return _current.get()
+
+
+def add_listener(listener: ScopeListener) -> None:
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def remove_listener(listener: ScopeListener) -> None:
+    with contextlib.suppress(ValueError):
+        _listeners.remove(listener)
+
+
+def listeners() -> tuple[ScopeListener, ...]:
+    return tuple(_listeners)
+
+
+def _tell(event: str, s: Scope) -> None:
+    for listener in tuple(_listeners):
+        try:
+            getattr(listener, event)(s)
+        except Exception:  # a lineage sink must never fail the step
+            import logging
+
+            logging.getLogger("fsmirror.lineage").warning(
+                "lineage listener %r failed on %s", listener, event, exc_info=True
+            )
+
+
+def start(s: Scope) -> Scope:
+    """Announce ``s`` to listeners (for adapters that open and close a scope in separate calls)."""
+    _tell("scope_started", s)
+    return s
+
+
+def end(s: Scope, error: BaseException | None = None) -> None:
+    """Close ``s`` once: record the end and the error, and tell listeners."""
+    if s.ended_at is not None:
+        return
+    s.ended_at = _now()
+    s.error = error
+    _tell("scope_ended", s)
+
+
+@contextlib.contextmanager
+def entered(s: Scope) -> Iterator[Scope]:
+    """Make ``s`` current for a block, without starting or ending it."""
+    token = _current.set(s)
+    try:
+        yield s
+    finally:
+        _current.reset(token)
+
+
+@contextlib.contextmanager
+def scope(
+    job: str | None = None,
+    *,
+    run_id: Any = None,
+    orchestrator: Mapping[str, Any] | None = None,
+    key: str | None = None,
+    inputs: Iterable[Manifest | Input] = (),
+) -> Iterator[Scope]:
+    """A step, from start to end: current inside the block, ended with the block's error."""
+    s = Scope(job=job, run_id=run_id, orchestrator=dict(orchestrator or {}), key=key)
+    s.note_reads(inputs)
+    start(s)
+    token = _current.set(s)
+    try:
+        yield s
+    except BaseException as e:
+        _current.reset(token)
+        end(s, e)
+        raise
+    _current.reset(token)
+    end(s)
