@@ -23,6 +23,7 @@ example and step counts of ``FSMIRROR_STATEFUL_STEPS`` (total steps wanted per p
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import threading
@@ -149,6 +150,9 @@ def make_machine(
             self.order: list[str] = []
             self.damaged: set[str] = set()
             self.hints_tampered = False
+            # Runs whose run-index entry tamper() deleted: until the index is repaired, latest()
+            # may name the newest run that still has one (docs/protocol.md, "Damage").
+            self.unindexed: set[str] = set()
             self.tampered: list[str] = []  # what tamper() did, for messages
             self.claims: dict[str, float] = {}  # run -> until when a dead writer's claim may block it
             # A dead writer's data object with no cell blocks for claim_ttl + MTIME_GRAIN (only the
@@ -181,12 +185,21 @@ def make_machine(
             self.order.append(run)
             self.damaged.discard(run)
             self.claims.pop(run, None)
+            self.unindexed.discard(run)
+
+        def _left_behind(self, run: str) -> None:
+            """A deleted run whose bytes were damaged: an object store's fenced data delete
+            (``If-Match`` the recorded etag) leaves them, and they block the run like a dead
+            writer's data until claim_ttl + MTIME_GRAIN (docs/protocol.md, "Damage")."""
+            if run in self.damaged and tenants.provider != "local":
+                self.claims[run] = time.monotonic() + self.block_for
 
         def _forget(self, run: str) -> None:
             self.model.pop(run, None)
             if run in self.order:
                 self.order.remove(run)
             self.damaged.discard(run)
+            self.unindexed.discard(run)
 
         def _write(self, run: str, value: bytes, overwrite: bool, rule_name: str) -> None:
             from fsmirror import ArtifactExistsError
@@ -211,7 +224,14 @@ def make_machine(
 
         def _resolve(self, run: str, value: bytes, before: bytes | None, what: str) -> None:
             """After a write that may or may not have committed: which one is it?"""
-            got = _read(self.fm, run)
+            from fsmirror import StorageError
+
+            try:
+                got = _read(self.fm, run)
+            except StorageError:
+                if run in self.damaged:
+                    return  # the write did not commit: the run is as damaged as before
+                raise
             if got == value:
                 self._commit(run, value)
             elif got == before and (before is not None or run not in self.model):
@@ -244,6 +264,7 @@ def make_machine(
                 raise Broken(
                     f"G4: delete({run}) returned {got}, but {run} is {'' if run in self.model else 'not '}committed"
                 )
+            self._left_behind(run)
             self._forget(run)
 
         @rule(keep=st.integers(0, 3))
@@ -267,7 +288,9 @@ def make_machine(
                     f"gc contract: gc(keep={keep}) left {skipped} (runs {self.order}); no live writer holds them"
                 )
             for r in deleted:
+                self._left_behind(r)
                 self._forget(r)
+            self.unindexed.clear()  # gc repairs the index
 
         @rule(run=st.sampled_from(RUNS))
         def read(self, run: str) -> None:
@@ -447,9 +470,18 @@ def make_machine(
                 entries = sorted(fs.ls(d, detail=False)) if fs.exists(d) else []
                 if entries:
                     fs.rm_file(entries[0])  # names sort newest first
+                    parsed = names.parse_index_entry(entries[0].rsplit("/", 1)[-1])
+                    if parsed is not None:
+                        self.unindexed.add(parsed[1])
                     self.hints_tampered = True
                     self.tampered.append(kind)
             elif run in self.model:
+                cell = names.manifest_file(self.fm.mirror_full(ADDR, run_id=run), OUT)
+                with contextlib.suppress(Exception):
+                    if json.loads(fs.cat_file(cell)).get("state") == "pending":
+                        # An overwrite or delete under way: readers see the backup, and the next
+                        # caller rolls the data file back. Damage to it is not damage to the run.
+                        return
                 uri = self.fm.artifact_uri(ADDR, run_id=run)
                 data = bytes(fs.cat_file(uri))
                 if not data:
@@ -508,9 +540,13 @@ def make_machine(
         @invariant()
         def latest_and_runs_match(self) -> None:
             newest = self.order[-1] if self.order else None
+            indexed = [r for r in self.order if r not in self.unindexed]
+            allowed = {newest, indexed[-1] if indexed else newest}
+            if not indexed:
+                self.unindexed.clear()  # no entry confirms: latest() falls back and repairs the index
             with self._hint_errors("latest"):
                 latest = self.fm.latest(ADDR)
-                if latest != newest:
+                if latest not in allowed:
                     raise Broken(
                         f"G3: latest() is {latest!r}; the newest committed run is {newest!r} (runs {self.order})"
                     )
