@@ -12,6 +12,7 @@ from .errors import (
     FormatError,
     FSMirrorError,
     IntegrityError,
+    NotAnArtifactError,
     ResolveError,
     StorageError,
     StoreWarning,
@@ -31,6 +32,7 @@ __all__ = [
     "ArtifactExistsError",
     "ArtifactNotFoundError",
     "IntegrityError",
+    "NotAnArtifactError",
     "StoreWarning",
     "__version__",
 ]
