@@ -13,6 +13,7 @@ from .errors import (
     FSMirrorError,
     IntegrityError,
     NotAnArtifactError,
+    QueryError,
     ResolveError,
     StorageError,
     StoreWarning,
@@ -33,6 +34,7 @@ __all__ = [
     "ArtifactNotFoundError",
     "IntegrityError",
     "NotAnArtifactError",
+    "QueryError",
     "StoreWarning",
     "__version__",
 ]

@@ -17,6 +17,7 @@ __all__ = [
     "ArtifactNotFoundError",
     "IntegrityError",
     "NotAnArtifactError",
+    "QueryError",
     "StoreWarning",
 ]
 
@@ -69,6 +70,10 @@ class NotAnArtifactError(ArtifactNotFoundError):
         self.kind = kind
         self.subject = subject
         self.choices = choices
+
+
+class QueryError(FSMirrorError, ValueError):
+    """``fsmirror query``'s SQL did not run (or DuckDB, the ``query`` extra, is not installed)."""
 
 
 class StoreWarning(UserWarning):
