@@ -190,7 +190,7 @@ def _diagnose_address(
         seg = fm.run_segment(run_id)
         in_run = [a for a in arts if a.segment == seg]
         if not in_run:
-            segs = list(dict.fromkeys(a.segment for a in arts))
+            segs = list(dict.fromkeys(a.segment for a in reversed(arts)))  # scan: oldest first
             raise NotAnArtifactError(
                 f"{address} has no committed run {seg!r}; its runs, newest first: {_quoted(segs)}",
                 kind="runs",
@@ -454,7 +454,10 @@ def _in_store(fm: FSMirror, target: str, path: str, form: str) -> Found:
             kind="foreign",
             subject=target,
         )
-    found = fm._slot_for_uri(path)
+    try:
+        found = fm._slot_for_uri(path)
+    except StorageError:  # a damaged cell (said below); a failing store fails again there
+        found = None
     if found is not None:
         slot, man, _ = found
         return Found(target, form, slot.data(man.format), slot.manifest, man)

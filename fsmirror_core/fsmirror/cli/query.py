@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from ._app import cli, fails_cleanly, open_mirror, print_json
@@ -31,8 +33,6 @@ def query(ctx: click.Context, sql: str, mirror: str | None, as_json: bool) -> No
         return
     from rich.console import Console
     from rich.table import Table
-
-    import sys
 
     table = Table(header_style="bold")
     for name in result.columns:
