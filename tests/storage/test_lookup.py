@@ -89,7 +89,9 @@ def test_each_form_finds_the_committed_artifact(store, tmp_path: Path, monkeypat
     for target, (form, uri) in forms.items():
         found = fm.lookup(target)
         assert (found.form, found.uri) == (form, uri), target
-        assert found.manifest == uri.manifest and found.manifest_uri == manifest_file(uri.rsplit("/", 1)[0], "out")
+        assert found.manifest == uri.manifest and found.manifest_uri == manifest_file(
+            uri.rsplit("/", 1)[0], "out"
+        )
     assert fm.lookup(ADDR, run_id="r1").uri == r1
     assert fm.lookup(DAILY, partition="2026-11-02").uri == w["day2"]
     assert fm.lookup(MULTI, output_name="right").uri == w["right"]
@@ -185,7 +187,10 @@ def test_uncommitted_pending_damaged_and_foreign_files(store) -> None:
     assert _kind(fm, broken).kind == "damaged"
     copied = fm.mirror_full_output(ADDR, run_id="r6", output_format="json")
     fs.pipe_file(copied, fs.cat_file(w["r1"]))
-    fs.pipe_file(manifest_file(copied.rsplit("/", 1)[0], "out"), fs.cat_file(manifest_file(w["r1"].rsplit("/", 1)[0], "out")))
+    fs.pipe_file(
+        manifest_file(copied.rsplit("/", 1)[0], "out"),
+        fs.cat_file(manifest_file(w["r1"].rsplit("/", 1)[0], "out")),
+    )
     e = _kind(fm, copied)
     assert e.kind == "damaged" and "copied or tampered" in str(e)
     # the committed slot holds out.json; an out.csv beside it is not what it commits
@@ -194,7 +199,11 @@ def test_uncommitted_pending_damaged_and_foreign_files(store) -> None:
     e = _kind(fm, stray)
     assert e.kind == "uncommitted" and e.choices == (w["r1"],)
     # foreign: a file whose path fits no artifact, an underscore name, a file outside the mirror
-    for path in (f"{fm.base}/project/notes.txt", f"{fm.base}/project/etl/_mine.txt", f"{_tenant(fm)}/readme.md"):
+    for path in (
+        f"{fm.base}/project/notes.txt",
+        f"{fm.base}/project/etl/_mine.txt",
+        f"{_tenant(fm)}/readme.md",
+    ):
         fs.pipe_file(path, b"hello")
         assert _kind(fm, path).kind == "foreign", path
     e = _kind(fm, w["other"])
@@ -231,15 +240,25 @@ def test_an_address_says_which_partitions_outputs_and_runs_exist(store) -> None:
     e = _kind(fm, "project/etl/lift.py::Completely")
     assert e.kind == "missing" and "artifacts of 'Lift'" in str(e)
     # a miss leaves nothing behind (no pointer or index entry for a code that never ran)
-    assert not [s.path for s in fm._protocol().backend.listing(fm.base) if "Lfit" in s.path or "Completely" in s.path]
+    assert not [
+        s.path for s in fm._protocol().backend.listing(fm.base) if "Lfit" in s.path or "Completely" in s.path
+    ]
 
 
 # -- the source's git blob id -------------------------------------------------------------------------
 
 
 def _git(repo: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x"}
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env).stdout.strip()
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@x",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@x",
+    }
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
+    ).stdout.strip()
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")

@@ -125,7 +125,10 @@ def test_json_columns_inputs_and_orchestrator(cfg: Path) -> None:
     assert rec[out]["manifest"] == out.manifest.to_json() and rec[out]["orchestrator"]["name"] == "dagster"
     assert rec[out]["inputs"] == [i.to_json() for i in out.manifest.inputs]
     assert rec[out]["digest"] == out.manifest.hash.digest and rec[out]["size"] == out.manifest.size
-    assert rec[out]["created_at"] == _dt.datetime.fromisoformat(out.manifest.created_at).replace(tzinfo=None).isoformat()
+    assert (
+        rec[out]["created_at"]
+        == _dt.datetime.fromisoformat(out.manifest.created_at).replace(tzinfo=None).isoformat()
+    )
 
 
 def test_only_committed_manifests_and_damage_is_skipped_with_a_warning(cfg: Path) -> None:
@@ -150,10 +153,14 @@ def test_an_empty_store_has_the_table_and_bad_sql_is_a_query_error(cfg: Path) ->
     fm = FSMirror(config=str(cfg))
     got = query(fm, "SELECT count(*) AS n, count(created_at) FROM artifacts")
     assert got.rows == [(0, 0)]
-    cols = query(fm, "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'artifacts'")
+    cols = query(
+        fm, "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'artifacts'"
+    )
     assert [r[0] for r in cols.rows] == [c.name for c in COLUMNS]
     assert [r[1] for r in cols.rows] == [c.type for c in COLUMNS]
-    with pytest.raises(QueryError, match='the query failed: Binder Error: Referenced column "nope" not found'):
+    with pytest.raises(
+        QueryError, match='the query failed: Binder Error: Referenced column "nope" not found'
+    ):
         query(fm, "SELECT nope FROM artifacts")
 
 
@@ -163,7 +170,9 @@ def test_the_cli_prints_a_table_or_json(cfg: Path) -> None:
     run = CliRunner().invoke
     out = run(cli, ["--config", str(cfg), "query", "SELECT address, segment, size FROM artifacts", "--json"])
     assert out.exit_code == 0, out.output
-    assert json.loads(out.output) == [{"address": "project/etl/a.py::A", "segment": "r1", "size": a.manifest.size}]
+    assert json.loads(out.output) == [
+        {"address": "project/etl/a.py::A", "segment": "r1", "size": a.manifest.size}
+    ]
     out = run(cli, ["--config", str(cfg), "query", "SELECT uri, created_at FROM artifacts"])
     assert out.exit_code == 0 and a in out.output and "1 row(s)" in out.output  # whole, uncut in a pipe
     bad = run(cli, ["--config", str(cfg), "query", "SELEKT 1"], prog_name="fsmirror")
