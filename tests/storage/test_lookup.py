@@ -305,7 +305,16 @@ def test_show_lists_inputs_and_orchestrator_ids(store) -> None:
         uri = fm.write("project/etl/use.py::Use", 1, orchestrator={"name": "dagster", "run_id": "abc-123"})
     out = fsm(cfg, "show", uri, "-m", "project")
     assert out.exit_code == 0, out.output
-    assert "orchestrator   name=dagster  run_id=abc-123" in out.output
+    assert "orchestrator   name=dagster  run_id=abc-123\nformat" in out.output  # no UI base: no link
+    out = CliRunner().invoke(
+        cli,
+        ["--config", str(cfg), "show", uri, "-m", "project"],
+        env={"FSMIRROR_DAGSTER_URL": "http://127.0.0.1:3000/"},
+    )
+    assert (
+        "orchestrator   name=dagster  run_id=abc-123\nlink           http://127.0.0.1:3000/runs/abc-123\n"
+        in out.output
+    )
     assert "inputs         1\n" in out.output
     digest = w["r1"].manifest.hash.digest[:12]
     assert f"    {ADDR} run r1  blake3:{digest}" in out.output

@@ -96,11 +96,15 @@ def show(
     blob = code.get("source_git_blob")
     h = man.get("hash") or {}
     inputs = _inputs(man.get("inputs") or [])
+    from ..links import bases_from_env, links
+
+    pages = links(man.get("orchestrator") or {}, bases_from_env())
     rows: list[tuple[str, Any]] = [
         ("artifact", found.uri),
         ("code", code.get("address")),
         ("run", f"{run.get('segment')} (from {run.get('source')})"),
         ("orchestrator", _orchestrator(man.get("orchestrator") or {})),
+        *(("link", page) for page in pages),
         ("commit", f"{git.get('commit')}{' (dirty)' if git.get('dirty') else ''}" if git else None),
         ("source", code.get("source_file")),
         ("source blob", f"{blob}  (git log --all --find-object={blob})" if blob else None),
