@@ -102,13 +102,21 @@ def lookup(
         raise ResolveError("nothing to look up: give a code address, a URI, a path or a hash prefix")
     if "::" in target and "://" not in target:
         return _by_address(fm, target, run_id, partition, output_name)
+    if partition is not None or output_name is not None or run_id not in (None, "latest"):
+        raise ResolveError(
+            f"{target!r} names one artifact by itself: a run id, partition or output name "
+            "applies to a code address 'pkg/mod.py::Name' only"
+        )
     m = _HASH.match(target)
     if m and "/" not in target and not os.path.exists(target):
         return _by_hash(fm, target, m.group(1), m.group(2).lower())
     scheme, sep, rest = target.partition("://")
     if sep:
-        if scheme == "file":
-            return _by_local_path(fm, target, rest if rest.startswith("/") else "/" + rest, "uri")
+        if scheme == "file":  # file:///abs/path or file://localhost/abs/path, percent-encoded
+            from urllib.parse import unquote
+
+            path = rest[len("localhost") :] if rest.startswith("localhost/") else rest
+            return _by_local_path(fm, target, unquote(path if path.startswith("/") else "/" + path), "uri")
         return _by_uri(fm, target, scheme, rest)
     local = os.path.expanduser(target)
     if os.path.isabs(local) or target.startswith(("./", "../", "~")):

@@ -4,7 +4,7 @@ The manifests are read as :mod:`fsmirror.inventory` reads them (one listing, the
 concurrent reads through the mirror's own fsspec-backed store, only committed ones,
 damaged ones skipped with a warning), flattened into one row each, and loaded into an
 in-memory DuckDB table ``artifacts`` through DuckDB's own JSON reader (no pyarrow or
-pandas needed, and about 0.1 s per 20,000 rows). :data:`COLUMNS` is the one definition
+pandas needed). :data:`COLUMNS` is the one definition
 of that table: the loader, ``docs/query.md`` and the tests all read it.
 
 Times are UTC: ``created_at`` is a ``TIMESTAMP`` in UTC and the session's time zone is

@@ -93,6 +93,8 @@ def test_each_form_finds_the_committed_artifact(store, tmp_path: Path, monkeypat
             uri.rsplit("/", 1)[0], "out"
         )
     assert fm.lookup(ADDR, run_id="r1").uri == r1
+    with pytest.raises(ResolveError, match="applies to a code address 'pkg/mod.py::Name' only"):
+        fm.lookup(r2, run_id="r1")
     assert fm.lookup(DAILY, partition="2026-11-02").uri == w["day2"]
     assert fm.lookup(MULTI, output_name="right").uri == w["right"]
 
