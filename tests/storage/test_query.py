@@ -6,6 +6,7 @@ import datetime as _dt
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -78,7 +79,7 @@ def test_big_artifacts_made_before_monday(cfg: Path, monkeypatch: pytest.MonkeyP
     assert latest.rows == [("r1", False), ("r2", True)]
 
 
-@pytest.mark.skipif(not os.path.exists("/usr/bin/git") and not os.path.exists("/bin/git"), reason="git")
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_runs_of_a_task_by_commit(cfg: Path, tmp_path: Path) -> None:
     fm = FSMirror(config=str(cfg))
     repo = tmp_path / "repo"
@@ -202,3 +203,30 @@ def test_import_fsmirror_stays_light() -> None:
     code = "import sys, fsmirror, fsmirror.cli; print(sorted(m for m in ('duckdb', 'pyarrow', 'pandas') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_a_store_fsmirror_1_wrote_is_queryable_and_found_by_hash(tmp_path: Path, monkeypatch) -> None:
+    """1.0 manifests (sha256, no blob id, a relative tenant) are rows like any other."""
+    from storage.fixtures.make_store_v1 import CONFIG, JSON_ADDR, STORE
+
+    shutil.copytree(Path(__file__).parent / "fixtures" / STORE, tmp_path / STORE)
+    monkeypatch.chdir(tmp_path)
+    fm = FSMirror(CONFIG)
+    got = query(
+        fm,
+        "SELECT qualname, segment, partition, hash_algorithm, latest, source_git_blob "
+        "FROM artifacts ORDER BY qualname, segment",
+    )
+    assert got.rows == [
+        ("Extract", "r1", "2026-01-01", "sha256", False, None),
+        ("Extract", "r2", "2026-01-01", "sha256", True, None),
+        ("Summarize", "r1", None, "sha256", False, None),
+        ("Summarize", "r2", None, "sha256", False, None),
+        ("Summarize", "r3", None, "sha256", True, None),
+    ]
+    newest = fm.lookup(JSON_ADDR)
+    assert (
+        fm.lookup("sha256:" + newest.manifest.hash.digest[:8]).uri
+        == newest.uri
+        == f"{STORE}/project/etl/lift/r3/Summarize/out.json"
+    )
