@@ -12,6 +12,8 @@ from .errors import (
     FormatError,
     FSMirrorError,
     IntegrityError,
+    NotAnArtifactError,
+    QueryError,
     ResolveError,
     StorageError,
     StoreWarning,
@@ -31,6 +33,8 @@ __all__ = [
     "ArtifactExistsError",
     "ArtifactNotFoundError",
     "IntegrityError",
+    "NotAnArtifactError",
+    "QueryError",
     "StoreWarning",
     "__version__",
 ]

@@ -16,6 +16,8 @@ __all__ = [
     "ArtifactExistsError",
     "ArtifactNotFoundError",
     "IntegrityError",
+    "NotAnArtifactError",
+    "QueryError",
     "StoreWarning",
 ]
 
@@ -50,6 +52,28 @@ class ArtifactNotFoundError(StorageError, FileNotFoundError):
 
 class IntegrityError(StorageError):
     """An artifact's bytes are not the ones its manifest vouches for (size or content hash)."""
+
+
+class NotAnArtifactError(ArtifactNotFoundError):
+    """A lookup's target is not one committed artifact; ``kind`` says what it is instead.
+
+    Kinds: ``manifest``, ``pointer``, ``run-index``, ``sidecar``, ``scratch`` (fsmirror's own
+    files); ``pending`` and ``uncommitted`` (a slot a write has not committed); ``damaged``;
+    ``foreign`` (inside the tenant, not fsmirror's); ``other-mirror``; ``outside`` (not in the
+    store); ``directory``; ``missing``; ``partitions``, ``outputs``, ``runs`` (the code has
+    several: name one of ``choices``); ``unknown-code`` (``choices``: the close qualnames);
+    ``ambiguous`` (a hash prefix several artifacts share; ``choices``: their URIs).
+    """
+
+    def __init__(self, message: str, *, kind: str, subject: str = "", choices: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.kind = kind
+        self.subject = subject
+        self.choices = choices
+
+
+class QueryError(FSMirrorError, ValueError):
+    """``fsmirror query``'s SQL did not run (or DuckDB, the ``query`` extra, is not installed)."""
 
 
 class StoreWarning(UserWarning):

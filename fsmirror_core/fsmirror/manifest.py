@@ -21,7 +21,15 @@ from . import names
 from .address import CodeAddress
 from .record import MANIFEST_VERSION, ContentHash, Manifest, check_jsonable, utcnow
 
-__all__ = ["MANIFEST_VERSION", "build_manifest", "source_info", "git_info", "manifest_name", "utcnow"]
+__all__ = [
+    "MANIFEST_VERSION",
+    "build_manifest",
+    "source_info",
+    "git_blob_id",
+    "git_info",
+    "manifest_name",
+    "utcnow",
+]
 
 
 def manifest_name(output_name: str) -> str:
@@ -36,6 +44,29 @@ def _file_sha256(path: str, mtime_ns: int) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=1024)
+def _file_git_blob(path: str, mtime_ns: int) -> str:
+    with open(path, "rb") as f:
+        data = f.read()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def git_blob_id(source_file: str | None) -> str | None:
+    """The git blob id of a file's bytes, as ``git hash-object`` computes it (sha1 of header + bytes).
+
+    A sha256 of the file finds nothing in git; the blob id does, even when the manifest
+    recorded no commit: ``git log --all --find-object=<blob>`` lists the commits that hold
+    exactly this source. (Git's clean filters, such as ``core.autocrlf`` or LFS, store other
+    bytes than the working copy's; then the ids differ.) Cached per file and mtime.
+    """
+    if not source_file:
+        return None
+    try:
+        return _file_git_blob(source_file, os.stat(source_file).st_mtime_ns)
+    except OSError:
+        return None
 
 
 def source_info(address: CodeAddress) -> tuple[str | None, str | None]:
@@ -125,6 +156,7 @@ def build_manifest(
             "qualname": address.qualname,
             "source_file": source_file,
             "source_sha256": source_sha,
+            "source_git_blob": git_blob_id(source_file),
         },
         git=git_info(source_file),
         run_id=run_id,

@@ -39,6 +39,7 @@ from .runid import (
 if TYPE_CHECKING:
     from ._schema import Config, Mirror
     from .hashing import HashingWriter
+    from .lookup import Found
     from .protocol import Series, Slot, Store
     from .record import Input, Manifest
 
@@ -643,6 +644,29 @@ class FSMirror:
         if got is None or slot.manifest != muri or slot.data(got[0].format) != uri:
             return None
         return slot, got[0], got[1]
+
+    def lookup(
+        self,
+        target: str,
+        *,
+        run_id: RunId | None = "latest",
+        partition: str | None = None,
+        output_name: str | None = None,
+    ) -> Found:
+        """The committed artifact ``target`` names, and its manifest: the code from an artifact.
+
+        ``target`` is a code address, an artifact URI (``s3://``, ``gs://``, ``az://``,
+        ``file://``), a local path, a path relative to the mirror's base or tenant, a
+        content-hash prefix (6+ hex digits), or a local copy of an artifact (found by content).
+        Anything else raises :class:`~fsmirror.NotAnArtifactError` saying what it is::
+
+            >>> found = fm.lookup("s3://my.bucket/project/etl/lift_data/run42/extract/out.parquet")  # doctest: +SKIP
+            >>> found.manifest.address, found.manifest.segment, found.manifest.code["source_git_blob"]  # doctest: +SKIP
+            ('project/etl/lift_data.py::extract', 'run42', '5b1d3c0...')
+        """
+        from .lookup import lookup
+
+        return lookup(self, target, run_id=run_id, partition=partition, output_name=output_name)
 
     def manifest_uri(self, uri: str) -> dict[str, Any]:
         """The manifest of the committed artifact at ``uri`` (as returned by :meth:`write`)."""

@@ -31,6 +31,7 @@ __all__ = [
     "in_run_index",
     "INDEX_PREFIX",
     "is_bookkeeping",
+    "kind_of",
     "LOCAL_SCRATCH",
     "OBJECT_SCRATCH",
 ]
@@ -96,3 +97,25 @@ def in_run_index(path: str) -> bool:
 def is_bookkeeping(filename: str) -> bool:
     """Whether a file name is fsmirror's own (manifest, sidecar, pointer) rather than an artifact."""
     return filename.startswith("_")
+
+
+def kind_of(filename: str) -> tuple[str, str]:
+    """What one of fsmirror's file names is, and the output name it belongs to: the inverse of the above.
+
+    ``("manifest" | "pointer" | "sidecar" | "artifact" | "bookkeeping", output_name)``;
+    ``bookkeeping`` is an underscore name fsmirror never makes (so not its own), ``artifact``
+    any other name (whether one was committed there only its manifest can say). Run index
+    entries are told by their directory (:func:`in_run_index`), not their name.
+    """
+    if filename.startswith("_latest.") and filename.endswith(".json"):
+        out = filename[len("_latest.") : -len(".json")]
+        return ("pointer", out) if out else ("bookkeeping", "")
+    if filename.startswith("_") and filename.endswith(MANIFEST_SUFFIX):
+        out = filename[1 : -len(MANIFEST_SUFFIX)]
+        return ("manifest", out) if out else ("bookkeeping", "")
+    if filename.startswith("_") and filename.endswith(".json"):
+        out, dot, kind = filename[1 : -len(".json")].rpartition(".")
+        return ("sidecar", out) if dot and out and kind.isidentifier() else ("bookkeeping", "")
+    if is_bookkeeping(filename):
+        return "bookkeeping", ""
+    return "artifact", filename.rpartition(".")[0] or filename

@@ -24,6 +24,7 @@ HEAVY = [
     "dagster",
     "prefect",
     "luigi",
+    "duckdb",
 ]
 
 
