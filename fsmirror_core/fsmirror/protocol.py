@@ -788,21 +788,22 @@ class Store:
     def _repair(self, series: Series, newest: Run | None, runs: list[Run]) -> None:
         """Rebuild the latest hint from what the manifests say (best effort: a hint is never required)."""
         b = self.backend
+        if b.local and newest is None:
+            # Nothing to point at. Leave any pointer (it fails verification, or names a run
+            # committed since ``runs`` was read) and never create one: a read of a series that
+            # does not exist must not leave files or directories behind.
+            return
         with contextlib.suppress(StorageError, PreconditionFailed):
             if b.local:
-                record = (
-                    b""
-                    if newest is None
-                    else json.dumps({"segment": newest.segment, "order": newest.order}).encode()
-                )
+                record = json.dumps({"segment": newest.segment, "order": newest.order}).encode()
 
                 def fix(old: bytes | None) -> bytes | None:
                     current = _parse_pointer(old)
                     if current is None:
                         return record
-                    if newest is not None and current.order == newest.order:
+                    if current.order == newest.order:
                         return None
-                    if newest is None or current.order < newest.order:
+                    if current.order < newest.order:
                         # It names a run newer than ``newest``: one committed since ``runs`` was
                         # read, or a write between its pointer and its commit. Keep it then.
                         slot = series.slot_of(current.segment)
