@@ -794,16 +794,17 @@ class Store:
             # does not exist must not leave files or directories behind.
             return
         with contextlib.suppress(StorageError, PreconditionFailed):
-            if b.local:
-                record = json.dumps({"segment": newest.segment, "order": newest.order}).encode()
+            if b.local and newest is not None:
+                target: Run = newest
+                record = json.dumps({"segment": target.segment, "order": target.order}).encode()
 
                 def fix(old: bytes | None) -> bytes | None:
                     current = _parse_pointer(old)
                     if current is None:
                         return record
-                    if current.order == newest.order:
+                    if current.order == target.order:
                         return None
-                    if current.order < newest.order:
+                    if current.order < target.order:
                         # It names a run newer than ``newest``: one committed since ``runs`` was
                         # read, or a write between its pointer and its commit. Keep it then.
                         slot = series.slot_of(current.segment)
