@@ -55,8 +55,11 @@ def _describe(task: luigi.Task) -> tuple[str | None, Any, dict[str, Any]] | None
     from .task import FSMirrorTask
 
     if isinstance(task, FSMirrorTask):
-        fm = task.fsmirror()
-        return lineage.job_of(fm, type(task)), task.fsmirror_run_id(), task.fsmirror_orchestrator()
+        try:
+            job: str | None = lineage.job_of(task.fsmirror(), type(task))
+        except FSMirrorError:  # code outside the mirror's root: its writes say so themselves
+            job = None
+        return job, task.fsmirror_run_id(), task.fsmirror_orchestrator()
     outputs = _targets(task.output())  # type: ignore[no-untyped-call]
     if not outputs and not _targets(task.input()):  # type: ignore[no-untyped-call]
         return None
