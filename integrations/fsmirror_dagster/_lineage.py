@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections import OrderedDict
 from typing import Any
 
 from dagster import InputContext, OutputContext
@@ -33,7 +34,8 @@ class StepFailed(FSMirrorError, RuntimeError):
 
 
 _subscribed: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
-_contexts: dict[str, Any] = {}  # scope key -> the step's StepExecutionContext (for its exception)
+_contexts: OrderedDict[str, Any] = OrderedDict()  # scope key -> the step's StepExecutionContext
+"""For the exception a failed step raised; bounded like the core's registry (a run that died never ends)."""
 _lock = threading.Lock()
 
 
@@ -110,6 +112,8 @@ def step_scope(context: InputContext | OutputContext, job: str | None = None) ->
         _subscribe(instance, run_id)
         with _lock:
             _contexts[key] = step_context
+            while len(_contexts) > lineage.MAX_OPEN_STEPS:
+                _contexts.popitem(last=False)
         try:
             job_name = step_context.job_name
         except Exception:
