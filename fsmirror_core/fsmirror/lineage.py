@@ -26,7 +26,7 @@ import contextvars
 import datetime as _dt
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -41,6 +41,8 @@ __all__ = [
     "add_listener",
     "remove_listener",
     "listeners",
+    "deleted",
+    "wants",
 ]
 
 
@@ -102,7 +104,11 @@ class Scope:
 
 class ScopeListener(Protocol):
     """Hears steps start and end (the OpenLineage emitter is one). Errors it raises are logged
-    and swallowed: lineage reporting never fails a pipeline."""
+    and swallowed: lineage reporting never fails a pipeline.
+
+    A listener may also define ``artifacts_deleted(manifests)``: ``gc`` calls it with the
+    manifests of the runs it deleted (optional: :func:`deleted` skips listeners without it).
+    """
 
     def scope_started(self, s: Scope) -> None: ...
 
@@ -132,10 +138,24 @@ def listeners() -> tuple[ScopeListener, ...]:
     return tuple(_listeners)
 
 
-def _tell(event: str, s: Scope) -> None:
+def wants(event: str) -> bool:
+    """Whether any listener defines ``event`` (so a caller can skip gathering what only it needs)."""
+    return any(hasattr(listener, event) for listener in _listeners)
+
+
+def deleted(manifests: Sequence[Manifest]) -> None:
+    """Tell listeners that define ``artifacts_deleted`` which committed artifacts were deleted."""
+    if manifests:
+        _tell("artifacts_deleted", manifests)
+
+
+def _tell(event: str, s: Any) -> None:
     for listener in tuple(_listeners):
+        hear = getattr(listener, event, None)
+        if hear is None:
+            continue
         try:
-            getattr(listener, event)(s)
+            hear(s)
         except Exception:  # a lineage sink must never fail the step
             import logging
 
