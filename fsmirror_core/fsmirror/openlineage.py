@@ -555,7 +555,11 @@ def install(namespace: str | None = None, client: Any = None) -> Emitter:
         if _installed is None:
             import importlib.util
 
-            if importlib.util.find_spec("openlineage.client") is None:
+            try:
+                found = importlib.util.find_spec("openlineage.client") is not None
+            except ImportError:  # no "openlineage" package at all
+                found = False
+            if not found:
                 from .errors import ConfigError
 
                 raise ConfigError(
