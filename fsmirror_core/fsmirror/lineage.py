@@ -14,6 +14,12 @@ work in the same process does not. Adapters whose orchestrator calls them
 outside the step's own call stack (an IO manager's ``load_input`` and
 ``handle_output``) keep the scope themselves and pass it with :func:`entered`.
 
+Adapters whose orchestrator calls them outside the step's own call stack (an
+IO manager's ``load_input`` and ``handle_output``, an XCom backend called after
+the task's context is torn down) keep the scope in a per-step registry keyed by
+the step's ``key``: :func:`step` gets or creates (and announces) it, :func:`get`
+finds it, and :func:`finish` ends it at the orchestrator's natural step end.
+
 Listeners (:func:`add_listener`) hear a scope start and end; the OpenLineage
 emitter is one. With none registered a scope costs a context-variable set and
 reset: nothing is imported, nothing is sent.
@@ -26,11 +32,15 @@ import contextvars
 import datetime as _dt
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .record import Input, Manifest
+
+if TYPE_CHECKING:
+    from .mirror import FSMirror
 
 __all__ = [
     "Scope",
@@ -38,6 +48,15 @@ __all__ = [
     "current",
     "scope",
     "entered",
+    "enter",
+    "leave",
+    "start",
+    "end",
+    "step",
+    "get",
+    "finish",
+    "open_steps",
+    "job_of",
     "add_listener",
     "remove_listener",
     "listeners",
@@ -189,6 +208,20 @@ def entered(s: Scope) -> Iterator[Scope]:
         _current.reset(token)
 
 
+def enter(s: Scope) -> contextvars.Token[Scope | None]:
+    """Make ``s`` current until :func:`leave` (for orchestrators that signal a step's start and end
+    as separate callbacks in the step's thread, such as Luigi's task events)."""
+    return _current.set(s)
+
+
+def leave(token: contextvars.Token[Scope | None]) -> None:
+    """Undo :func:`enter`; if the token belongs to another context, just clear the current scope."""
+    try:
+        _current.reset(token)
+    except (ValueError, RuntimeError):
+        _current.set(None)
+
+
 @contextlib.contextmanager
 def scope(
     job: str | None = None,
@@ -211,3 +244,72 @@ def scope(
         raise
     _current.reset(token)
     end(s)
+
+
+# -- the per-step registry ------------------------------------------------------------------
+
+MAX_OPEN_STEPS = 4096
+"""Steps whose end never came (a killed worker) are forgotten, oldest first, beyond this many."""
+
+_steps: OrderedDict[str, Scope] = OrderedDict()
+_steps_lock = threading.Lock()
+
+
+def step(
+    key: str,
+    *,
+    job: str | None = None,
+    run_id: Any = None,
+    orchestrator: Mapping[str, Any] | None = None,
+) -> Scope:
+    """The open scope of the step ``key``, created and announced (:func:`start`) on first call.
+
+    For orchestrators that call an adapter several times per step, from places
+    that share no call stack: every call with the same key gets the same scope,
+    until :func:`finish` ends it. The first caller's ``job``, ``run_id`` and
+    ``orchestrator`` stand; a later caller's fill in what the first left empty.
+    """
+    with _steps_lock:
+        s = _steps.get(key)
+        created = s is None
+        if s is None:
+            s = Scope(job=job, run_id=run_id, orchestrator=dict(orchestrator or {}), key=key)
+            _steps[key] = s
+            while len(_steps) > MAX_OPEN_STEPS:
+                _steps.popitem(last=False)
+        else:
+            if s.job is None:
+                s.job = job
+            if s.run_id is None:
+                s.run_id = run_id
+            for k, v in (orchestrator or {}).items():
+                s.orchestrator.setdefault(k, v)
+    if created:
+        start(s)
+    return s
+
+
+def get(key: str) -> Scope | None:
+    """The open scope of the step ``key``, if one was opened with :func:`step` and not finished."""
+    with _steps_lock:
+        return _steps.get(key)
+
+
+def finish(key: str, error: BaseException | None = None) -> Scope | None:
+    """End the step ``key`` (with its error, if it failed) and forget it; None if it is not open."""
+    with _steps_lock:
+        s = _steps.pop(key, None)
+    if s is not None:
+        end(s, error)
+    return s
+
+
+def open_steps() -> tuple[Scope, ...]:
+    """The steps opened with :func:`step` and not finished yet, oldest first."""
+    with _steps_lock:
+        return tuple(_steps.values())
+
+
+def job_of(fm: FSMirror, obj: Any) -> str:
+    """The code address manifests record for ``obj`` (``pkg/mod.py::Name``): a scope's ``job``."""
+    return str(fm._code_address(obj))

@@ -19,6 +19,7 @@ which code made them. All path and storage work is the core's
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Callable
@@ -37,9 +38,10 @@ from dagster import (
     TableColumn,
     TableSchema,
 )
-from fsmirror import ArtifactNotFoundError, FSMirror, FSMirrorError, load_config
+from fsmirror import ArtifactNotFoundError, FSMirror, FSMirrorError, lineage, load_config
 from fsmirror.runid import RunId
 
+from ._lineage import step_scope
 from ._locate import (
     ADDRESS_METADATA_KEY,
     OUTPUT_NAME_METADATA_KEY,
@@ -48,6 +50,7 @@ from ._locate import (
     output_location,
     output_name,
     step_key,
+    user_fn,
 )
 
 if TYPE_CHECKING:
@@ -178,16 +181,17 @@ class FSMirrorIOManager(ConfigurableIOManager):  # type: ignore[misc]
         if isinstance(loc.run_id, tuple):
             orchestrator["node"] = loc.run_id[1]
         try:
-            uri = fm.write(
-                loc.obj,
-                obj,
-                run_id=loc.run_id,
-                format="auto" if self.output_format == "auto" else None,
-                partition=loc.partition,
-                output_name=loc.output_name,
-                run_source="dagster",
-                orchestrator=orchestrator,
-            )
+            with _entered(step_scope(context, _job(fm, loc.obj))):
+                uri = fm.write(
+                    loc.obj,
+                    obj,
+                    run_id=loc.run_id,
+                    format="auto" if self.output_format == "auto" else None,
+                    partition=loc.partition,
+                    output_name=loc.output_name,
+                    run_source="dagster",
+                    orchestrator=orchestrator,
+                )
         except FSMirrorError as e:
             raise Failure(description=f"fsmirror could not store {what}: {e}") from e
         context.log.debug(f"fsmirror: wrote output {output_name(context)!r} to {uri}")
@@ -215,6 +219,7 @@ class FSMirrorIOManager(ConfigurableIOManager):  # type: ignore[misc]
             return None
         allow_missing = bool((context.definition_metadata or {}).get(ALLOW_MISSING_PARTITIONS_KEY, False))
         values: dict[str | None, Any] = {}
+        step = step_scope(context, _job(fm, _optional(lambda: user_fn(context.op_def))))
         for pk in keys:
             try:
                 uri, read = self._upstream(fm, context, pk)
@@ -223,7 +228,8 @@ class FSMirrorIOManager(ConfigurableIOManager):  # type: ignore[misc]
                     + (f" partition {pk!r}" if pk is not None else "")
                     + f" from {uri}"
                 )
-                values[pk] = read()
+                with _entered(step):  # the read is noted as an input of the step
+                    values[pk] = read()
             except (_Missing, ArtifactNotFoundError) as e:
                 if allow_missing and partitioned:
                     context.log.warning(
@@ -325,6 +331,20 @@ class FSMirrorIOManager(ConfigurableIOManager):  # type: ignore[misc]
                 "re-materialize it with this IO manager"
             )
         return uri, ""
+
+
+def _job(fm: FSMirror, obj: Any) -> str | None:
+    """The code address a step's scope is named by (None when the code does not resolve)."""
+    if obj is None:
+        return None
+    try:
+        return lineage.job_of(fm, obj)
+    except FSMirrorError:
+        return None
+
+
+def _entered(s: lineage.Scope | None) -> contextlib.AbstractContextManager[Any]:
+    return contextlib.nullcontext() if s is None else lineage.entered(s)
 
 
 def _optional(get: Any) -> Any:

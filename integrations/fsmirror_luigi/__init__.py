@@ -3,8 +3,11 @@
 >>> from fsmirror_luigi import FSMirrorTarget, FSMirrorTask  # doctest: +SKIP
 """
 
+from . import _lineage
 from .config import clear_cache, get_mirror
 from .target import FSMirrorFileSystem, FSMirrorTarget
 from .task import FSMirrorTask
+
+_lineage.install()  # one lineage scope per task run (Luigi's START / SUCCESS / FAILURE events)
 
 __all__ = ["FSMirrorTarget", "FSMirrorTask", "FSMirrorFileSystem", "get_mirror", "clear_cache"]
