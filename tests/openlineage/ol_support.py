@@ -112,3 +112,15 @@ def normalize(event: Any, replace: dict[str, str] | None = None) -> Any:
     text = re.sub(r"tree/1\.\d+\.\d+/client", "tree/<client-version>/client", text)
     text = re.sub(r'"pid": \d+', '"pid": 0', text)
     return json.loads(text)
+
+
+def write_config(path: Path, *, provider: str, tenant: str, **storage: Any) -> Path:
+    """A config file with one mirror rooted at 'project' (tests/conftest.py's layout, a name of our own)."""
+    import yaml
+
+    cfg = {
+        "storage": {"provider": provider, "tenant": tenant, **storage},
+        "mirrors": {"project": {"root": "project", "output_name": "out", "output_format": "parquet"}},
+    }
+    path.write_text(yaml.safe_dump(cfg))
+    return path
