@@ -5,7 +5,8 @@
 operator itself. Airflow's documented listener hook ``on_task_instance_running``
 hands us the running task instance in the task process, before ``execute``.
 ``on_task_instance_success`` records the files the task wrote at its macro paths
-(:mod:`fsmirror_airflow._outputs`).
+(:mod:`fsmirror_airflow._outputs`). The same hooks open, make current and end
+the task instance's lineage scope (:mod:`fsmirror_airflow._scope`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from airflow.listeners import hookimpl
 
-from . import _outputs
+from . import _outputs, _scope
 
 __all__ = ["RUNNING", "TaskLocator", "running_ti"]
 
@@ -52,20 +53,41 @@ class TaskLocator:
             RUNNING.move_to_end(key)
             while len(RUNNING) > MAX_REMEMBERED:
                 RUNNING.popitem(last=False)
+            try:
+                _scope.activate(task_instance)
+            except Exception:
+                log.warning("fsmirror: opening the lineage scope of %s failed", task_instance, exc_info=True)
 
     @hookimpl
     def on_task_instance_success(self, previous_state: Any, task_instance: Any) -> None:
+        error: BaseException | None = None
         try:
-            _outputs.commit_rendered(task_instance)
+            with _scope.within(_scope.step_for(task_instance)):  # its files record what it read
+                _outputs.commit_rendered(task_instance)
         except Exception as e:
+            error = e
             # The success is recorded already; say loudly what was not (post_execute= makes it fail the task).
             log.error(
                 "%s; the task succeeded but this file has no manifest: add "
                 "post_execute=fsmirror_airflow.commit_outputs to fail the task instead",
                 e,
             )
+        self._end(task_instance, error)
 
     @hookimpl
     def on_task_instance_failed(self, previous_state: Any, task_instance: Any, error: Any) -> None:
         # A retry renders its paths again; what this try rendered is not to be recorded.
         _outputs.forget(task_instance)
+        failure = error if isinstance(error, BaseException) else RuntimeError(str(error or "task failed"))
+        self._end(task_instance, failure)
+
+    @hookimpl
+    def on_task_instance_skipped(self, previous_state: Any, task_instance: Any) -> None:
+        self._end(task_instance, None)
+
+    @staticmethod
+    def _end(task_instance: Any, error: BaseException | None) -> None:
+        try:
+            _scope.finish(task_instance, error)
+        except Exception:
+            log.warning("fsmirror: ending the lineage scope of %s failed", task_instance, exc_info=True)

@@ -6,8 +6,10 @@ from typing import Any
 
 import jinja2
 
-from fsmirror import FSMirrorError
+from fsmirror import FSMirror, FSMirrorError
+from fsmirror.record import Manifest
 
+from . import _scope
 from ._locate import get_mirror, task_target
 from ._outputs import Rendered, remember
 
@@ -38,7 +40,9 @@ def path(
     logical date, and the partition is the DAG id (``<dag_id>@<map_index>`` for a
     mapped task), also for an explicit ``address``. A file the task writes at the
     rendered path (or, for ``output=False``, directly in the directory) is recorded
-    with a manifest when the task succeeds. Example:
+    with a manifest when the task succeeds. An ``address`` whose output is committed
+    already in this DAG run (an upstream task's) is an input the task reads: it is
+    recorded in the manifests of what the task writes (lineage). Example:
     ``bash_command="train --out {{ macros.fsmirror.path() }}"``.
     """
     ti = context.get("ti")
@@ -60,4 +64,21 @@ def path(
     else:
         uri = fm.mirror_full(obj, run_id=run, partition=partition)
     remember(ti, Rendered(fm.mirror, obj, run, partition, uri, directory=not output))
+    if address is not None and output:
+        _note_upstream(fm, ti, obj, run, partition, output_name, uri)
     return uri
+
+
+def _note_upstream(
+    fm: FSMirror, ti: Any, obj: Any, run: Any, partition: str | None, output_name: str | None, uri: str
+) -> None:
+    """Record the committed artifact at ``uri`` (another task's output) as an input of ``ti``'s step."""
+    kw: dict[str, Any] = {"run_id": run, "partition": partition, "output_name": output_name}
+    if not fm.exists(obj, **kw):
+        return  # nothing there yet: a path the task will write
+    man = Manifest.from_json(fm.manifest(obj, **kw))
+    if man.uri != uri or man.orchestrator.get("task_id") == ti.task_id:
+        return  # another format than the path names, or the task's own file from an earlier try
+    s = _scope.step_for(ti)
+    if s is not None:
+        s.note_read(man)

@@ -19,7 +19,7 @@ from fsmirror import ArtifactNotFoundError, ConfigError, FSMirror, FSMirrorError
 from fsmirror.address import CodeAddress
 from fsmirror.names import manifest_file
 
-from . import _outputs
+from . import _outputs, _scope
 from ._listener import running_ti
 from ._locate import fallback_target, get_mirror, setting, task_target
 
@@ -181,25 +181,27 @@ class FSMirrorXComBackend(BaseXCom):
                 dag_id, task_id, run_id, map_index, output_name or fm.settings.output_name
             ):
                 output_name = f"{XCOM_PREFIX}{key}"  # the task wrote its own file under that name
-            uri = fm.write(
-                target["obj"],
-                value,
-                run_id=target["run_id"],
-                partition=target["partition"],
-                output_name=output_name,
-                format="auto",
-                overwrite=True,  # one value per key and try: a retry replaces, never duplicates
-                run_source="airflow",
-                orchestrator={
-                    "dag_id": dag_id,
-                    "task_id": task_id,
-                    "run_id": run_id,
-                    "map_index": -1 if map_index is None else map_index,
-                    "try_number": getattr(ti, "try_number", None),
-                    "xcom_key": key,
-                    **({} if ti is not None else {"located": False}),
-                },
-            )
+            s = _scope.open_step(ti) if ti is not None else None
+            with _scope.within(s):  # the push records what the task pulled and read
+                uri = fm.write(
+                    target["obj"],
+                    value,
+                    run_id=target["run_id"],
+                    partition=target["partition"],
+                    output_name=output_name,
+                    format="auto",
+                    overwrite=True,  # one value per key and try: a retry replaces, never duplicates
+                    run_source="airflow",
+                    orchestrator={
+                        "dag_id": dag_id,
+                        "task_id": task_id,
+                        "run_id": run_id,
+                        "map_index": -1 if map_index is None else map_index,
+                        "try_number": getattr(ti, "try_number", None),
+                        "xcom_key": key,
+                        **({} if ti is not None else {"located": False}),
+                    },
+                )
         except FSMirrorError as e:
             raise type(e)(f"fsmirror XCom backend, {where}: {e}") from e
         except Exception as e:  # store unreachable, credentials...: say where
@@ -215,7 +217,8 @@ class FSMirrorXComBackend(BaseXCom):
         if uri is None:
             return BaseXCom.deserialize_value(result)
         try:
-            return _read(_reader(value), uri)
+            with _scope.within(_scope.current_step()):  # a pull is an input of the pulling task
+                return _read(_reader(value), uri)
         except FSMirrorError as e:
             raise type(e)(f"fsmirror XCom backend, reading {uri}: {e}") from e
 

@@ -36,6 +36,7 @@ from prefect.utilities.asyncutils import run_coro_as_sync
 from fsmirror import ConfigError, FSMirrorError, ResolveError
 from prefect import Flow, Task, flow, task
 
+from ._lineage import task_scope
 from .storage import FSMirrorSerializer, FSMirrorStorage, make_key, relative_address
 
 __all__ = ["mirrored_task", "mirrored_flow", "MirroredKey"]
@@ -254,22 +255,24 @@ def _persisting(fn: F) -> F:
 
         @functools.wraps(fn)
         async def run_async(*args: Any, **kwargs: Any) -> Any:
-            value = await fn(*args, **kwargs)
-            if (found := _record(value)) is not None:
-                store, record = found
-                await store.apersist_result_record(record)
-                _done()
+            with task_scope(fn):  # one lineage scope per attempt: the results it got, in what it stores
+                value = await fn(*args, **kwargs)
+                if (found := _record(value)) is not None:
+                    store, record = found
+                    await store.apersist_result_record(record)
+                    _done()
             return value
 
         return run_async  # type: ignore[return-value]
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
-        value = fn(*args, **kwargs)
-        if (found := _record(value)) is not None:
-            store, record = found
-            store.persist_result_record(record)
-            _done()
+        with task_scope(fn):  # one lineage scope per attempt: the results it got, in what it stores
+            value = fn(*args, **kwargs)
+            if (found := _record(value)) is not None:
+                store, record = found
+                store.persist_result_record(record)
+                _done()
         return value
 
     return run  # type: ignore[return-value]

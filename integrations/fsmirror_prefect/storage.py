@@ -43,7 +43,7 @@ from fsmirror.hashing import hash_bytes
 from fsmirror.layout import module_path
 from fsmirror.runid import encode_segment
 
-from . import _records
+from . import _lineage, _records
 from ._records import KeyRecord, record_file
 
 if TYPE_CHECKING:
@@ -592,6 +592,7 @@ class FSMirrorStorage(WritableFileSystem):
         rec = KeyRecord(metadata=metadata, record=how == "record")
         fm.filesystem.pipe_file(rec_path, rec.dump())
         _records.remember(fm, key, directory)
+        _lineage.remember_stored(fm, uri)  # the task run's result: downstream tasks' input
         return uri
 
     @staticmethod
@@ -615,6 +616,8 @@ class FSMirrorStorage(WritableFileSystem):
         man = _records.committed_manifest(fm, directory, fm.settings.output_name)
         if man is None:
             raise ArtifactNotFoundError(f"the result of key {key!r} at {directory} is not committed")
+        if TaskRunContext.get() is not None:  # a cache hit reads its result back for the task run
+            _lineage.remember(TaskRunContext.get().task_run.id, man)  # type: ignore[union-attr]
         slot = self._slot(man)
         if man.get("format") == "bytes":  # stored as they came (undecodable): handed back the same
             with fm.open_read(**slot) as f:

@@ -98,3 +98,21 @@ def count_calls(n: int) -> dict[str, int]:
     """Counts its runs: a cache hit does not run it."""
     CALLS["count_calls"] = CALLS.get("count_calls", 0) + 1
     return {"n": n}
+
+
+def broken_summarize(df: pd.DataFrame) -> Summary:
+    raise ValueError(f"broken on purpose after receiving {len(df)} rows")
+
+
+def lineage_pipeline(n: int = 3) -> dict[str, Any]:
+    """``summarize`` gets ``lift``'s result directly; ``count`` gets it through a future."""
+    df = TASKS["lift"](n)
+    summary = TASKS["summarize"](df)
+    counted = TASKS["count"].submit(TASKS["lift"].submit(n + 1)).result()
+    return {"rows": summary.rows, "counted": counted["rows"]}
+
+
+def broken_pipeline(n: int = 3) -> int:
+    df = TASKS["lift"](n)
+    TASKS["broken"](df)
+    return len(df)

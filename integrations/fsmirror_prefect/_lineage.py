@@ -1,0 +1,166 @@
+"""One lineage scope per ``mirrored_task`` call: the results it received, in the result it stored.
+
+``mirrored_task`` wraps the task function (:func:`fsmirror_prefect.decorators._persisting`)
+and persists the result inside the task run, so one ``with`` block spans the
+whole step: :func:`task_scope` opens it around the call and the persist, and it
+ends with the call's exception when the attempt fails (each retry is a new
+attempt, with the same key ``prefect:<flow run id>:<task run id>``).
+
+Prefect resolves a task's upstream futures into values before the function
+runs, reading persisted results from storage only when it does not hold them
+in memory, so a read is not a reliable signal. What Prefect does record is
+which task runs fed which parameter (``task_run.task_inputs``). A task run's
+result is remembered here when its artifact is written or read back for it
+(a cache hit) in this process; an upstream that ran elsewhere is looked up
+through the Prefect API (its state's ``storage_key``, then the block's
+manifest for that key).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from prefect.context import FlowRunContext, TaskRunContext
+
+from fsmirror import FSMirrorError, lineage
+from fsmirror.record import Manifest
+
+if TYPE_CHECKING:
+    from .storage import FSMirrorStorage
+
+__all__ = ["scope_key", "task_scope", "remember", "remember_stored", "result_of"]
+
+log = logging.getLogger("fsmirror.prefect")
+MAX_REMEMBERED = 4096
+API_WAIT = 10.0
+"""Seconds to wait for the Prefect API to report an upstream task run's final state."""
+_results: OrderedDict[str, Manifest] = OrderedDict()
+_lock = threading.Lock()
+
+
+def scope_key(flow_run_id: Any, task_run_id: Any) -> str:
+    """``prefect:<flow run id>:<task run id>``: one task run (its retries share it)."""
+    return f"prefect:{flow_run_id}:{task_run_id}"
+
+
+def remember(task_run_id: Any, man: Manifest | Mapping[str, Any]) -> None:
+    """Note that ``task_run_id``'s result is the artifact ``man`` describes."""
+    m = man if isinstance(man, Manifest) else Manifest.from_json(man)
+    with _lock:
+        _results[str(task_run_id)] = m
+        _results.move_to_end(str(task_run_id))
+        while len(_results) > MAX_REMEMBERED:
+            _results.popitem(last=False)
+
+
+def _from_api(task_run_id: str, block: FSMirrorStorage | None) -> Manifest | None:
+    """The artifact of a task run that ran in another process: its state's result key, then the block."""
+    if block is None:
+        return None
+    from prefect.client.orchestration import get_client
+
+    # The upstream is done (this task got its value), but Prefect reports task run states as
+    # events: its API may still say Running for a moment. Wait briefly for the final state.
+    deadline = time.monotonic() + API_WAIT
+    with get_client(sync_client=True) as client:
+        while True:
+            run = client.read_task_run(task_run_id)
+            if (run.state is not None and run.state.is_final()) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    data = getattr(run.state, "data", None) if run.state is not None else None
+    key = getattr(data, "storage_key", None)
+    if not isinstance(key, str):
+        return None
+    try:
+        return Manifest.from_json(block.manifest_for(key))
+    except FSMirrorError:
+        return None
+
+
+def result_of(task_run_id: Any, block: FSMirrorStorage | None = None) -> Manifest | None:
+    """The artifact holding ``task_run_id``'s result, if fsmirror stored it (None otherwise)."""
+    with _lock:
+        got = _results.get(str(task_run_id))
+    if got is not None:
+        return got
+    try:
+        got = _from_api(str(task_run_id), block)
+    except Exception:  # the API unreachable, the run gone: the input is simply unknown
+        log.debug("fsmirror: no result found for task run %s", task_run_id, exc_info=True)
+        return None
+    if got is not None:
+        remember(task_run_id, got)
+    return got
+
+
+def _upstream(ctx: TaskRunContext, block: FSMirrorStorage | None) -> list[Manifest]:
+    """The stored results of the task runs that fed this task run's parameters, in parameter order."""
+    out: list[Manifest] = []
+    for inputs in (ctx.task_run.task_inputs or {}).values():
+        for item in inputs:
+            if getattr(item, "input_type", None) != "task_run":
+                continue
+            man = result_of(item.id, block)
+            if man is not None:
+                out.append(man)
+    return out
+
+
+@contextlib.contextmanager
+def task_scope(fn: Any) -> Iterator[lineage.Scope | None]:
+    """The step scope of the task run calling ``fn`` (nothing outside a task run)."""
+    from .storage import FSMirrorStorage, code_object
+
+    ctx = TaskRunContext.get()
+    if ctx is None:
+        yield None
+        return
+    store = ctx.result_store
+    block = store.result_storage if store is not None else None
+    block = block if isinstance(block, FSMirrorStorage) else None
+    run = ctx.task_run
+    flow_run_id = str(run.flow_run_id or run.id)
+    ids: dict[str, Any] = {}
+    flow_ctx = FlowRunContext.get()
+    if flow_ctx is not None and flow_ctx.flow_run is not None:
+        ids.update(
+            flow_run_id=str(flow_ctx.flow_run.id),
+            flow_run_name=flow_ctx.flow_run.name,
+            flow_name=flow_ctx.flow.name if flow_ctx.flow is not None else None,
+        )
+    ids.update(
+        flow_run_id=flow_run_id, task_run_id=str(run.id), task_run_name=run.name, task_name=ctx.task.name
+    )
+    job = None
+    if block is not None:
+        with contextlib.suppress(FSMirrorError):
+            job = lineage.job_of(block.fsmirror(), code_object(fn))
+    try:
+        upstream = _upstream(ctx, block)
+    except Exception:
+        log.warning("fsmirror: finding the results task run %s received failed", run.id, exc_info=True)
+        upstream = []
+    with lineage.scope(
+        job, run_id=flow_run_id, orchestrator=ids, key=scope_key(flow_run_id, run.id), inputs=upstream
+    ) as s:
+        yield s
+
+
+def remember_stored(fm: Any, uri: str) -> None:
+    """Called by the block when it committed (or found) a result at ``uri`` inside a task run."""
+    ctx = TaskRunContext.get()
+    if ctx is None:
+        return
+    s = lineage.current()
+    man = next((m for m in s.outputs if m.uri == uri), None) if s is not None else None
+    try:
+        remember(ctx.task_run.id, man if man is not None else fm.manifest_uri(uri))
+    except FSMirrorError:
+        pass
