@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import queue
 import threading
 import traceback
 import uuid
@@ -53,6 +54,8 @@ __all__ = [
     "run_uuid",
     "parent_of",
     "install",
+    "flush",
+    "Step",
     "uninstall",
     "installed",
     "defer",
@@ -166,7 +169,7 @@ def dataset_name(
     return DatasetName(namespace, "/".join(stable), path, segment)
 
 
-def run_uuid(s: Scope) -> str:
+def run_uuid(s: Scope | Step) -> str:
     """The OpenLineage run id of a step: uuid5 of its ``key``, so a re-run of the same orchestrator
     run (the same step key) reports the same run. A scope without a key gets its own random id."""
     if s.key:
@@ -182,6 +185,27 @@ def _as_uuid(value: Any, seed: str) -> str:
 
 
 @dataclass(frozen=True)
+class Step:
+    """A snapshot of a scope, taken in the step's thread when it starts or ends (scopes change)."""
+
+    job: str | None
+    key: str | None
+    id: str
+    orchestrator: Mapping[str, Any]
+    started_at: str
+    ended_at: str | None
+    error: BaseException | None
+    inputs: tuple[Input, ...]
+    outputs: tuple[Manifest, ...]
+
+    @classmethod
+    def of(cls, s: Scope) -> Step:
+        return cls(
+            s.job, s.key, s.id, dict(s.orchestrator), s.started_at, s.ended_at, s.error, s.inputs, s.outputs
+        )
+
+
+@dataclass(frozen=True)
 class Parent:
     """The orchestrator's run above a step: a job name and an OpenLineage run id."""
 
@@ -190,7 +214,7 @@ class Parent:
     orchestrator: str
 
 
-def parent_of(s: Scope) -> Parent | None:
+def parent_of(s: Scope | Step) -> Parent | None:
     """The orchestrator run a step belongs to, from the scope's key and orchestrator record.
 
     Dagster: the run (``job_name``, its run id). Airflow: the DAG run (``dag_id``, a uuid5 of
@@ -263,14 +287,32 @@ class Emitter:
             ``fsmirror``); dataset namespaces come from the store.
         client: an ``OpenLineageClient``; by default one configured by the client's own
             configuration, made on the first event.
+        background: build and send events on a sender thread of this process, so a step pays
+            only for a snapshot of its scope (building and serialising an event costs about a
+            millisecond, a small local write a few); :meth:`flush` waits for it, and it is
+            flushed when the process exits (``atexit``, and multiprocessing's exit for forked
+            workers). ``False`` sends in the step's own thread.
     """
 
-    def __init__(self, namespace: str | None = None, client: Any = None) -> None:
+    def __init__(self, namespace: str | None = None, client: Any = None, *, background: bool = True) -> None:
         self.namespace = namespace or os.environ.get(ENV_NAMESPACE) or DEFAULT_NAMESPACE
+        self.background = background
         self._client = client
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._queue: queue.SimpleQueue[Callable[[], Any] | None] | None = None
+        self._pid = 0
+        self._pending = 0
+        self._thread: threading.Thread | None = None
         self._started: set[str] = set()
         self.azure_accounts: dict[str, str] = {}
+        if hasattr(os, "register_at_fork"):  # a fork may copy the lock held: the child starts afresh
+            os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._queue, self._pid, self._pending, self._thread = None, 0, 0, None
 
     def __repr__(self) -> str:
         return f"Emitter(namespace={self.namespace!r})"
@@ -285,14 +327,14 @@ class Emitter:
                     self._client = OpenLineageClient()
         return self._client
 
-    # listener protocol
+    # listener protocol: cheap in the step's thread (a snapshot), the event is built and sent later
 
     def scope_started(self, s: Scope) -> None:
         if s.job is None or any(c(s) for c in _claims):
             return  # no name yet: START goes out at the end with the first artifact's address
-        self._emit(self._run_event(s, "START"))
         with self._lock:
             self._started.add(s.id)
+        self._submit(Step.of(s), "START")
 
     def scope_ended(self, s: Scope) -> None:
         with self._lock:
@@ -300,52 +342,87 @@ class Emitter:
             self._started.discard(s.id)
         if any(c(s) for c in _claims):
             return
+        step = Step.of(s)
         if not started:
-            if not s.outputs and not s.inputs:
+            if not step.outputs and not step.inputs:
                 return  # a step that touched no artifact is not fsmirror's to report
-            self._emit(self._run_event(s, "START"))
-        self._emit(self._run_event(s, "FAIL" if s.error is not None else "COMPLETE"))
+            self._submit(step, "START")
+        self._submit(step, "FAIL" if step.error is not None else "COMPLETE")
 
     def artifacts_deleted(self, manifests: Sequence[Manifest]) -> None:
         for m in manifests:
-            self._emit(self._drop_event(m))
+            self._send(lambda m=m: self._drop_event(m))
 
-    # events
+    # sending
+
+    def _submit(self, step: Step, state: str) -> None:
+        self._send(lambda: self._run_event(step, state))
+
+    def _send(self, build: Callable[[], Any]) -> None:
+        if not self.background:
+            self._emit(build())
+            return
+        self._worker().put(build)
+
+    def _worker(self) -> queue.SimpleQueue[Callable[[], Any] | None]:
+        """The queue of this process's sender thread, started on first use (and again after a fork)."""
+        pid = os.getpid()
+        if self._queue is None or self._pid != pid:
+            with self._lock:
+                if self._queue is None or self._pid != pid:
+                    q: queue.SimpleQueue[Callable[[], Any] | None] = queue.SimpleQueue()
+                    self._queue, self._pid, self._pending = q, pid, 0
+                    t = threading.Thread(
+                        target=self._drain, args=(q,), name="fsmirror-openlineage", daemon=True
+                    )
+                    self._thread = t
+                    t.start()
+                    _flush_at_exit(self)
+        with self._lock:
+            self._pending += 1
+        assert self._queue is not None
+        return self._queue
+
+    def _drain(self, q: queue.SimpleQueue[Callable[[], Any] | None]) -> None:
+        while True:
+            build = q.get()
+            if build is None:
+                return
+            try:
+                self._emit(build())
+            except Exception:  # lineage reporting never fails a pipeline, nor stops its thread
+                log.warning("fsmirror: sending an OpenLineage event failed", exc_info=True)
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    if self._pending <= 0:
+                        self._idle.notify_all()
+
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Wait until every event submitted so far is sent; False if ``timeout`` passed first."""
+        if self._queue is None or self._pid != os.getpid():
+            return True
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending <= 0, timeout)
 
     def _emit(self, event: Any) -> None:
         self.client.emit(event)
 
-    def job_name(self, s: Scope) -> str:
+    def job_name(self, s: Step) -> str:
         if s.job:
             return s.job
         for m in s.outputs:
             return m.address
         return s.key or "fsmirror.run"
 
-    def _run_event(self, s: Scope, state: str) -> Any:
+    def _run_event(self, s: Step, state: str) -> Any:
         from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
-        from openlineage.client.facet_v2 import (
-            error_message_run,
-            job_type_job,
-            parent_run,
-            processing_engine_run,
-        )
+        from openlineage.client.facet_v2 import error_message_run
 
-        run_facets: dict[str, Any] = {
-            "processing_engine": processing_engine_run.ProcessingEngineRunFacet(
-                version=_version(), name="fsmirror", openlineageAdapterVersion=_client_version()
-            ),
-        }
+        run_facets: dict[str, Any] = {"processing_engine": _engine_facet()}
         parent = parent_of(s)
         if parent is not None:
-            run_facets["parent"] = parent_run.ParentRunFacet(
-                run=parent_run.Run(runId=parent.run_id),
-                job=parent_run.Job(namespace=self.namespace, name=parent.job),
-                root=parent_run.Root(
-                    run=parent_run.RootRun(runId=parent.run_id),
-                    job=parent_run.RootJob(namespace=self.namespace, name=parent.job),
-                ),
-            )
+            run_facets["parent"] = _parent_facet(self.namespace, parent)
         if state == "FAIL" and s.error is not None:
             e = s.error
             run_facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
@@ -353,13 +430,7 @@ class Emitter:
                 programmingLanguage="python",
                 stackTrace="".join(traceback.format_exception(type(e), e, e.__traceback__)) or None,
             )
-        job_facets: dict[str, Any] = {
-            "jobType": job_type_job.JobTypeJobFacet(
-                processingType="BATCH",
-                integration="FSMIRROR",
-                jobType="TASK",
-            )
-        }
+        job_facets: dict[str, Any] = {"jobType": _job_type_facet()}  # a fresh dict: the client adds to it
         located = self._source_location(s.outputs)
         if located is not None:
             job_facets["sourceCodeLocation"] = located
@@ -485,6 +556,40 @@ class Emitter:
         )
 
 
+# Facets that are the same for every event of a process (or of a parent run) are built once: an
+# event's cost is mostly building and validating attrs records.
+
+
+@functools.lru_cache(maxsize=1)
+def _engine_facet() -> Any:
+    from openlineage.client.facet_v2 import processing_engine_run
+
+    return processing_engine_run.ProcessingEngineRunFacet(
+        version=_version(), name="fsmirror", openlineageAdapterVersion=_client_version()
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _job_type_facet() -> Any:
+    from openlineage.client.facet_v2 import job_type_job
+
+    return job_type_job.JobTypeJobFacet(processingType="BATCH", integration="FSMIRROR", jobType="TASK")
+
+
+@functools.lru_cache(maxsize=256)
+def _parent_facet(namespace: str, parent: Parent) -> Any:
+    from openlineage.client.facet_v2 import parent_run
+
+    return parent_run.ParentRunFacet(
+        run=parent_run.Run(runId=parent.run_id),
+        job=parent_run.Job(namespace=namespace, name=parent.job),
+        root=parent_run.Root(
+            run=parent_run.RootRun(runId=parent.run_id),
+            job=parent_run.RootJob(namespace=namespace, name=parent.job),
+        ),
+    )
+
+
 def _manifest_fields(m: Manifest) -> dict[str, Any]:
     return {
         "uri": m.uri,
@@ -499,6 +604,7 @@ def _manifest_fields(m: Manifest) -> dict[str, Any]:
     }
 
 
+@functools.lru_cache(maxsize=1)
 def _client_version() -> str:
     from importlib.metadata import version
 
@@ -538,13 +644,39 @@ def _facet(fields: dict[str, Any]) -> Any:
     return _facet_class()(**fields, producer=producer())
 
 
+def _flush_at_exit(emitter: Emitter) -> None:
+    """Flush ``emitter`` when this process ends: ``atexit``, and multiprocessing's own exit, which
+    forked and spawned workers (Luigi's, Dagster's multiprocess executor) take without ``atexit``."""
+    import atexit
+    import sys
+    import weakref
+
+    ref = weakref.ref(emitter)
+
+    def flush() -> None:
+        e = ref()
+        if e is not None:
+            e.flush(timeout=10.0)
+
+    atexit.register(flush)
+    if "multiprocessing" in sys.modules:
+        from multiprocessing import util
+
+        util.Finalize(emitter, flush, exitpriority=100)
+
+
+def flush(timeout: float | None = 30.0) -> bool:
+    """Wait until the installed emitter has sent every event submitted so far."""
+    return True if _installed is None else _installed.flush(timeout)
+
+
 # -- installation ---------------------------------------------------------------------------------
 
 _installed: Emitter | None = None
 _install_lock = threading.Lock()
 
 
-def install(namespace: str | None = None, client: Any = None) -> Emitter:
+def install(namespace: str | None = None, client: Any = None, *, background: bool = True) -> Emitter:
     """Register the emitter as a lineage listener (once per process; later calls return it).
 
     ``FSMirror(...)`` calls this on construction when OpenLineage is enabled; call it yourself to
@@ -566,7 +698,7 @@ def install(namespace: str | None = None, client: Any = None) -> Emitter:
                     "OpenLineage is enabled (config 'openlineage.enabled' or $FSMIRROR_OPENLINEAGE) but "
                     "openlineage-python is not installed: pip install 'fsmirror[openlineage]', or turn it off"
                 )
-            _installed = Emitter(namespace, client)
+            _installed = Emitter(namespace, client, background=background)
             lineage.add_listener(_installed)
         elif client is not None:
             _installed._client = client
@@ -583,4 +715,5 @@ def uninstall() -> None:
     with _install_lock:
         if _installed is not None:
             lineage.remove_listener(_installed)
+            _installed.flush()
             _installed = None

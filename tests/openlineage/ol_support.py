@@ -77,8 +77,16 @@ class Capture:
             def emit(self, event: Any) -> None:
                 events.append(json.loads(Serde.to_json(event)))
 
-        self.events = events
+        self._events = events
         self.transport = Memory()
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Every event sent so far (after the emitter's sender thread has sent what it holds)."""
+        from fsmirror import openlineage as fol
+
+        assert fol.flush(timeout=30)
+        return self._events
 
     def client(self) -> Any:
         from openlineage.client import OpenLineageClient
