@@ -351,7 +351,7 @@ class Emitter:
 
     def artifacts_deleted(self, manifests: Sequence[Manifest]) -> None:
         for m in manifests:
-            self._send(lambda m=m: self._drop_event(m))
+            self._send(functools.partial(self._drop_event, m))
 
     # sending
 
