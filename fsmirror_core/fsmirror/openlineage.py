@@ -287,14 +287,15 @@ class Emitter:
             ``fsmirror``); dataset namespaces come from the store.
         client: an ``OpenLineageClient``; by default one configured by the client's own
             configuration, made on the first event.
-        background: build and send events on a sender thread of this process, so a step pays
-            only for a snapshot of its scope (building and serialising an event costs about a
-            millisecond, a small local write a few); :meth:`flush` waits for it, and it is
-            flushed when the process exits (``atexit``, and multiprocessing's exit for forked
-            workers). ``False`` sends in the step's own thread.
+        background: build and send events on a sender thread of this process instead of the
+            step's own thread; :meth:`flush` waits for it, and it is flushed when the process
+            exits (``atexit``, and multiprocessing's exit for forked workers). Off by default:
+            measured (benchmark row 20), the sender thread's work contends for the GIL with the
+            step and costs more wall time than sending in place (a CPU-bound thread holds the
+            GIL for up to the 5 ms switch interval while the step waits to resume).
     """
 
-    def __init__(self, namespace: str | None = None, client: Any = None, *, background: bool = True) -> None:
+    def __init__(self, namespace: str | None = None, client: Any = None, *, background: bool = False) -> None:
         self.namespace = namespace or os.environ.get(ENV_NAMESPACE) or DEFAULT_NAMESPACE
         self.background = background
         self._client = client
@@ -676,7 +677,7 @@ _installed: Emitter | None = None
 _install_lock = threading.Lock()
 
 
-def install(namespace: str | None = None, client: Any = None, *, background: bool = True) -> Emitter:
+def install(namespace: str | None = None, client: Any = None, *, background: bool = False) -> Emitter:
     """Register the emitter as a lineage listener (once per process; later calls return it).
 
     ``FSMirror(...)`` calls this on construction when OpenLineage is enabled; call it yourself to

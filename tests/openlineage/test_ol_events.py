@@ -271,3 +271,21 @@ def test_the_validator_rejects_what_the_spec_rejects(capture: Capture, project: 
     for broken in (no_run_id, bad_uuid, bad_facet, bad_state):
         with pytest.raises(ValidationError):
             validate(broken)
+
+
+def test_background_sending_delivers_the_same_events_in_order(project: Path, tmp_path: Path) -> None:
+    """``background=True``: built and sent on a sender thread; ``flush`` waits for all of them."""
+    from ol_support import Capture
+
+    fol.uninstall()
+    cap = Capture()
+    fol.install(client=cap.client(), background=True)
+    try:
+        fm = mirror(tmp_path)
+        two_steps(fm, project, "r1")
+        two_steps(fm, project, "r2")
+        assert fol.flush(timeout=30)
+        got = [(e["eventType"], e["job"]["name"].rsplit("::", 1)[1]) for e in cap.events]
+    finally:
+        fol.uninstall()
+    assert got == [("START", "Extract"), ("COMPLETE", "Extract"), ("START", "LiftDataTask"), ("COMPLETE", "LiftDataTask")] * 2

@@ -69,7 +69,10 @@ def run_demo(directory: str | os.PathLike[str] = ".") -> tuple[FSMirror, list[st
     # writes, and with OpenLineage enabled each step is a run with those inputs and outputs.
     with fm.run(key=f"demo:{fm.run_id}:extract", job=ADDRESSES[0]):
         uris.append(fm.write(pipeline.extract, pipeline.extract()))
-    for step, address, fmt in ((pipeline.summarize, ADDRESSES[1], None), (pipeline.train, ADDRESSES[2], "pkl")):
+    for step, address, fmt in (
+        (pipeline.summarize, ADDRESSES[1], None),
+        (pipeline.train, ADDRESSES[2], "pkl"),
+    ):
         with fm.run(key=f"demo:{fm.run_id}:{step.__name__}", job=address):
             rides = fm.read(pipeline.extract)
             uris.append(fm.write(step, step(rides), format=fmt))
