@@ -289,3 +289,31 @@ def test_background_sending_delivers_the_same_events_in_order(project: Path, tmp
     finally:
         fol.uninstall()
     assert got == [("START", "Extract"), ("COMPLETE", "Extract"), ("START", "LiftDataTask"), ("COMPLETE", "LiftDataTask")] * 2
+
+
+def test_source_code_location_names_the_repository_path_and_commit(
+    capture: Capture, project: Path, tmp_path: Path
+) -> None:
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(project), *args], check=True, capture_output=True, text=True
+        ).stdout.strip()
+
+    git("init", "-q")
+    git("remote", "add", "origin", "https://example.com/team/pipelines.git")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "code")
+    commit = git("rev-parse", "HEAD")
+    fm = mirror(tmp_path)
+    two_steps(fm, project, "r1")
+    located = capture.events[-1]["job"]["facets"]["sourceCodeLocation"]
+    assert {k: located[k] for k in ("type", "url", "repoUrl", "path", "version")} == {
+        "type": "git",
+        "url": "https://example.com/team/pipelines.git",
+        "repoUrl": "https://example.com/team/pipelines.git",
+        "path": "project/etl/my_etl_task.py",
+        "version": commit,
+    }
+    validate(capture.events[-1])
