@@ -70,6 +70,13 @@ def _on_event(run_id: str, entry: Any) -> None:
         logging.getLogger("fsmirror.dagster").warning("fsmirror: ending a step's scope failed", exc_info=True)
 
 
+def _optional_step_key(context: OutputContext) -> str | None:
+    try:
+        return str(context.step_key)
+    except Exception:
+        return None
+
+
 def _subscribe(instance: Any, run_id: str) -> None:
     with _lock:
         runs = _subscribed.setdefault(instance, set())
@@ -82,8 +89,9 @@ def _subscribe(instance: Any, run_id: str) -> None:
 def step_scope(context: InputContext | OutputContext, job: str | None = None) -> lineage.Scope | None:
     """The open scope of the step ``context`` belongs to (opened now if this is its first IO call).
 
-    None outside a running step (``build_input_context()`` / ``build_output_context()``
-    without a step context): nothing to scope then.
+    None outside a running step: ``build_input_context()`` / ``build_output_context()``
+    without a step context, or a result's ``output_for_node`` after the run, which loads a
+    step's own output with that step's context (no running step ever loads its own output).
     """
     try:
         step_context = context.step_context
@@ -92,6 +100,10 @@ def step_scope(context: InputContext | OutputContext, job: str | None = None) ->
         instance = step_context.instance
     except Exception:
         return None
+    if isinstance(context, InputContext):
+        upstream = context.upstream_output
+        if upstream is not None and _optional_step_key(upstream) == step:
+            return None
     key = scope_key(run_id, step)
     s = lineage.get(key)
     if s is None:

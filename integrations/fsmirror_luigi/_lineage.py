@@ -47,7 +47,7 @@ def scope_key(task: luigi.Task) -> str:
 
 
 def _targets(x: Any) -> list[FSMirrorTarget]:
-    return [t for t in flatten(x) if isinstance(t, FSMirrorTarget)]
+    return [t for t in flatten(x) if isinstance(t, FSMirrorTarget)]  # type: ignore[no-untyped-call]
 
 
 def _describe(task: luigi.Task) -> tuple[str | None, Any, dict[str, Any]] | None:
@@ -57,8 +57,8 @@ def _describe(task: luigi.Task) -> tuple[str | None, Any, dict[str, Any]] | None
     if isinstance(task, FSMirrorTask):
         fm = task.fsmirror()
         return lineage.job_of(fm, type(task)), task.fsmirror_run_id(), task.fsmirror_orchestrator()
-    outputs = _targets(task.output())
-    if not outputs and not _targets(task.input()):
+    outputs = _targets(task.output())  # type: ignore[no-untyped-call]
+    if not outputs and not _targets(task.input()):  # type: ignore[no-untyped-call]
         return None
     job = None
     if outputs:
@@ -67,7 +67,8 @@ def _describe(task: luigi.Task) -> tuple[str | None, Any, dict[str, Any]] | None
             job = lineage.job_of(first.fsmirror, first.obj)
         except FSMirrorError:
             job = None
-    ids = {"name": "luigi", "task_id": task.task_id, "task_family": task.get_task_family()}
+    family = task.get_task_family()  # type: ignore[no-untyped-call]
+    ids = {"name": "luigi", "task_id": task.task_id, "task_family": family}
     return job, None, ids
 
 
@@ -88,7 +89,7 @@ def _on_start(task: luigi.Task) -> None:
         _leave()
         key = scope_key(task)
         s = lineage.step(key, job=job, run_id=run_id, orchestrator=ids)
-        for t in _targets(task.input()):
+        for t in _targets(task.input()):  # type: ignore[no-untyped-call]
             if t.exists():
                 s.note_read(Manifest.from_json(t.manifest()))
         token: contextvars.Token[lineage.Scope | None] = lineage.enter(s)
@@ -121,6 +122,7 @@ def install() -> None:
     if _installed:
         return
     _installed = True
-    luigi.Task.event_handler(Event.START)(_on_start)
-    luigi.Task.event_handler(Event.SUCCESS)(_on_end)
-    luigi.Task.event_handler(Event.FAILURE)(_on_failure)
+    on = luigi.Task.event_handler
+    on(Event.START)(_on_start)  # type: ignore[no-untyped-call]
+    on(Event.SUCCESS)(_on_end)  # type: ignore[no-untyped-call]
+    on(Event.FAILURE)(_on_failure)  # type: ignore[no-untyped-call]

@@ -22,6 +22,7 @@ import contextlib
 import logging
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -70,7 +71,7 @@ def _from_api(task_run_id: str, block: FSMirrorStorage | None) -> Manifest | Non
     deadline = time.monotonic() + API_WAIT
     with get_client(sync_client=True) as client:
         while True:
-            run = client.read_task_run(task_run_id)
+            run = client.read_task_run(uuid.UUID(task_run_id))
             if (run.state is not None and run.state.is_final()) or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
@@ -102,10 +103,12 @@ def result_of(task_run_id: Any, block: FSMirrorStorage | None = None) -> Manifes
 
 def _upstream(ctx: TaskRunContext, block: FSMirrorStorage | None) -> list[Manifest]:
     """The stored results of the task runs that fed this task run's parameters, in parameter order."""
+    from prefect.client.schemas.objects import TaskRunResult
+
     out: list[Manifest] = []
     for inputs in (ctx.task_run.task_inputs or {}).values():
         for item in inputs:
-            if getattr(item, "input_type", None) != "task_run":
+            if not isinstance(item, TaskRunResult):
                 continue
             man = result_of(item.id, block)
             if man is not None:

@@ -100,14 +100,18 @@ def test_a_purged_retry_moves_latest_back(
     fm = FSMirror(cfg, mirror="dags")
     day1 = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
     day2 = dt.datetime(2026, 11, 2, tzinfo=dt.timezone.utc)
-    first = run_dag("failures", "retry_latest", logical_date=day1, run_after=day1, run_conf={"fail_first": False})
+    first = run_dag(
+        "failures", "retry_latest", logical_date=day1, run_after=day1, run_conf={"fail_first": False}
+    )
     assert first.state == "success"
     dag_file = Path(__file__).parent / "dags" / "failures.py"
     where = CodeAddress(tuple(p for p in str(dag_file).split("/") if p), "pushes")
     kw: dict[str, Any] = {"partition": "retry_latest", "output_name": "maybe"}
     assert fm.latest(where, **kw) == ("retry_latest", first.run_id)
 
-    second = run_dag("failures", "retry_latest", logical_date=day2, run_after=day2, run_conf={"fail_first": True})
+    second = run_dag(
+        "failures", "retry_latest", logical_date=day2, run_after=day2, run_conf={"fail_first": True}
+    )
     assert second.state == "success"
     assert ti_states(airflow_db, "retry_latest", second.run_id) == {("pushes", -1): ("success", 2)}
     assert xcom_rows(airflow_db, "retry_latest", second.run_id) == {}  # try 1's 'maybe' was cleared ...

@@ -62,6 +62,8 @@ def test_pulls_and_macro_paths_read_are_inputs(fm: FSMirror, run_dag: Callable[.
     assert extract.segment == fm.run_segment(("lineage_dag", dr.run_id))
     assert report.inputs == (Input.of(transform),)  # read at the macro path, recorded with its file
     assert report.orchestrator["written_by"] == "task"
+    direct = _manifest(fm, "dags/lineage_dag.py::direct_read", "lineage_dag", dr.run_id)
+    assert direct.inputs == (Input.of(extract),)  # read through FSMirror inside the task
     keys = {s.key: s for s in ear.ended}
     step = keys[f"airflow:lineage_dag:{dr.run_id}:transform:-1"]
     assert step.job == TRANSFORM and step.error is None and step.run_id == ("lineage_dag", dr.run_id)

@@ -118,3 +118,34 @@ def test_a_failing_step_ends_its_scope_with_the_error(
     assert str(step.error) == "broken on purpose after reading 3 numbers"
     assert step.inputs == (Input.of(numbers),) and step.outputs == ()
     assert step.ended_at is not None and lineage.open_steps() == ()
+
+
+def test_ops_record_their_inputs_and_reading_results_afterwards_opens_no_scope(
+    local_config: Any, home_instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job of ops (``execute_job``); ``output_for_node`` afterwards loads a step's own output with
+    that step's context, which must not open (and leave open) a scope."""
+    from dagster_sample.project.etl import jobs as J
+
+    from dagster import execute_job, reconstructable
+
+    config = local_config(
+        mirrors={"project": {"root": "project", "output_name": "out", "output_format": "pkl"}}
+    )
+    monkeypatch.setenv("FSMIRROR_CONFIG_PATH", str(config))
+    monkeypatch.setenv("FSMIRROR_DAGSTER_MIRROR", "project")
+    monkeypatch.chdir(Path(__file__).parent)
+    with execute_job(reconstructable(J.inproc_job), instance=home_instance) as result:
+        assert result.success
+        assert result.output_for_node("report")["total"] == 6
+        run = result.run_id
+    fm = FSMirror(config, mirror="project")
+    extract = _manifest(fm, "project/etl/jobs.py::extract", run)
+    fan_out = [Manifest.from_json(fm.manifest("project/etl/jobs.py::fan_out", run_id=run, output_name=o))
+               for o in ("evens", "odds")]  # fmt: skip
+    transform = _manifest(fm, "project/etl/jobs.py::transform", run)
+    report = _manifest(fm, "project/etl/jobs.py::report", run)
+    assert transform.inputs == (Input.of(extract),)
+    assert [m.inputs for m in fan_out] == [(Input.of(extract),)] * 2  # both outputs of one step
+    assert report.inputs == (Input.of(transform), Input.of(fan_out[0]), Input.of(fan_out[1]))
+    assert lineage.open_steps() == ()

@@ -32,6 +32,18 @@ def fail_after_pull(data: dict[str, Any]) -> None:
     raise ValueError(f"broken on purpose after pulling {len(data['rows'])} rows")
 
 
+@task
+def direct_read() -> int:
+    """Reads extract's artifact through FSMirror itself, inside the task: an input too."""
+    from airflow.sdk import get_current_context
+
+    ti = get_current_context()["ti"]
+    rows = get_mirror().read(
+        "dags/lineage_dag.py::extract", run_id=(ti.dag_id, ti.run_id), partition=ti.dag_id
+    )["rows"]
+    return len(rows)
+
+
 def write_report(upstream: str, out: str) -> None:
     """Reads the upstream's file itself (no fsmirror call) and writes its own at its macro path."""
     fs = get_mirror().filesystem
@@ -49,7 +61,9 @@ with DAG("lineage_dag", schedule=None, start_date=dt.datetime(2026, 1, 1), catch
             "out": "{{ macros.fsmirror.path(output_format='json') }}",
         },
     )
-    transform(extract()) >> report
+    data = extract()
+    transform(data) >> report
+    data >> direct_read()
 
 
 @dag(schedule=None, start_date=dt.datetime(2026, 1, 1), catchup=False)
