@@ -78,6 +78,12 @@ ROWS: dict[int, tuple[str, str, str, str]] = {
         "<= 1.10x",
         "core",
     ),
+    20: (
+        "small local `write` in a step, OpenLineage events sent (client's file transport) and flushed",
+        "the same with OpenLineage off",
+        "<= 1.05x",
+        "openlineage",
+    ),
 }
 REQUEST_ROW = 13
 PROTOCOL_ROWS = range(13, 20)  # what "Before store v2" keeps

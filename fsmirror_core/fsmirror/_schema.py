@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import ConfigError, ResolveError
 from .layout import DEFAULT_LAYOUT, check_segment, compile_layout
 
-__all__ = ["Config", "Mirror", "Storage", "parse_config", "json_schema"]
+__all__ = ["Config", "Mirror", "OpenLineage", "Storage", "parse_config", "json_schema"]
 
 Provider = Literal["local", "memory", "s3", "gcs", "blob"]
 
@@ -152,6 +152,21 @@ class Mirror(BaseModel):
         return v
 
 
+class OpenLineage(BaseModel):
+    """OpenLineage events for each step (docs/openlineage.md); where they go is the client's config."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(
+        default=False,
+        description="Emit OpenLineage run events (needs fsmirror[openlineage]); $FSMIRROR_OPENLINEAGE overrides.",
+    )
+    namespace: str | None = Field(
+        default=None,
+        description="The job namespace (default $FSMIRROR_OPENLINEAGE_NAMESPACE, else 'fsmirror').",
+    )
+
+
 class Config(BaseModel):
     """An fsmirror config: one storage, one or more mirrors."""
 
@@ -159,6 +174,7 @@ class Config(BaseModel):
 
     storage: Storage
     mirrors: dict[str, Mirror] = Field(min_length=1)
+    openlineage: OpenLineage = Field(default_factory=OpenLineage, description=OpenLineage.__doc__)
 
     @field_validator("mirrors")
     @classmethod

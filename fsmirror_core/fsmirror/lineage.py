@@ -33,7 +33,7 @@ import datetime as _dt
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -60,6 +60,8 @@ __all__ = [
     "add_listener",
     "remove_listener",
     "listeners",
+    "deleted",
+    "wants",
 ]
 
 
@@ -107,8 +109,11 @@ class Scope:
         """Record an input. Reading an artifact this scope wrote itself is not an input."""
         i = m if isinstance(m, Input) else Input.of(m)
         with self._lock:
-            if i.uri not in self._outputs:
-                self._inputs.setdefault(i.uri, i)
+            new = i.uri not in self._outputs and i.uri not in self._inputs
+            if new:
+                self._inputs[i.uri] = i
+        if new and _artifact_ears:
+            _tell_artifact("artifact_read", self, i)
 
     def note_reads(self, ms: Iterable[Manifest | Input]) -> None:
         for m in ms:
@@ -117,11 +122,19 @@ class Scope:
     def note_write(self, m: Manifest) -> None:
         with self._lock:
             self._outputs[m.uri] = m
+        if _artifact_ears:
+            _tell_artifact("artifact_written", self, m)
 
 
 class ScopeListener(Protocol):
     """Hears steps start and end (the OpenLineage emitter is one). Errors it raises are logged
-    and swallowed: lineage reporting never fails a pipeline."""
+    and swallowed: lineage reporting never fails a pipeline.
+
+    Optional methods (a listener without them is not called): ``artifacts_deleted(manifests)``,
+    which ``gc`` calls with the manifests of the runs it deleted; ``artifact_read(scope, input)``
+    and ``artifact_written(scope, manifest)``, called as each is noted (for sinks that must hear
+    an artifact while the step runs, such as Airflow's hook-lineage collector).
+    """
 
     def scope_started(self, s: Scope) -> None: ...
 
@@ -140,21 +153,60 @@ def current() -> Scope | None:
 def add_listener(listener: ScopeListener) -> None:
     if listener not in _listeners:
         _listeners.append(listener)
+    _count_ears()
 
 
 def remove_listener(listener: ScopeListener) -> None:
     with contextlib.suppress(ValueError):
         _listeners.remove(listener)
+    _count_ears()
+
+
+_artifact_ears = 0  # listeners with artifact_read/artifact_written: none, and a note costs nothing more
+
+
+def _count_ears() -> None:
+    global _artifact_ears
+    _artifact_ears = sum(hasattr(x, "artifact_read") or hasattr(x, "artifact_written") for x in _listeners)
+
+
+def _tell_artifact(event: str, s: Scope, x: Input | Manifest) -> None:
+    for listener in tuple(_listeners):
+        hear = getattr(listener, event, None)
+        if hear is None:
+            continue
+        try:
+            hear(s, x)
+        except Exception:  # a lineage sink must never fail the step
+            import logging
+
+            logging.getLogger("fsmirror.lineage").warning(
+                "lineage listener %r failed on %s", listener, event, exc_info=True
+            )
 
 
 def listeners() -> tuple[ScopeListener, ...]:
     return tuple(_listeners)
 
 
-def _tell(event: str, s: Scope) -> None:
+def wants(event: str) -> bool:
+    """Whether any listener defines ``event`` (so a caller can skip gathering what only it needs)."""
+    return any(hasattr(listener, event) for listener in _listeners)
+
+
+def deleted(manifests: Sequence[Manifest]) -> None:
+    """Tell listeners that define ``artifacts_deleted`` which committed artifacts were deleted."""
+    if manifests:
+        _tell("artifacts_deleted", manifests)
+
+
+def _tell(event: str, s: Any) -> None:
     for listener in tuple(_listeners):
+        hear = getattr(listener, event, None)
+        if hear is None:
+            continue
         try:
-            getattr(listener, event)(s)
+            hear(s)
         except Exception:  # a lineage sink must never fail the step
             import logging
 

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from ._schema import Config, Mirror
     from .hashing import HashingWriter
     from .lookup import Found
-    from .protocol import Series, Slot, Store
+    from .protocol import Run, Series, Slot, Store
     from .record import Input, Manifest
 
 #: What ``write(inputs=...)`` takes: a manifest (or its JSON), an Input record, or a URI.
@@ -122,6 +122,21 @@ class FSMirror:
         self._full_out_cache: dict[Any, str] = {}
         self._store: Store | None = None
         self._fs: Any = None
+        ol = self.config.openlineage
+        env = os.environ.get("FSMIRROR_OPENLINEAGE", "").strip().lower()
+        if (ol.enabled and env not in ("0", "false", "no", "off")) or env in ("1", "true", "yes", "on"):
+            self._openlineage(ol.namespace)
+
+    def _openlineage(self, namespace: str | None) -> None:
+        """Register the OpenLineage emitter (:mod:`fsmirror.openlineage`): the config or env enabled it."""
+        from . import openlineage
+
+        emitter = openlineage.install(namespace)
+        st = self.config.storage
+        if st.provider == "blob":
+            account = openlineage.azure_account(st.storage_options)
+            if account:
+                emitter.azure_accounts.setdefault(st.tenant, account)
 
     def __repr__(self) -> str:
         return f"FSMirror(mirror={self.mirror!r}, base={self.base!r}, run_id={self.run_id!r})"
@@ -782,8 +797,22 @@ class FSMirror:
         if keep < 0:
             raise ValueError(f"keep must be 0 or more, got {keep}")
         series = self._series(obj, partition, output_name)
+        store = self._protocol()
+        # Listeners that report deletions (the OpenLineage DROP) get the deleted runs' manifests,
+        # read before the delete; without such a listener gc reads nothing more.
+        seen: dict[str, Manifest] = {}
+        tell = not dry_run and lineage.wants("artifacts_deleted")
+
+        def before(r: Run) -> None:
+            with contextlib.suppress(FSMirrorError):
+                got = store.visible(series.slot_of(r.segment))
+                if got is not None:
+                    seen[r.segment] = got[0]
+
         hook = None if on_delete is None else (lambda r: on_delete(r.run_id))
-        done = self._protocol().gc(series, keep, dry_run=dry_run, on_delete=hook)
+        done = store.gc(series, keep, dry_run=dry_run, on_delete=hook, before_delete=before if tell else None)
+        if tell:
+            lineage.deleted([seen[r.segment] for r in done if r.segment in seen])
         return [r.run_id for r in done]
 
     def delete_uri(self, uri: str) -> bool:

@@ -918,6 +918,7 @@ class Store:
         *,
         dry_run: bool = False,
         on_delete: Callable[[Run], None] | None = None,
+        before_delete: Callable[[Run], None] | None = None,
     ) -> list[Run]:
         runs = self.runs(series)
         if not runs:
@@ -929,6 +930,8 @@ class Store:
         deleted = []
         for r in doomed:
             slot = series.slot_of(r.segment)
+            if before_delete is not None:
+                before_delete(r)
             try:
                 gone = self.delete(slot, only_order=r.order)
             except StorageError as e:

@@ -11,6 +11,15 @@ from airflow.plugins_manager import AirflowPlugin
 from ._listener import TaskLocator
 from .macros import path
 
+try:  # with Airflow's OpenLineage provider, Airflow steps report to it (fsmirror_airflow._openlineage)
+    from ._openlineage import install as _openlineage
+
+    _openlineage()
+except Exception:  # lineage reporting never stops the plugin from loading
+    import logging
+
+    logging.getLogger("airflow.plugins").warning("fsmirror: OpenLineage set-up failed", exc_info=True)
+
 __all__ = ["FSMirrorPlugin"]
 
 

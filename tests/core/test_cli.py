@@ -99,8 +99,10 @@ def test_config_check_ok_and_bad(cfg: Path, tmp_path: Path) -> None:
 def test_config_schema_is_json_schema() -> None:
     r = run("config", "schema")
     schema = json.loads(r.stdout)
-    assert set(schema["properties"]) == {"storage", "mirrors"}
+    assert set(schema["properties"]) == {"storage", "mirrors", "openlineage"}
+    assert set(schema["required"]) == {"storage", "mirrors"}  # openlineage is optional
     assert "provider" in schema["$defs"]["Storage"]["properties"]
+    assert set(schema["$defs"]["OpenLineage"]["properties"]) == {"enabled", "namespace"}
 
 
 def test_resolve_errors_are_one_line(cfg: Path) -> None:

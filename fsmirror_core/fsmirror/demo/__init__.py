@@ -64,10 +64,16 @@ def run_demo(directory: str | os.PathLike[str] = ".") -> tuple[FSMirror, list[st
     config.write_text(_CONFIG.format(store=json.dumps(str(root / "store"))))
     fm = FSMirror(config=str(config), mirror="project")
     pipeline = _load_pipeline(code)
-    rides = pipeline.extract()
-    uris: list[str] = [
-        fm.write(pipeline.extract, rides),
-        fm.write(pipeline.summarize, pipeline.summarize(rides)),
-        fm.write(pipeline.train, pipeline.train(rides), format="pkl"),
-    ]
+    uris: list[str] = []
+    # One lineage scope per step (docs/openlineage.md): what a step reads is recorded in what it
+    # writes, and with OpenLineage enabled each step is a run with those inputs and outputs.
+    with fm.run(key=f"demo:{fm.run_id}:extract", job=ADDRESSES[0]):
+        uris.append(fm.write(pipeline.extract, pipeline.extract()))
+    for step, address, fmt in (
+        (pipeline.summarize, ADDRESSES[1], None),
+        (pipeline.train, ADDRESSES[2], "pkl"),
+    ):
+        with fm.run(key=f"demo:{fm.run_id}:{step.__name__}", job=address):
+            rides = fm.read(pipeline.extract)
+            uris.append(fm.write(step, step(rides), format=fmt))
     return fm, uris
