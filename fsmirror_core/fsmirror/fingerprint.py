@@ -46,6 +46,7 @@ __all__ = [
     "module_fingerprint",
     "project_imports",
     "project_root",
+    "root_directory",
     "normalized",
 ]
 
@@ -186,16 +187,20 @@ def _blocks(body: Iterable[ast.stmt]) -> Iterator[ast.stmt]:
 
 
 def _find(tree: ast.Module, qualname: str) -> ast.stmt | None:
-    """The definition ``Outer.inner`` names; the last one wins, as when Python runs the module."""
+    """The definition ``Outer.inner`` names; the last one wins, as when Python runs the module.
+
+    A name not found inside a *function* (``make_sales.eu_sales``: an asset factory's
+    product, named at run time) is that function: its whole body makes the thing.
+    """
     scope: list[ast.stmt] = list(tree.body)
     found: ast.stmt | None = None
     for part in qualname.split("."):
-        found = None
+        outer, found = found, None
         for stmt in _blocks(scope):
             if isinstance(stmt, _DEFS) and stmt.name == part:
                 found = stmt
         if found is None:
-            return None
+            return outer if isinstance(outer, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
         scope = list(found.body)  # type: ignore[attr-defined]
     return found
 
@@ -220,7 +225,29 @@ def _bound_names(stmt: ast.stmt) -> set[str]:
 
 
 def _used_names(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    """The names ``node`` reads that it does not bind itself: what it takes from its module.
+
+    Parameters, assignments, loop and comprehension variables, nested definitions and imports
+    inside are local (Python makes a name assigned anywhere in a function local throughout
+    it); ``global`` names are not. A Dagster asset's parameter ``orders`` is its upstream,
+    not the module's ``orders`` function. Approximate in one direction only: a nested scope's
+    local shadows the name for the whole definition.
+    """
+    loads: set[str] = set()
+    local: set[str] = set()
+    declared: set[str] = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name):
+            (loads if isinstance(n.ctx, ast.Load) else local).add(n.id)
+        elif isinstance(n, ast.arg):
+            local.add(n.arg)
+        elif isinstance(n, _DEFS) and n is not node:
+            local.add(n.name)
+        elif isinstance(n, (ast.Import, ast.ImportFrom)) and n is not node:
+            local.update((a.asname or a.name).split(".")[0] for a in n.names)
+        elif isinstance(n, (ast.Global, ast.Nonlocal)):
+            declared.update(n.names)
+    return loads - (local - declared)
 
 
 def _self_fp(tree: ast.Module, qualname: str) -> str | None:
@@ -278,6 +305,32 @@ def project_root(source_file: str, module: str) -> str:
     for _ in range(len(module.split("/")) - 2):
         root = os.path.dirname(root)
     return root
+
+
+def root_directory(source_file: str | os.PathLike[str], root_name: str | None = None) -> str:
+    """The project root of a source file when no mirror says it.
+
+    The last ancestor directory named ``root_name`` (as a mirror's ``root`` splits paths);
+    without one, the outermost package directory (walking up while ``__init__.py`` is
+    there); outside any package, the file's own directory.
+    """
+    here = os.path.dirname(os.path.abspath(os.fspath(source_file)))
+    if root_name is not None:
+        d = here
+        while True:
+            if os.path.basename(d) == root_name:
+                return d
+            parent = os.path.dirname(d)
+            if parent == d:
+                break
+            d = parent
+        raise ValueError(f"{os.fspath(source_file)!r} is not under a directory named {root_name!r}")
+    d = here
+    while os.path.isfile(os.path.join(d, "__init__.py")) and os.path.dirname(d) != d:
+        if not os.path.isfile(os.path.join(os.path.dirname(d), "__init__.py")):
+            return d
+        d = os.path.dirname(d)
+    return d
 
 
 def _inside(path: str, root: str) -> bool:
