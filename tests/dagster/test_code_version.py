@@ -17,10 +17,10 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-
-from dagster import AssetKey, DagsterInstance, materialize
 from dagster._core.definitions.data_version import StaleStatus
 from dagster._utils.test.data_versions import get_stale_status_resolver
+
+from dagster import AssetKey, DagsterInstance, materialize
 from fsmirror import FSMirror, ResolveError
 from fsmirror.runid import encode_run_id
 from fsmirror_dagster import FSMirrorIOManager, code_version, with_code_versions
