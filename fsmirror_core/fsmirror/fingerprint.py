@@ -272,7 +272,7 @@ def _self_fp(tree: ast.Module, qualname: str) -> str | None:
             if i not in used:
                 used.add(i)
                 todo.extend(_used_names(top[i]))
-    parts = [qualname, normalized(target)] + [normalized(top[i]) for i in sorted(used - own)]
+    parts = [normalized(target)] + [normalized(top[i]) for i in sorted(used - own)]
     return _digest(*parts)
 
 
