@@ -425,15 +425,41 @@ def project_imports(source_file: str | os.PathLike[str], root: str | os.PathLike
     return dict(sorted(result.items()))
 
 
+# (file, qualname, root) -> (the version, every file it was computed from with its stat key):
+# a repeated call re-stats those files (a few microseconds each) instead of walking imports again.
+_VERSIONS: dict[
+    tuple[str, str, str | None], tuple[CodeVersion, tuple[tuple[str, tuple[int, int] | None], ...]]
+] = {}
+
+
 def code_version(source_file: str | os.PathLike[str] | None, qualname: str, root: str | None) -> CodeVersion:
     """The code version of ``qualname`` defined in ``source_file``, in the project under ``root``.
 
     Never raises on bad source: a missing file or name gives ``fingerprint=None`` and a ``problem``
     (a write must not fail because its code's file moved).
     """
-    if source_file is None or _stat_key(os.fspath(source_file)) is None:
+    if source_file is None:
         return CodeVersion(None, None, problem="source missing")
     path = os.fspath(source_file)
+    key = (path, qualname, root)
+    hit = _VERSIONS.get(key)
+    if hit is not None and all(_stat_key(f) == k for f, k in hit[1]):
+        return hit[0]
+    version = _compute(path, qualname, root)
+    files = [path] + ([] if root is None else [_imported_file(m, root) for m in version.imports])
+    _VERSIONS[key] = (version, tuple((f, _stat_key(f)) for f in files))
+    if len(_VERSIONS) > 4096:
+        _VERSIONS.pop(next(iter(_VERSIONS)))
+    return version
+
+
+def _imported_file(module: str, root: str) -> str:
+    return os.path.join(os.path.dirname(os.path.realpath(root)), *module.split("/"))
+
+
+def _compute(path: str, qualname: str, root: str | None) -> CodeVersion:
+    if _stat_key(path) is None:
+        return CodeVersion(None, None, problem="source missing")
     if _tree(path) is None:
         return CodeVersion(None, None, problem="source does not parse")
     own = definition_fingerprint(path, qualname)

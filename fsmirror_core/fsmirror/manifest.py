@@ -131,7 +131,7 @@ def build_manifest(
             "source_sha256": source_sha,
             "fingerprint": version.fingerprint,  # code versions: fsmirror.fingerprint, docs/provenance.md
             "fingerprint_self": version.fingerprint_self,
-            "imports": version.imports,
+            "imports": dict(version.imports),
         },
         git=git_info(source_file),
         run_id=run_id,
