@@ -9,8 +9,8 @@ of the inputs it recorded (``manifest.inputs``). An artifact is stale when
   an imported project module did), its source file is gone (``source missing``),
   its definition is gone, or its manifest has no fingerprint to compare
   (written before fsmirror recorded code versions); or
-- an input has a newer run than the one it was made from, or was overwritten
-  since (``input X has a newer run r2 (made from r1)``); or
+- an input has a newer run than the one it was made from, was overwritten
+  since, or its run was deleted (``input X has a newer run r2 (made from r1)``); or
 - an input's latest run is itself stale (``input X is stale``), transitively.
 
 An input that is not in this mirror's store (another store, or deleted) says
@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import FSMirrorError
 from .fingerprint import CodeVersion, code_version, project_root
+from .record import order_key
 
 if TYPE_CHECKING:
     from .catalog import Artifact
@@ -157,7 +158,14 @@ class _Judge:
                 continue  # not in this store: says nothing either way
             art, man = got
             name = self.label(i.address, i.partition, i.output_name)
-            if art.segment != i.run:
+            if (
+                art.segment != i.run
+                and i.created_at is not None
+                and man.order > order_key(i.created_at, i.run)
+            ):
+                # the run it was made from sorts newer than the latest: deleted since (gc)
+                out.append(f"input {name} run {i.run} is gone (latest: {art.segment})")
+            elif art.segment != i.run:
                 out.append(f"input {name} has a newer run {art.segment} (made from {i.run})")
             elif i.created_at is not None and man.created_at != i.created_at:
                 out.append(f"input {name} was overwritten since (run {i.run})")

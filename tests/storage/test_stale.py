@@ -179,6 +179,16 @@ def test_an_input_with_a_newer_run_makes_what_was_made_from_the_older_one_stale(
     )
 
 
+def test_an_input_run_deleted_since_is_named(project: Project) -> None:
+    project.pipeline("r1")
+    project.pipeline("r2")
+    assert project.fm.delete(project.path(E), run_id="r2")  # extract's r2 removed: r1 is latest again
+    assert project.stale(L) == (
+        1,
+        f"{L}  run r2: input {E} run r2 is gone (latest: r1)\n1 of 1 latest artifact(s) stale\n",
+    )
+
+
 def test_source_missing_and_no_recorded_fingerprint(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
