@@ -380,8 +380,8 @@ def _direct_imports(path: str, mtime_ns: int, size: int, root: str) -> tuple[str
             for base in candidates:
                 pkg = _module_files(base, mod) if mod else []
                 found += pkg
-                if not mod or (pkg and pkg[-1].endswith("__init__.py")):
-                    pkg_dir = os.path.join(base, *mod)
+                pkg_dir = os.path.join(base, *mod)
+                if os.path.isdir(pkg_dir):  # a package (namespace or not): its names may be submodules
                     for alias in node.names:  # 'from pkg import submodule'
                         if alias.name != "*":
                             sub = os.path.join(pkg_dir, alias.name)

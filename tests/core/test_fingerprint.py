@@ -218,10 +218,15 @@ def test_absolute_imports_from_the_root_itself_and_namespace_packages(tmp_path: 
     root = tmp_path / "pipeline"
     (root / "etl").mkdir(parents=True)  # no __init__.py anywhere: namespace packages
     (root / "etl" / "util.py").write_text("U = 1\n")
-    (root / "job.py").write_text(
-        "import etl.util\nfrom pipeline.etl import util\n\ndef job():\n    return 1\n"
-    )
+    (root / "etl" / "more.py").write_text("M = 1\n")
+    (root / "job.py").write_text("import etl.util\n\ndef job():\n    return 1\n")
     assert list(project_imports(root / "job.py", str(root))) == ["pipeline/etl/util.py"]
+    # 'from <namespace package> import <submodule>', absolute from the root's parent and relative
+    (root / "job2.py").write_text("from pipeline.etl import more\nfrom .etl import util\n")
+    assert list(project_imports(root / "job2.py", str(root))) == [
+        "pipeline/etl/more.py",
+        "pipeline/etl/util.py",
+    ]
 
 
 def test_missing_source_or_definition_and_syntax_errors_give_no_fingerprint(project: Path) -> None:
