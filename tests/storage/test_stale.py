@@ -235,6 +235,26 @@ def test_partitions_are_listed_and_judged_separately(project: Project) -> None:
     }
 
 
+def test_outputs_are_listed_and_judged_separately(project: Project) -> None:
+    fm = project.fm
+    left = fm.write(project.path(E), [1], run_id="r1", output_name="left")
+    fm.write(project.path(E), [2], run_id="r1", output_name="right")
+    fm.write(project.path(L), [2], run_id="r1", inputs=[left])
+    assert project.stale() == (0, FRESH.format(n=3))
+    fm.write(project.path(E), [3], run_id="r2", output_name="left")
+    assert project.stale() == (
+        1,
+        f"{L}  run r1: input {E} output left has a newer run r2 (made from r1)\n1 of 3 latest artifact(s) stale\n",
+    )
+    project.edit("extract.py", "[1, 2, 3]", "[3, 2, 1]")
+    assert project.stale(E) == (
+        1,
+        f"{E}  output left  run r2: code changed\n"
+        f"{E}  output right  run r1: code changed\n"
+        "2 of 2 latest artifact(s) stale\n",
+    )
+
+
 def test_source_root_finds_code_checked_out_elsewhere(project: Project, tmp_path: Path) -> None:
     project.pipeline("r1")
     moved = tmp_path / "checkout"
