@@ -427,6 +427,8 @@ def project_imports(source_file: str | os.PathLike[str], root: str | os.PathLike
 
 # (file, qualname, root) -> (the version, every file it was computed from with its stat key):
 # a repeated call re-stats those files (a few microseconds each) instead of walking imports again.
+# Not seen until one of those files changes: a project module created where an import statement
+# named a file that did not exist before (the code could not have imported it then either).
 _VERSIONS: dict[
     tuple[str, str, str | None], tuple[CodeVersion, tuple[tuple[str, tuple[int, int] | None], ...]]
 ] = {}
