@@ -150,8 +150,8 @@ def make_machine(
             self.order: list[str] = []
             self.damaged: set[str] = set()
             self.hints_tampered = False
-            # Runs whose run-index entry tamper() deleted: until the index is repaired, latest()
-            # may name the newest run that still has one (docs/protocol.md, "Damage").
+            # Runs whose run-index entry tamper() deleted, until they are committed again: latest()
+            # may pass over them, runs() may misplace them, gc may keep them (docs/protocol.md).
             self.unindexed: set[str] = set()
             self.rewritten: set[str] = set()  # runs whose data file tamper() rewrote (a new etag)
             self.tampered: list[str] = []  # what tamper() did, for messages
@@ -285,7 +285,10 @@ def make_machine(
             extra = set(deleted) - set(doomed)
             if extra:
                 raise Broken(f"G4: gc(keep={keep}) deleted {sorted(extra)}; only {doomed} were old enough")
-            skipped = [r for r in doomed if r not in deleted and not self._claim_may_block(r)]
+            # gc deletes a run only at the order runs() gave it: a misplaced unindexed run is kept.
+            skipped = [
+                r for r in doomed if r not in deleted and not self._claim_may_block(r) and r not in self.unindexed
+            ]
             if skipped:
                 raise Broken(
                     f"gc contract: gc(keep={keep}) left {skipped} (runs {self.order}); no live writer holds them"
@@ -293,7 +296,6 @@ def make_machine(
             for r in deleted:
                 self._left_behind(r)
                 self._forget(r)
-            self.unindexed.clear()  # gc repairs the index
 
         @rule(run=st.sampled_from(RUNS))
         def read(self, run: str) -> None:
@@ -545,9 +547,11 @@ def make_machine(
         def latest_and_runs_match(self) -> None:
             newest = self.order[-1] if self.order else None
             indexed = [r for r in self.order if r not in self.unindexed]
-            allowed = {newest, indexed[-1] if indexed else newest}
-            if not indexed:
-                self.unindexed.clear()  # no entry confirms: latest() falls back and repairs the index
+            allowed = {newest}
+            if newest in self.unindexed:
+                # Its entry gone, latest() names the newest run an entry confirms, or falls back
+                # to runs(), which may order an unindexed run by a dangling entry of its own.
+                allowed |= set(self.unindexed) | set(indexed[-1:])
             with self._hint_errors("latest"):
                 latest = self.fm.latest(ADDR)
                 if latest not in allowed:

@@ -19,6 +19,7 @@ from typing import Any
 
 from . import names
 from .address import CodeAddress
+from .fingerprint import code_version, project_root
 from .record import MANIFEST_VERSION, ContentHash, Manifest, check_jsonable, utcnow
 
 __all__ = [
@@ -146,6 +147,9 @@ def build_manifest(
     check_jsonable(orch, "the orchestrator record")
     check_jsonable(list(run_id) if isinstance(run_id, tuple) else run_id, "the run id")
     source_file, source_sha = source_info(address)
+    version = code_version(
+        source_file, address.qualname, project_root(source_file, module) if source_file else None
+    )
     parts = module.split("/")
     return Manifest(
         uri=uri,
@@ -157,6 +161,9 @@ def build_manifest(
             "source_file": source_file,
             "source_sha256": source_sha,
             "source_git_blob": git_blob_id(source_file),
+            "fingerprint": version.fingerprint,  # code versions: fsmirror.fingerprint, docs/provenance.md
+            "fingerprint_self": version.fingerprint_self,
+            "imports": dict(version.imports),
         },
         git=git_info(source_file),
         run_id=run_id,

@@ -4,6 +4,8 @@
 >>> Definitions(assets=[...], resources={"io_manager": FSMirrorIOManager(mirror="aipipeline")})  # doctest: +SKIP
 """
 
+from .code_version import code_version, with_code_versions
 from .io_manager import ADDRESS_METADATA_KEY, OUTPUT_NAME_METADATA_KEY, URI_METADATA_KEY, FSMirrorIOManager
 
 __all__ = ["FSMirrorIOManager", "URI_METADATA_KEY", "ADDRESS_METADATA_KEY", "OUTPUT_NAME_METADATA_KEY"]
+__all__ += ["code_version", "with_code_versions"]

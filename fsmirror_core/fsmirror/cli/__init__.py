@@ -7,7 +7,7 @@ commands; importing it registers its commands on :data:`cli`.
 
 from __future__ import annotations
 
-from . import lineage, query, setup, show, store  # noqa: F401  (registers the commands)
+from . import lineage, query, setup, show, stale, store  # noqa: F401  (registers the commands)
 from ._app import cli
 
 __all__ = ["main", "cli"]
