@@ -79,7 +79,9 @@ class HookLineageBridge:
         try:  # Airflow 3.2+; the provider reads the same collector through its compat layer
             from airflow.sdk.lineage import get_hook_lineage_collector
         except ImportError:
-            from airflow.providers.common.compat.lineage.hook import get_hook_lineage_collector
+            from airflow.providers.common.compat.lineage.hook import (  # type: ignore[assignment,no-redef]
+                get_hook_lineage_collector,
+            )
 
         from fsmirror import names
 
