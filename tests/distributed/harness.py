@@ -448,3 +448,50 @@ def manifests(fs: Any, bucket: str) -> dict[str, dict[str, Any]]:
             if man.get("state", "committed") == "committed" and man.get("uri"):
                 found[man["uri"]] = man
     return found
+
+
+PROJECTS = Path(__file__).resolve().parent / "projects"
+
+
+def project_copy(stack: str, work: Path) -> Path:
+    """A private copy of the stack's project code in one process's working directory."""
+    dest = work / "src"
+    shutil.copytree(PROJECTS / stack, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+def base_env(home: Path, bin_dir: Path, **extra: str) -> dict[str, str]:
+    """A process environment of its own: HOME, PATH to its stack's venv first, no inherited Python paths."""
+    keep = ("PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "TMPDIR")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    env.update(
+        HOME=str(home),
+        PATH=f"{bin_dir}:{env.get('PATH', '/usr/bin:/bin')}",
+        VIRTUAL_ENV=str(bin_dir.parent),
+        PYTHONUNBUFFERED="1",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_EC2_METADATA_DISABLED="true",
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+    )
+    env.update(extra)
+    return env
+
+
+def http_json(url: str, timeout: float = 10) -> Any:
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+def committed(config: Path) -> list[dict[str, Any]]:
+    """Every committed artifact, as ``fsmirror ls --json`` lists it (run from outside, as a user would)."""
+    return list(json.loads(fsmirror_cli(config, "ls", "--json") or "[]"))
+
+
+def manifest_of(fs: Any, uri: str, output_name: str) -> dict[str, Any]:
+    directory = uri.rsplit("/", 1)[0]
+    return dict(json.loads(fs.cat_file(f"{directory}/_{output_name}.manifest.json")))
