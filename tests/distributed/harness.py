@@ -44,6 +44,7 @@ __all__ = [
     "worker_dir",
     "write_mirror_config",
     "fsmirror_cli",
+    "resolve_many",
     "Timer",
 ]
 
@@ -68,7 +69,9 @@ def wait_port(port: int, timeout: float = 60.0, proc: Proc | None = None) -> Non
                 return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s" + (f":\n{proc.tail()}" if proc else ""))
+    raise RuntimeError(
+        f"nothing listens on 127.0.0.1:{port} after {timeout}s" + (f":\n{proc.tail()}" if proc else "")
+    )
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 120.0, interval: float = 0.5) -> Any:
@@ -161,16 +164,19 @@ class Processes:
         base[TOKEN_VAR] = self.token
         return base
 
-    def start(
-        self, name: str, argv: Sequence[str], *, env: dict[str, str], cwd: Path | str
-    ) -> Proc:
+    def start(self, name: str, argv: Sequence[str], *, env: dict[str, str], cwd: Path | str) -> Proc:
         self.logs.mkdir(parents=True, exist_ok=True)
         log = self.logs / f"{name}.log"
         env = {**env, TOKEN_VAR: self.token}
         with open(log, "ab") as out:
             popen = subprocess.Popen(
-                list(argv), env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                list(argv),
+                env=env,
+                cwd=cwd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         proc = Proc(name, popen, log)
         self.procs.append(proc)
@@ -238,7 +244,12 @@ class Processes:
         for pid in _proc_pids():
             if pid != os.getpid() and _has_token(pid, token) and not _zombie(pid):
                 try:
-                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                    cmd = (
+                        Path(f"/proc/{pid}/cmdline")
+                        .read_bytes()
+                        .replace(b"\0", b" ")
+                        .decode(errors="replace")
+                    )
                 except OSError:
                     continue
                 found.append((pid, cmd.strip()))
@@ -283,9 +294,19 @@ def stack_venv(stack: str, extras: str) -> Path:
         subprocess.run([uv, "venv", "-q", "-p", py, str(venv)], check=True)
     subprocess.run(
         [
-            uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"),
-            "-r", str(STACKS / f"{stack}.txt"), "-r", str(STACKS / "common.txt"),
-            f"fsmirror[{extras}] @ {ROOT.as_uri()}", "--reinstall-package", "fsmirror",
+            uv,
+            "pip",
+            "install",
+            "-q",
+            "--python",
+            str(venv / "bin" / "python"),
+            "-r",
+            str(STACKS / f"{stack}.txt"),
+            "-r",
+            str(STACKS / "common.txt"),
+            f"fsmirror[{extras}] @ {ROOT.as_uri()}",
+            "--reinstall-package",
+            "fsmirror",
         ],
         check=True,
     )
@@ -318,7 +339,9 @@ def pg_bin(name: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True)
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True
+    )
     for d in versions:
         if (d / name).exists():
             return str(d / name)
@@ -341,28 +364,79 @@ class Postgres:
         env = self.procs.env(LC_ALL="C.UTF-8")
         self.procs.run(
             "pg-initdb",
-            [*drop, pg_bin("initdb"), "-D", str(self.datadir / "data"), "-U", "postgres", "-A", "trust",
-             "-E", "UTF8", "--no-sync"],
-            env=env, cwd=self.datadir, timeout=120,
+            [
+                *drop,
+                pg_bin("initdb"),
+                "-D",
+                str(self.datadir / "data"),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            env=env,
+            cwd=self.datadir,
+            timeout=120,
         )
         self.proc = self.procs.start(
             "postgres",
-            [*drop, pg_bin("postgres"), "-D", str(self.datadir / "data"), "-h", "127.0.0.1",
-             "-p", str(self.port), "-k", str(self.datadir), "-c", "fsync=off", "-c", "max_connections=300",
-             "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
-            env=env, cwd=self.datadir,
+            [
+                *drop,
+                pg_bin("postgres"),
+                "-D",
+                str(self.datadir / "data"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-k",
+                str(self.datadir),
+                "-c",
+                "fsync=off",
+                "-c",
+                "max_connections=300",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ],
+            env=env,
+            cwd=self.datadir,
         )
         wait_port(self.port, 60, self.proc)
-        wait_for("postgres to accept connections", lambda: subprocess.run(
-            [pg_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"]).returncode == 0, 60, 0.2)
+        wait_for(
+            "postgres to accept connections",
+            lambda: (
+                subprocess.run(
+                    [pg_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"]
+                ).returncode
+                == 0
+            ),
+            60,
+            0.2,
+        )
         return self
 
     def database(self, name: str) -> str:
         """Create database ``name``; its host/port/user/db as a libpq URL without a driver."""
         subprocess.run(
-            [pg_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-q", "-c",
-             f'CREATE DATABASE "{name}"'],
-            check=True, capture_output=True,
+            [
+                pg_bin("psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-q",
+                "-c",
+                f'CREATE DATABASE "{name}"',
+            ],
+            check=True,
+            capture_output=True,
         )
         return f"postgres@127.0.0.1:{self.port}/{name}"
 
@@ -388,9 +462,23 @@ class Redis:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc = self.procs.start(
             "redis",
-            [exe, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir), "--databases", "16"],
-            env=self.procs.env(), cwd=self.workdir,
+            [
+                exe,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+                "--databases",
+                "16",
+            ],
+            env=self.procs.env(),
+            cwd=self.workdir,
         )
         wait_port(self.port, 30, self.proc)
         return self
@@ -415,12 +503,18 @@ def write_mirror_config(path: Path, bucket: str, endpoint: str, output_format: s
             "tenant": bucket,
             "namespace": "MIRROR",
             "storage_options": {
-                "key": "testing", "secret": "testing", "client_kwargs": {"endpoint_url": endpoint},
+                "key": "testing",
+                "secret": "testing",
+                "client_kwargs": {"endpoint_url": endpoint},
             },
         },
         "mirrors": {
-            "project": {"root": "project", "prefix": "MIRROR", "output_name": "out",
-                        "output_format": output_format},
+            "project": {
+                "root": "project",
+                "prefix": "MIRROR",
+                "output_name": "out",
+                "output_format": output_format,
+            },
         },
     }
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -436,6 +530,32 @@ def fsmirror_cli(config: Path, *args: str) -> str:
     if out.returncode != 0:
         raise AssertionError(f"fsmirror {' '.join(args)} exited {out.returncode}: {out.stderr.strip()}")
     return out.stdout.strip()
+
+
+_MANY = """
+import json, sys
+from click.testing import CliRunner
+from fsmirror.cli import cli
+out = []
+for args in json.loads(sys.stdin.read()):
+    r = CliRunner().invoke(cli, args)
+    out.append([r.exit_code, r.stdout.strip(), r.stderr.strip()])
+print(json.dumps(out))
+"""
+
+
+def resolve_many(config: Path, calls: Sequence[Sequence[str]]) -> list[str]:
+    """``fsmirror --config C resolve ARGS`` for each ARGS, in one subprocess (an import per call is seconds
+    of CPU on a loaded 2-core machine); each call goes through the CLI as a user's would."""
+    argv = [["--config", str(config), "resolve", *args] for args in calls]
+    out = subprocess.run(
+        [sys.executable, "-c", _MANY], input=json.dumps(argv), capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    results = json.loads(out.stdout)
+    for args, (code, stdout, stderr) in zip(argv, results):
+        assert code == 0, f"fsmirror {' '.join(args)} exited {code}: {stderr or stdout}"
+    return [stdout for _, stdout, _ in results]
 
 
 def manifests(fs: Any, bucket: str) -> dict[str, dict[str, Any]]:

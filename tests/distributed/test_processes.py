@@ -60,15 +60,33 @@ def test_redis_and_postgres_start_and_stop_clean(tmp_path: Path) -> None:
     pg = Postgres(procs).start()
     url = pg.database("probe")
     started = time.monotonic() - t0
-    out = subprocess.run(
-        ["redis-cli", "-p", str(redis.port), "ping"], capture_output=True, text=True, check=False
-    ).stdout.strip() if __import__("shutil").which("redis-cli") else "PONG"
+    out = (
+        subprocess.run(
+            ["redis-cli", "-p", str(redis.port), "ping"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        if __import__("shutil").which("redis-cli")
+        else "PONG"
+    )
     assert out == "PONG"
     host_port, db = url.split("@", 1)[1].split("/")
     psql = __import__("harness").pg_bin("psql")
     got = subprocess.run(
-        [psql, "-h", "127.0.0.1", "-p", host_port.split(":")[1], "-U", "postgres", "-d", db, "-tAc",
-         "select current_database()"], capture_output=True, text=True, check=True,
+        [
+            psql,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            host_port.split(":")[1],
+            "-U",
+            "postgres",
+            "-d",
+            db,
+            "-tAc",
+            "select current_database()",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     assert got == "probe"
     pids = [p.pid for p in procs.procs]

@@ -19,10 +19,10 @@ from harness import (
     base_env,
     committed,
     free_port,
-    fsmirror_cli,
     http_json,
     manifest_of,
     project_copy,
+    resolve_many,
     stack_venv,
     wait_port,
     worker_dir,
@@ -61,9 +61,19 @@ def test_luigid_two_workers_overlapping_graphs(procs: Processes, s3: S3Server, d
     (home / "logs").mkdir()
     luigid = procs.start(
         "luigid",
-        [str(bin_dir / "luigid"), "--address", "127.0.0.1", "--port", str(port),
-         "--state-path", str(home / "state.pickle"), "--logdir", str(home / "logs")],
-        env=base_env(home, bin_dir), cwd=work,
+        [
+            str(bin_dir / "luigid"),
+            "--address",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--state-path",
+            str(home / "state.pickle"),
+            "--logdir",
+            str(home / "logs"),
+        ],
+        env=base_env(home, bin_dir),
+        cwd=work,
     )
     wait_port(port, 60, luigid)
     timer.mark("start")
@@ -73,12 +83,28 @@ def test_luigid_two_workers_overlapping_graphs(procs: Processes, s3: S3Server, d
         home, work = worker_dir(base, name)
         config = write_mirror_config(home / "fsmirror.yml", bucket, s3.endpoint_url)
         src = project_copy("luigi", work)
-        env = base_env(home, bin_dir, LUIGI_CONFIG_PATH=str(luigi_cfg(home, port, config)), PYTHONPATH=str(src / "project"))
+        env = base_env(
+            home,
+            bin_dir,
+            LUIGI_CONFIG_PATH=str(luigi_cfg(home, port, config)),
+            PYTHONPATH=str(src / "project"),
+        )
         workers[name] = procs.start(
             f"luigi-{name}",
-            [str(bin_dir / "luigi"), "--module", "etl.graph", "Report", "--run-id", RUN,
-             "--days", json.dumps(days), "--workers", "1"],
-            env=env, cwd=work,
+            [
+                str(bin_dir / "luigi"),
+                "--module",
+                "etl.graph",
+                "Report",
+                "--run-id",
+                RUN,
+                "--days",
+                json.dumps(days),
+                "--workers",
+                "1",
+            ],
+            env=env,
+            cwd=work,
         )
     for name, proc in workers.items():
         rc = proc.popen.wait(240)
@@ -99,20 +125,38 @@ def test_luigid_two_workers_overlapping_graphs(procs: Processes, s3: S3Server, d
     home, work = worker_dir(base, "reader")
     reader_cfg = write_mirror_config(home / "fsmirror.yml", bucket, s3.endpoint_url)
     src = project_copy("luigi", work)
-    env = base_env(home, bin_dir, LUIGI_CONFIG_PATH=str(luigi_cfg(home, port, reader_cfg)), PYTHONPATH=str(src / "project"))
-    segs = json.loads(procs.run(
-        "luigi-segments",
-        [str(bin_dir / "python"), "-c",
-         "import json, sys; from luigi.task import task_id_str; "
-         "tasks = json.loads(sys.argv[1]); "
-         "print(json.dumps([[n, task_id_str(n, {k: v for k, v in p.items() if k != 'run_id'})] for n, p in tasks]))",
-         json.dumps([[n, p] for n, ps in by_family.items() for p in ps])],
-        env=env, cwd=work,
-    ).strip().splitlines()[-1])
-    expected = {
-        fsmirror_cli(reader_cfg, "resolve", f"project/etl/graph.py::{name}", "-r", RUN, "-p", seg, "--format", "json")
-        for name, seg in segs
-    }
+    env = base_env(
+        home,
+        bin_dir,
+        LUIGI_CONFIG_PATH=str(luigi_cfg(home, port, reader_cfg)),
+        PYTHONPATH=str(src / "project"),
+    )
+    segs = json.loads(
+        procs.run(
+            "luigi-segments",
+            [
+                str(bin_dir / "python"),
+                "-c",
+                "import json, sys; from luigi.task import task_id_str; "
+                "tasks = json.loads(sys.argv[1]); "
+                "print(json.dumps([[n, task_id_str(n, {k: v for k, v in p.items() if k != 'run_id'})] for n, p in tasks]))",
+                json.dumps([[n, p] for n, ps in by_family.items() for p in ps]),
+            ],
+            env=env,
+            cwd=work,
+        )
+        .strip()
+        .splitlines()[-1]
+    )
+    expected = set(
+        resolve_many(
+            reader_cfg,
+            [
+                [f"project/etl/graph.py::{name}", "-r", RUN, "-p", seg, "--format", "json"]
+                for name, seg in segs
+            ],
+        )
+    )
     listed = committed(reader_cfg)
     assert {a["uri"] for a in listed} == expected
     assert len(expected) == 10
@@ -137,13 +181,21 @@ def test_luigid_two_workers_overlapping_graphs(procs: Processes, s3: S3Server, d
     assert all(done_lines.values()), "each worker finished some task"
 
     # values read back through the orchestrator (the task's target) in another process
-    value = json.loads(procs.run(
-        "luigi-read",
-        [str(bin_dir / "python"), "-c",
-         "import json; from etl.graph import Report; "
-         f"print(json.dumps(Report(run_id={RUN!r}, days=[2, 3, 4]).output().read()))"],
-        env=env, cwd=work,
-    ).strip().splitlines()[-1])
+    value = json.loads(
+        procs.run(
+            "luigi-read",
+            [
+                str(bin_dir / "python"),
+                "-c",
+                "import json; from etl.graph import Report; "
+                f"print(json.dumps(Report(run_id={RUN!r}, days=[2, 3, 4]).output().read()))",
+            ],
+            env=env,
+            cwd=work,
+        )
+        .strip()
+        .splitlines()[-1]
+    )
     assert value == {"totals": {"2": 63, "3": 93, "4": 123}, "sum": 279}
     timer.mark("check")
     procs.stop(luigid)
