@@ -24,7 +24,17 @@ def dist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def server_procs(dist_dir: Path) -> Iterator[Processes]:
+    """The shared servers' processes (Redis, PostgreSQL), stopped at the end of the session."""
+    p = Processes(dist_dir / "logs")
+    yield p
+    escaped = p.stop_all()
+    assert not escaped, f"processes outlived their process groups (killed now): {escaped}"
+
+
+@pytest.fixture(scope="module")
 def procs(dist_dir: Path) -> Iterator[Processes]:
+    """One stack's processes (its own token): all stopped, children included, when its module ends."""
     p = Processes(dist_dir / "logs")
     yield p
     escaped = p.stop_all()
@@ -39,16 +49,16 @@ def s3() -> Iterator[S3Server]:
 
 
 @pytest.fixture(scope="session")
-def redis(procs: Processes, dist_dir: Path) -> Iterator[Redis]:
-    server = Redis(procs, dist_dir / "redis").start()
+def redis(server_procs: Processes, dist_dir: Path) -> Iterator[Redis]:
+    server = Redis(server_procs, dist_dir / "redis").start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def postgres(procs: Processes) -> Iterator[Postgres]:
+def postgres(server_procs: Processes) -> Iterator[Postgres]:
     if shutil.which("runuser") is None and os.geteuid() == 0:
         pytest.fail("running as root without runuser: PostgreSQL cannot start")
-    server = Postgres(procs).start()
+    server = Postgres(server_procs).start()
     yield server
     server.stop()

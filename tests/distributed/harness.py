@@ -34,18 +34,26 @@ import yaml
 __all__ = [
     "ROOT",
     "STACKS",
+    "PROJECTS",
     "Processes",
     "Proc",
     "Redis",
     "Postgres",
+    "Timer",
+    "base_env",
+    "committed",
+    "free_port",
+    "fsmirror_cli",
+    "http_json",
+    "manifest_of",
+    "pg_bin",
+    "project_copy",
+    "resolve_many",
     "stack_venv",
-    "wait_port",
     "wait_for",
+    "wait_port",
     "worker_dir",
     "write_mirror_config",
-    "fsmirror_cli",
-    "resolve_many",
-    "Timer",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -556,18 +564,6 @@ def resolve_many(config: Path, calls: Sequence[Sequence[str]]) -> list[str]:
     for args, (code, stdout, stderr) in zip(argv, results):
         assert code == 0, f"fsmirror {' '.join(args)} exited {code}: {stderr or stdout}"
     return [stdout for _, stdout, _ in results]
-
-
-def manifests(fs: Any, bucket: str) -> dict[str, dict[str, Any]]:
-    """Every committed manifest in the bucket, by the artifact URI it names."""
-    found: dict[str, dict[str, Any]] = {}
-    for key in fs.find(bucket):
-        name = key.rsplit("/", 1)[-1]
-        if name.startswith("_") and name.endswith(".manifest.json"):
-            man = json.loads(fs.cat_file(key))
-            if man.get("state", "committed") == "committed" and man.get("uri"):
-                found[man["uri"]] = man
-    return found
 
 
 PROJECTS = Path(__file__).resolve().parent / "projects"
