@@ -41,8 +41,9 @@ def luigi_cfg(home: Path, port: int, config: Path) -> Path:
         "[core]\ndefault_scheduler_host = 127.0.0.1\n"
         f"default_scheduler_port = {port}\n"
         "[worker]\nkeep_alive = true\nwait_interval = 0.2\nwait_jitter = 0.1\ncount_uniques = true\n"
-        # not_run stays 0: a task the other worker ran is "not granted run permission" here, as it should
-        "[retcode]\nalready_running = 10\nmissing_data = 20\nnot_run = 0\ntask_failed = 30\n"
+        # already_running and not_run stay 0: in shared graphs a task the other worker runs is
+        # "already running" / "not granted run permission" here, as it should be
+        "[retcode]\nalready_running = 0\nmissing_data = 20\nnot_run = 0\ntask_failed = 30\n"
         "scheduling_error = 35\nunhandled_exception = 40\n"
         f"[fsmirror]\nconfig_path = {config}\n"
     )
