@@ -13,6 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+pytest.importorskip("moto", reason="tox -e distributed installs the harness (moto, s3fs, uv)")
+pytest.importorskip("s3fs", reason="tox -e distributed installs the harness (moto, s3fs, uv)")
+
 from harness import Postgres, Processes, Redis
 
 from servers import S3Server
