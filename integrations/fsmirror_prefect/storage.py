@@ -222,10 +222,28 @@ class FSMirrorSerializer(Serializer):
 
 
 class _Run(NamedTuple):
+    """The run in progress. ``obj`` is None when the function cannot be located in this process
+    (``unlocated`` says why): a task shipped by value to a Dask worker has lost its file
+    (cloudpickle names it ``<dynamic-code>``), yet its key still names its address."""
+
     obj: Any
     run_id: str
     ids: dict[str, Any]
     serializer: Serializer | None
+    unlocated: ResolveError | None = None
+
+    def located(self) -> Any:
+        """The code object, or the reason it cannot be located (raised)."""
+        if self.obj is None and self.unlocated is not None:
+            raise self.unlocated
+        return self.obj
+
+
+def _code_or_error(fn: Any) -> tuple[Any, ResolveError | None]:
+    try:
+        return code_object(fn), None
+    except ResolveError as e:
+        return None, e
 
 
 def _run_context() -> _Run | None:
@@ -245,20 +263,14 @@ def _run_context() -> _Run | None:
         if run.flow_run_id is not None:
             ids["flow_run_id"] = str(run.flow_run_id)
         store = task_ctx.result_store
+        obj, error = _code_or_error(task_ctx.task.fn)
         return _Run(
-            code_object(task_ctx.task.fn),
-            str(ids.get("flow_run_id") or run.id),
-            ids,
-            store.serializer if store is not None else None,
+            obj, str(ids.get("flow_run_id") or run.id), ids, store.serializer if store is not None else None, error
         )
     if flow_ctx is not None and flow_ctx.flow is not None and flow_ctx.flow_run is not None:
         store = flow_ctx.result_store
-        return _Run(
-            code_object(flow_ctx.flow.fn),
-            str(flow_ctx.flow_run.id),
-            ids,
-            store.serializer if store is not None else None,
-        )
+        obj, error = _code_or_error(flow_ctx.flow.fn)
+        return _Run(obj, str(flow_ctx.flow_run.id), ids, store.serializer if store is not None else None, error)
     return None
 
 
@@ -380,8 +392,9 @@ class FSMirrorStorage(WritableFileSystem):
         if parsed is not None:
             run, _, partition, address = parsed
             obj: Any = address
-            if ctx is not None and relative_address(fm, ctx.obj) == address:
+            if ctx is not None and ctx.obj is not None and relative_address(fm, ctx.obj) == address:
                 obj = ctx.obj  # the function itself: the manifest records its source file's hash
+            # else the key's address: also where the function has no file here (shipped by value)
             if run is None:
                 if ctx is None:
                     raise StorageError(
@@ -392,7 +405,7 @@ class FSMirrorStorage(WritableFileSystem):
             ids = dict(ctx.ids) if ctx is not None else {"flow_run_id": run}
             return Where(obj, run, partition, ids), ctx
         if ctx is not None:
-            return Where(ctx.obj, ctx.run_id, None, dict(ctx.ids)), ctx
+            return Where(ctx.located(), ctx.run_id, None, dict(ctx.ids)), ctx
         return self._fallback(fm, key), None
 
     def _dir(self, fm: FSMirror, where: Where) -> str:
@@ -447,6 +460,8 @@ class FSMirrorStorage(WritableFileSystem):
                 ]
         else:
             ctx = _run_context()
+            if ctx is not None and ctx.obj is None:
+                ctx = None  # no code to look beside: search by the record's name
             if ctx is not None and (got := at(fm.mirror_full(ctx.obj, run_id=ctx.run_id))) is not None:
                 return got
             if (got := at(self._dir(fm, self._fallback(fm, key)))) is not None:

@@ -19,7 +19,7 @@ from ._app import cli, fails_cleanly, human_size, open_mirror, print_json
     multiple=True,
     help=(
         "Run id (default: $FSMIRROR_RUN_ID, else a generated one). Give it twice for a scoped id, "
-        "as Airflow's run slot <dag_id>@<run_id>: -r DAG_ID -r RUN_ID."
+        "as Airflow's run slot <dag_id>@<run_id>: -r DAG_ID -r RUN_ID (or -r DAG_ID@RUN_ID with --airflow)."
     ),
 )
 @click.option(
@@ -27,6 +27,19 @@ from ._app import cli, fails_cleanly, human_size, open_mirror, print_json
     "-p",
     help="Partition segment (an Airflow map index, a Prefect partition, Luigi parameters).",
 )
+@click.option(
+    "--airflow",
+    is_flag=True,
+    help=(
+        "Airflow's slot, as FSMirrorXComBackend and macros.fsmirror.path() write it: -r DAG_ID@RUN_ID, "
+        "the partition is the DAG id (DAG_ID@N with --map-index N), ADDRESS may end in a task id."
+    ),
+)
+@click.option("--map-index", type=int, help="With --airflow: the mapped task instance's map index.")
+@click.option(
+    "--output-name", help="The file stem instead of the mirror's output_name (an XCom key, an output)."
+)
+@click.option("--format", "output_format", help="The file extension instead of the mirror's output_format.")
 @click.option("--output/--no-output", default=True, show_default=True, help="Include the output file name.")
 @click.option("--no-id", is_flag=True, help="Leave the run id out (the seed's with_id=False).")
 @click.option("--json", "as_json", is_flag=True, help="Print every form as JSON.")
@@ -38,14 +51,45 @@ def resolve(
     mirror: str | None,
     run_id: tuple[str, ...],
     partition: str | None,
+    airflow: bool,
+    map_index: int | None,
+    output_name: str | None,
+    output_format: str | None,
     output: bool,
     no_id: bool,
     as_json: bool,
 ) -> None:
-    """Print where the code at ADDRESS ('pkg/mod.py::Name') stores its artifact."""
+    """Print where the code at ADDRESS ('pkg/mod.py::Name') stores its artifact.
+
+    Each orchestrator's run slot: Airflow ``--airflow -r DAG_ID@RUN_ID [--map-index N]``;
+    Dagster ``-r RUN_ID``; Prefect ``-r FLOW_RUN_ID [-p PARTITION]``; Luigi ``-r TASK_ID``, or
+    the run-id parameter's value with ``-p`` the other parameters' segment.
+    """
+    from ..address import CodeAddress
+
     fm = open_mirror(ctx, mirror)
-    rid: Any = None if not run_id else run_id[0] if len(run_id) == 1 else tuple(run_id)
+    parts = run_id
+    if airflow and len(run_id) == 1:
+        dag, sep, run = run_id[0].partition("@")  # a DAG id never holds '@'
+        if not sep or not dag or not run:
+            raise click.BadParameter(f"{run_id[0]!r} is not DAG_ID@RUN_ID", param_hint="'--run-id'")
+        parts = (dag, run)
+    if airflow:
+        if len(parts) != 2:
+            raise click.BadParameter("--airflow takes -r DAG_ID@RUN_ID (or -r DAG_ID -r RUN_ID)")
+        if partition is None:
+            # the XCom backend's series: the DAG id, <dag_id>@<map_index> for a mapped instance
+            partition = parts[0] if map_index is None or map_index < 0 else f"{parts[0]}@{map_index}"
+    elif map_index is not None:
+        raise click.BadParameter("--map-index is Airflow's: give --airflow too")
+    rid: Any = None if not parts else parts[0] if len(parts) == 1 else tuple(parts)
+    obj: Any = address
+    if airflow and "::" in address:
+        # Airflow task ids ('load-orders') are not Python names: a task id after the DAG file
+        path, _, name = address.rpartition("::")
+        obj = CodeAddress(tuple(p for p in path.replace("\\", "/").split("/") if p), name)
     kw: dict[str, Any] = {"with_id": not no_id, "run_id": rid, "partition": partition}
+    out_kw: dict[str, Any] = {**kw, "output_name": output_name, "output_format": output_format}
     if as_json:
         chosen = rid if rid is not None else fm.run_id
         print_json(
@@ -55,14 +99,14 @@ def resolve(
                 "run_id": list(chosen) if isinstance(chosen, tuple) else chosen,
                 "run_segment": fm.run_segment(chosen),
                 "partition": partition,
-                "relative": fm.mirror_relative(address, **kw),
-                "full": fm.mirror_full(address, **kw),
-                "relative_output": fm.mirror_relative_output(address, **kw),
-                "full_output": fm.mirror_full_output(address, **kw),
+                "relative": fm.mirror_relative(obj, **kw),
+                "full": fm.mirror_full(obj, **kw),
+                "relative_output": fm.mirror_relative_output(obj, **out_kw),
+                "full_output": fm.mirror_full_output(obj, **out_kw),
             }
         )
         return
-    click.echo(fm.mirror_full_output(address, **kw) if output else fm.mirror_full(address, **kw))
+    click.echo(fm.mirror_full_output(obj, **out_kw) if output else fm.mirror_full(obj, **kw))
 
 
 def tree(fm: FSMirror, artifacts: list[Any]) -> Any:
