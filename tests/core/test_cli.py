@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -45,7 +46,7 @@ def test_resolve_prints_full_output(cfg: Path) -> None:
     assert out.startswith("s3://test.bucket/fsmirror/tests/test_mirror/") and out.endswith(
         "/some_task/out.parquet"
     )
-    assert len(out.split("/")[-3]) == 14
+    assert re.fullmatch(r"\d{14}\.\d{3}-[0-9A-HJKMNP-TV-Z]{5}", out.split("/")[-3])
 
 
 def test_resolve_json_and_run_id(cfg: Path) -> None:
