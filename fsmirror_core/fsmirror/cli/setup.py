@@ -6,9 +6,7 @@ import os
 
 import click
 
-from .. import load_config
-from ..config import validate_config
-from ._app import cli, fails_cleanly, print_json
+from ._app import cli, fails_cleanly, print_json, wants_json
 from .store import tree
 
 
@@ -50,14 +48,36 @@ def config() -> None:
 
 @config.command("check")
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--connect",
+    is_flag=True,
+    help="Also list the store once (read-only): the bucket exists and the credentials can read it.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print every check as JSON.")
 @click.pass_context
 @fails_cleanly
-def config_check(ctx: click.Context, path: str | None) -> None:
-    """Validate PATH (default: --config or $FSMIRROR_CONFIG_PATH); exit 1 with the error."""
-    path = path or ctx.obj.get("config_path")
-    raw = load_config(path)
-    cfg = validate_config(raw, str(path))
-    click.echo(f"{path}: ok ({cfg.storage.provider}, mirrors: {', '.join(cfg.mirrors)})")
+def config_check(ctx: click.Context, path: str | None, connect: bool, as_json: bool) -> None:
+    """Check PATH (default: --config or $FSMIRROR_CONFIG_PATH) without writing; exit 1 on a problem.
+
+    Checks the YAML, the schema, each mirror's output_format (known, its library installed),
+    the provider's fsspec driver (the extra to install) and a local tenant's directory.
+    """
+    from ..config import check_config
+    from ..errors import ConfigError
+
+    path = path or ctx.find_root().obj.get("config_path")
+    report = check_config(path, connect=connect)
+    if wants_json(ctx, as_json):
+        print_json(report.to_json())
+        if not report.ok:
+            ctx.exit(1)
+        return
+    if not report.ok:
+        raise ConfigError("; ".join(report.problems))
+    cfg = report.config
+    assert cfg is not None
+    extra = "; store reachable" if connect else ""
+    click.echo(f"{report.source}: ok ({cfg.storage.provider}, mirrors: {', '.join(cfg.mirrors)}{extra})")
 
 
 @config.command("schema")
