@@ -118,6 +118,11 @@ _issued: dict[str, set[str]] = {}  # this process's date ids of the current mill
 _date_lock = threading.Lock()
 
 
+def _utc_now() -> _dt.datetime:
+    """The clock date ids read (one function, so a test can stop it)."""
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
 def _date_id(now: _dt.datetime | None = None) -> str:
     """``20261201092448.483-7KQ2M``: the UTC time to the millisecond, then 5 random characters.
 
@@ -129,7 +134,7 @@ def _date_id(now: _dt.datetime | None = None) -> str:
     """
     import secrets  # lazily, as for ulid
 
-    now = now or _dt.datetime.now(_dt.timezone.utc)
+    now = now or _utc_now()
     stamp = now.strftime("%Y%m%d%H%M%S") + f".{now.microsecond // 1000:03d}"
     with _date_lock:
         seen = _issued.get(stamp)
