@@ -18,8 +18,12 @@ from .store import tree
     type=click.Path(file_okay=False),
     help="Where to create fsmirror-demo/.",
 )
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the run id, the URIs written and the config as JSON."
+)
+@click.pass_context
 @fails_cleanly
-def demo(directory: str) -> None:
+def demo(ctx: click.Context, directory: str, as_json: bool) -> None:
     """Run a small example pipeline into ./fsmirror-demo (local disk) and print the tree."""
     from rich.console import Console
 
@@ -27,7 +31,12 @@ def demo(directory: str) -> None:
     from ..demo import DEMO_DIR, run_demo
 
     fm, uris = run_demo(directory)
-    console = Console(highlight=False, soft_wrap=True)
+    if wants_json(ctx, as_json):
+        print_json(
+            {"run_id": fm.run_id, "uris": uris, "config": os.path.join(directory, DEMO_DIR, "config.yml")}
+        )
+        return
+    console = Console(highlight=False, soft_wrap=True, width=1_000_000)
     console.print(f"wrote {len(uris)} artifacts for run {fm.run_id}:")
     for uri in uris:
         console.print(f"  {uri}")

@@ -65,7 +65,7 @@ def resolve(
     click.echo(fm.mirror_full_output(address, **kw) if output else fm.mirror_full(address, **kw))
 
 
-def tree(fm: FSMirror, artifacts: list[Any]) -> Any:
+def tree(fm: FSMirror, artifacts: list[Any], totals: dict[Any, int] | None = None) -> Any:
     """The rich Tree of ``ls``: module, then code (partitions sorted by key), then its runs, oldest first."""
     from rich.tree import Tree
 
@@ -80,7 +80,9 @@ def tree(fm: FSMirror, artifacts: list[Any]) -> Any:
         label = qualname + (f" [dim]partition[/] {partition}" if partition is not None else "")
         if output != fm.settings.output_name:
             label += f" [dim]output[/] {output}"
-        leaf = node.add(f"[bold]{label}[/]  [dim]{len(runs)} run(s)[/]")
+        total = (totals or {}).get((module, qualname, partition, output), len(runs))
+        count = f"{len(runs)} run(s)" if total == len(runs) else f"newest {len(runs)} of {total} runs"
+        leaf = node.add(f"[bold]{label}[/]  [dim]{count}[/]")
         for a in runs:
             name = a.uri.rsplit("/", 1)[-1]
             mark = "  [green]latest[/]" if a.latest else ""
@@ -121,17 +123,18 @@ def ls(ctx: click.Context, target: str | None, mirror: str | None, limit: int | 
     Partitions are sorted by key (numbers by value); each task's runs oldest first, the
     latest marked. Lines are never cropped, also when piped.
     """
-    from ..catalog import newest
+    from ..catalog import newest, series
 
     fm = open_mirror(ctx, mirror)
-    artifacts = newest(scan_with_progress(ctx, fm, target), limit)
+    found = scan_with_progress(ctx, fm, target)
+    artifacts = newest(found, limit)
     if wants_json(ctx, as_json):
         print_json([a.to_json() for a in artifacts])
         return
     if not artifacts:
         click.echo(f"no committed artifacts under {fm.base}" + (f" for {target}" if target else ""))
         return
-    print_tree(tree(fm, artifacts))
+    print_tree(tree(fm, artifacts, {k: len(v) for k, v in series(found).items()}))
 
 
 @cli.command()
