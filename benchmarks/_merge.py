@@ -81,7 +81,7 @@ ROWS: dict[int, tuple[str, str, str, str]] = {
     # Issue #15: the command as a person uses it (bench_catalog.py).
     20: (
         "`fsmirror ls` over 1,000 artifacts on S3, through the proxy",
-        "raw s3fs `find` + concurrent `cat` of the manifests",
+        "raw s3fs `find` + one `gather` of GetObject of the manifests",
         "<= 2x",
         "core",
     ),
