@@ -390,7 +390,7 @@ def choose_format(
 def _why_not(fmt: Format, value: Any) -> str | None:
     """A format's own reason for refusing ``value``, when it offers one (``why_not``)."""
     why_not = getattr(fmt, "why_not", None)
-    return why_not(value) if callable(why_not) else None  # type: ignore[no-any-return]
+    return why_not(value) if callable(why_not) else None
 
 
 def _allowed(fmt: Format, allow_pickle: bool, fallback_from: str | None = None, value: Any = None) -> Format:
