@@ -30,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 GROUPS = {
     "core": ("bench_core.py", "results-core.json"),
     "protocol": ("bench_protocol.py", "results-protocol.json"),
+    "catalog": ("bench_catalog.py", "results-catalog.json"),
 }
 CORE_FILES = [f for f, _ in GROUPS.values()]
 NO_TESTS = 5  # pytest's exit code when nothing was selected (-k for another file)

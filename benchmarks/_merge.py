@@ -84,6 +84,13 @@ ROWS: dict[int, tuple[str, str, str, str]] = {
         "<= 1.05x",
         "openlineage",
     ),
+    # Issue #15: the command as a person uses it (bench_catalog.py).
+    21: (
+        "`fsmirror ls` over 1,000 artifacts on S3, through the proxy",
+        "raw s3fs `find` + one `gather` of GetObject of the manifests",
+        "<= 2x",
+        "core",
+    ),
 }
 REQUEST_ROW = 13
 PROTOCOL_ROWS = range(13, 20)  # what "Before store v2" keeps

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,16 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     from ._schema import Config
 
-__all__ = ["CONFIG_ENV", "load_config", "validate_config", "expand_env", "MAX_YAML_NODES"]
+__all__ = [
+    "CONFIG_ENV",
+    "load_config",
+    "validate_config",
+    "expand_env",
+    "check_config",
+    "Check",
+    "ConfigReport",
+    "MAX_YAML_NODES",
+]
 
 CONFIG_ENV = "FSMIRROR_CONFIG_PATH"
 MAX_YAML_NODES = 10_000
@@ -141,3 +151,165 @@ def validate_config(raw: Any, source: str = "<config>") -> Config:
     from ._schema import parse_config
 
     return parse_config(raw, source)
+
+
+_DRIVERS = {"s3": "s3fs", "gcs": "gcsfs", "blob": "adlfs"}  # provider -> the fsspec driver's package
+
+
+@dataclass(frozen=True)
+class Check:
+    """One thing ``fsmirror config check`` verified: what, whether it holds, and the detail."""
+
+    what: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class ConfigReport:
+    """Everything :func:`check_config` found; ``ok`` when no check failed."""
+
+    source: str
+    checks: list[Check] = field(default_factory=list)
+    config: Config | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def problems(self) -> list[str]:
+        return [f"{c.what}: {c.detail}" for c in self.checks if not c.ok]
+
+    def to_json(self) -> dict[str, Any]:
+        cfg = self.config
+        return {
+            "path": self.source,
+            "ok": self.ok,
+            "provider": cfg.storage.provider if cfg else None,
+            "mirrors": list(cfg.mirrors) if cfg else [],
+            "checks": [{"check": c.what, "ok": c.ok, "detail": c.detail} for c in self.checks],
+        }
+
+
+def _did_you_mean(name: str, known: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_format(name: str, what: str, allow_pickle: bool) -> Check:
+    from .errors import FormatError
+    from .formats import FORMATS, get_format
+
+    try:
+        get_format(name)
+    except FormatError:
+        known = sorted(FORMATS)
+        return Check(
+            what,
+            False,
+            f"unknown format {name!r}{_did_you_mean(name, known)}; known: {', '.join(known)}",
+        )
+    if name == "pkl" and not allow_pickle:
+        return Check(what, False, "'pkl' with allow_pickle: false can neither write nor read anything")
+    if name == "parquet":
+        import importlib.util
+
+        if importlib.util.find_spec("pyarrow") is None:
+            return Check(
+                what, False, "parquet needs pyarrow, which is not installed: pip install 'fsmirror[parquet]'"
+            )
+    return Check(what, True, f"{name!r} is a known format")
+
+
+def _check_local_tenant(tenant: str) -> Check:
+    p = Path(tenant)
+    if p.exists():
+        if not p.is_dir():
+            return Check("storage.tenant", False, f"{tenant!r} exists and is not a directory")
+        if not os.access(p, os.W_OK | os.X_OK):
+            return Check("storage.tenant", False, f"{tenant!r} is not writable by this user")
+        return Check("storage.tenant", True, f"{tenant!r} is a writable directory")
+    parent = next((q for q in p.absolute().parents if q.exists()), None)
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        return Check(
+            "storage.tenant", False, f"{tenant!r} does not exist and {str(parent)!r} is not writable"
+        )
+    return Check("storage.tenant", True, f"{tenant!r} does not exist yet; the first write creates it")
+
+
+def check_config(path: str | os.PathLike[str] | None, *, connect: bool = False) -> ConfigReport:
+    """Check a config as far as possible without writing anything.
+
+    In order: the file reads and parses, the schema validates (with ``${VAR}`` set),
+    every mirror's ``output_format`` is a registered format whose library is installed
+    (a typo gets "did you mean"), ``pkl`` is not combined with ``allow_pickle: false``,
+    the provider's fsspec driver is installed (the error names the extra) and accepts
+    ``storage_options``, and a local tenant is (or can become) a writable directory.
+    ``connect=True`` also lists the store once (read-only): the bucket exists and the
+    credentials can read it. Checks stop at the first that makes the rest meaningless.
+    """
+    from .errors import FSMirrorError
+
+    source = os.fspath(path) if path is not None else os.environ.get(CONFIG_ENV, "")
+    report = ConfigReport(source or f"${CONFIG_ENV}")
+    try:
+        raw = load_config(path)
+    except ConfigError as e:
+        report.checks.append(Check("file", False, str(e)))
+        return report
+    report.checks.append(Check("file", True, "reads as a YAML mapping"))
+    try:
+        cfg = validate_config(raw, report.source)
+    except ConfigError as e:
+        report.checks.append(Check("schema", False, str(e)))
+        return report
+    report.config = cfg
+    report.checks.append(Check("schema", True, f"valid ({len(cfg.mirrors)} mirror(s))"))
+    for name, m in cfg.mirrors.items():
+        report.checks.append(_check_format(m.output_format, f"mirrors.{name}.output_format", m.allow_pickle))
+    st = cfg.storage
+    import importlib.util
+
+    from .backends import EXTRAS, make_filesystem
+
+    driver = _DRIVERS.get(st.provider)
+    if driver is not None and importlib.util.find_spec(driver) is None:
+        report.checks.append(
+            Check(
+                "storage.provider",
+                False,
+                f"provider {st.provider!r} needs {driver}, which is not installed: "
+                f"pip install 'fsmirror[{EXTRAS[st.provider]}]'",
+            )
+        )
+        return report
+
+    try:
+        fs = make_filesystem(st)
+    except FSMirrorError as e:
+        report.checks.append(Check("storage.provider", False, str(e)))
+        return report
+    report.checks.append(
+        Check("storage.provider", True, f"{st.provider!r}: {type(fs).__module__.split('.')[0]} is installed")
+    )
+    if st.provider == "local":
+        report.checks.append(_check_local_tenant(st.tenant))
+    if connect:
+        report.checks.append(_check_connect(raw, next(iter(cfg.mirrors))))
+    return report
+
+
+def _check_connect(raw: dict[str, Any], name: str) -> Check:
+    """One read-only listing of a mirror's base: the store answers and lets us read."""
+    from .errors import FSMirrorError
+    from .mirror import FSMirror
+
+    try:
+        fm = FSMirror(raw, mirror=name)
+        fm._protocol().backend.list_names(fm.base, limit=1)
+    except FSMirrorError as e:
+        return Check("store", False, str(e))
+    return Check("store", True, f"listed {fm.base}")

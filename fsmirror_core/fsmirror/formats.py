@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import threading
 import types
 from collections.abc import Mapping
 from typing import Any, BinaryIO, Protocol, runtime_checkable
@@ -43,7 +44,12 @@ class Format(Protocol):
     name: str
 
     def accepts(self, value: Any) -> bool:
-        """Whether this format can hold ``value`` (cheap, no serialization)."""
+        """Whether this format can hold ``value``: cheap, no bytes written.
+
+        ``False`` makes a write fall back (JSON-able -> ``json``, else ``pkl``) instead of
+        failing half-way; a format may convert the value here when only converting tells
+        (parquet does, for pandas) and reuse the result in :meth:`dump`.
+        """
 
     def dump(self, value: Any, f: BinaryIO) -> None:
         """Write ``value`` to the binary stream ``f``."""
@@ -97,19 +103,55 @@ def _is_jsonable(value: Any, depth: int = 0) -> bool:
 
 
 class ParquetFormat:
-    """Apache Parquet via pyarrow: pyarrow Tables, pandas and polars DataFrames."""
+    """Apache Parquet via pyarrow: pyarrow Tables, pandas and polars DataFrames.
+
+    A pandas DataFrame can hold what Arrow cannot type (an object column of ``1`` and
+    ``"a"``); whether it fits is known only by converting it. So :meth:`accepts` converts
+    a DataFrame (the work :meth:`dump` needs anyway, done once) and keeps the table for
+    the ``dump`` of the same object on the same thread; a DataFrame that does not convert
+    is not accepted, and the write falls back by the one rule (``pkl`` here).
+    """
 
     name = "parquet"
 
+    def __init__(self) -> None:
+        self._converted = threading.local()  # (the DataFrame, its Arrow table): one per thread
+
     def accepts(self, value: Any) -> bool:
-        return _table_kind(value) is not None
+        kind = _table_kind(value)
+        if kind != "pandas":
+            return kind is not None
+        self._converted.last = None
+        try:
+            table = self._from_pandas(value)
+        except FormatError:
+            raise  # pyarrow missing: say which extra, do not fall back silently
+        except Exception:
+            return False  # Arrow cannot type a column (ArrowInvalid, ArrowTypeError, ...)
+        self._converted.last = (value, table)
+        return True
+
+    def why_not(self, value: Any) -> str | None:
+        """Why :meth:`accepts` refused ``value`` (Arrow's own words), for strict mirrors' errors."""
+        if _table_kind(value) != "pandas":
+            return None
+        try:
+            self._from_pandas(value)
+        except Exception as e:
+            return f"{type(e).__name__}: {e}"
+        return None
+
+    @staticmethod
+    def _from_pandas(value: Any) -> Any:
+        return _need("pyarrow", "parquet").Table.from_pandas(value)
 
     def dump(self, value: Any, f: BinaryIO) -> None:
-        pa = _need("pyarrow", "parquet")
         pq = _need("pyarrow.parquet", "parquet")
         kind = _table_kind(value)
         if kind == "pandas":
-            table = pa.Table.from_pandas(value)
+            last = getattr(self._converted, "last", None)
+            self._converted.last = None
+            table = last[1] if last is not None and last[0] is value else self._from_pandas(value)
         elif kind == "polars":
             table = value.to_arrow()
         else:
@@ -318,10 +360,13 @@ def choose_format(
     if requested is not None and requested != "auto":
         fmt = get_format(requested)
         if not fmt.accepts(value):
-            raise FormatError(f"format {requested!r} cannot hold a {python_type(value)}")
+            why = _why_not(fmt, value)
+            raise FormatError(
+                f"format {requested!r} cannot hold a {python_type(value)}" + (f" ({why})" if why else "")
+            )
         return _allowed(fmt, allow_pickle), False
     if requested == "auto":
-        if _table_kind(value):
+        if _table_kind(value) and get_format("parquet").accepts(value):
             return get_format("parquet"), False
         if isinstance(value, (bytes, bytearray, memoryview)):
             return get_format("bytes"), False
@@ -331,13 +376,21 @@ def choose_format(
     if preferred.accepts(value):
         return _allowed(preferred, allow_pickle), False
     if strict:
+        why = _why_not(preferred, value)
         raise FormatError(
-            f"the mirror's format {mirror_format!r} cannot hold a {python_type(value)} and the mirror "
-            "is strict_format; convert the value or write with format=..."
+            f"the mirror's format {mirror_format!r} cannot hold a {python_type(value)}"
+            + (f" ({why})" if why else "")
+            + " and the mirror is strict_format; convert the value or write with format=..."
         )
     if _is_jsonable(value):
         return get_format("json"), True
     return _allowed(get_format("pkl"), allow_pickle, fallback_from=mirror_format, value=value), True
+
+
+def _why_not(fmt: Format, value: Any) -> str | None:
+    """A format's own reason for refusing ``value``, when it offers one (``why_not``)."""
+    why_not = getattr(fmt, "why_not", None)
+    return why_not(value) if callable(why_not) else None
 
 
 def _allowed(fmt: Format, allow_pickle: bool, fallback_from: str | None = None, value: Any = None) -> Format:

@@ -78,14 +78,14 @@ class FSMirror:
         mirror: which mirror of the config to use; may be omitted when the
             config has one mirror or ``$FSMIRROR_MIRROR`` names one.
         id_method: how to make a run id when none is given and
-            ``$FSMIRROR_RUN_ID`` is unset: ``date`` (14-digit UTC), ``uuid``, ``ulid``.
+            ``$FSMIRROR_RUN_ID`` is unset: ``date`` (UTC to the millisecond plus a random suffix, ``20261201092448.483-7KQ2M``), ``uuid``, ``ulid``.
         take_last_instance: split on the last directory named ``root`` in a
             module's path (the default) rather than the first.
 
     Example:
         >>> fm = FSMirror(config=load_config(), mirror="fsmirror")  # doctest: +SKIP
         >>> fm.mirror_full_output(some_task)                          # doctest: +SKIP
-        's3://test.bucket/fsmirror/tests/test_mirror/20240227160221/some_task/out.parquet'
+        's3://test.bucket/fsmirror/tests/test_mirror/20240227160221.483-7KQ2M/some_task/out.parquet'
     """
 
     def __init__(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import re
+import threading
 import time
 from typing import Union
 
@@ -113,10 +114,49 @@ def _ulid() -> str:
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 
+_issued: dict[str, set[str]] = {}  # this process's date ids of the current millisecond
+_date_lock = threading.Lock()
+
+
+def _utc_now() -> _dt.datetime:
+    """The clock date ids read (one function, so a test can stop it)."""
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+def _date_id(now: _dt.datetime | None = None) -> str:
+    """``20261201092448.483-7KQ2M``: the UTC time to the millisecond, then 5 random characters.
+
+    The seconds come first (``%Y%m%d%H%M%S``, as fsmirror 0.4 wrote them), so date ids
+    still sort and read by time. Two runs started in the same second used to get the same
+    id and share one directory; the milliseconds and 25 random bits (Crockford base32)
+    make two processes, on one machine or many, collide with odds of 1 in 2**25 per pair
+    within the same millisecond, and one process never hands out the same id twice.
+    """
+    import secrets  # lazily, as for ulid
+
+    now = now or _utc_now()
+    stamp = now.strftime("%Y%m%d%H%M%S") + f".{now.microsecond // 1000:03d}"
+    with _date_lock:
+        seen = _issued.get(stamp)
+        if seen is None:
+            _issued.clear()
+            seen = _issued[stamp] = set()
+        while True:
+            bits = secrets.randbits(25)
+            rid = f"{stamp}-" + "".join(_CROCKFORD[(bits >> s) & 31] for s in (20, 15, 10, 5, 0))
+            if rid not in seen:
+                seen.add(rid)
+                return rid
+
+
 def generate_run_id(method: str = "date") -> str:
-    """A fresh run id for runs no orchestrator names: the last resort of the precedence."""
+    """A fresh run id for runs no orchestrator names: the last resort of the precedence.
+
+    Every generated id is unique: ``date`` ids carry milliseconds and a random suffix
+    (see :func:`_date_id`), ``uuid`` and ``ulid`` their own randomness.
+    """
     if method == "date":
-        return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d%H%M%S")
+        return _date_id()
     if method == "uuid":
         import uuid  # lazily: it imports platform, for the uuid method only
 

@@ -72,7 +72,7 @@ def test_scoped_ids_never_collide_with_each_other_or_plain_ids(parts: list[str],
 
 def test_precedence_argument_env_generated(seed: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     fm = FSMirror(config=load_config(), mirror="fsmirror")
-    assert fm.run_id_source == "generated" and re.fullmatch(r"\d{14}", fm.run_id)
+    assert fm.run_id_source == "generated" and re.fullmatch(r"\d{14}\.\d{3}-[0-9A-HJKMNP-TV-Z]{5}", fm.run_id)
     monkeypatch.setenv("FSMIRROR_RUN_ID", "from-env")
     fm_env = FSMirror(config=load_config(), mirror="fsmirror")
     assert fm_env.run_id == "from-env" and fm_env.run_id_source == "env"
@@ -83,7 +83,7 @@ def test_precedence_argument_env_generated(seed: ModuleType, monkeypatch: pytest
 @pytest.mark.parametrize(
     ("method", "pattern"),
     [
-        ("date", r"\d{14}"),
+        ("date", r"\d{14}\.\d{3}-[0-9A-HJKMNP-TV-Z]{5}"),
         ("uuid", r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"),
         ("ulid", r"[0-9A-HJKMNP-TV-Z]{26}"),
     ],
@@ -116,3 +116,18 @@ def test_unknown_id_method(seed: ModuleType) -> None:
 
     with pytest.raises(ConfigError, match="unknown id_method 'time'.*date, uuid, ulid"):
         FSMirror(config=load_config(), mirror="fsmirror", id_method="time")
+
+
+def test_date_ids_in_one_second_never_repeat() -> None:
+    """Two runs started in the same second (or millisecond) get different ids, hence directories."""
+    import datetime as dt
+
+    from fsmirror.runid import _date_id, generate_run_id
+
+    now = dt.datetime(2026, 12, 1, 9, 24, 48, 483_000, tzinfo=dt.timezone.utc)
+    same_ms = {_date_id(now) for _ in range(2000)}
+    assert len(same_ms) == 2000
+    assert all(i.startswith("20261201092448.483-") for i in same_ms)
+    ids = [generate_run_id("date") for _ in range(500)]
+    assert len(set(ids)) == 500
+    assert [i[:18] for i in ids] == sorted(i[:18] for i in ids)  # they still sort by time

@@ -34,7 +34,7 @@ def test_load_config_reads_an_explicit_path(tmp_path, seed: ModuleType) -> None:
 def test_seed_paths_exactly(seed: ModuleType) -> None:
     fm = FSMirror(config=load_config(), mirror="fsmirror")
     rid = fm.run_id
-    assert re.fullmatch(r"\d{14}", rid)
+    assert re.fullmatch(r"\d{14}\.\d{3}-[0-9A-HJKMNP-TV-Z]{5}", rid)
     assert fm.mirror_relative(seed.some_task) == f"fsmirror/tests/test_mirror/{rid}/some_task"
     assert fm.mirror_relative(seed.some_task, with_id=False) == "fsmirror/tests/test_mirror/some_task"
     assert fm.mirror_full(seed.some_task) == f"s3://test.bucket/fsmirror/tests/test_mirror/{rid}/some_task"

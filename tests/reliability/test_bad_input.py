@@ -335,6 +335,12 @@ USAGE_ERRORS: list[list[str]] = [
     ["gc", "--keep", "1"],
     ["gc", "--keep", "1", "--all", "project/m.py::X"],
     ["gc", "--keep", "1", "project/etl"],
+    ["resolve", "project/m.py::<lambda>"],  # a malformed ADDRESS is a usage error on every command
+    ["resolve", "no-colons"],
+    ["show", "no-colons"],
+    ["ls", "a/../b"],
+    ["ls", "--limit", "0"],
+    ["verify", "a/../b"],
 ]
 
 
@@ -394,7 +400,6 @@ def test_cli_bad_values_and_configs_exit_1_with_one_line(tmp_path: Path, cli_con
     cases = [
         ["resolve", "../../etc/passwd.py::X"],
         ["resolve", "project/m.py::X", "--run-id", ""],
-        ["resolve", "project/m.py::<lambda>"],
         ["resolve", "project/m.py::X", "--mirror", "nosuch"],
         ["--config", str(tmp_path / "missing.yml"), "resolve", "project/m.py::X"],
         ["--config", str(bad_cfg), "resolve", "project/m.py::X"],

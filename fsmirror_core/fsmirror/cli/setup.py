@@ -6,9 +6,7 @@ import os
 
 import click
 
-from .. import load_config
-from ..config import validate_config
-from ._app import cli, fails_cleanly, print_json
+from ._app import cli, fails_cleanly, print_json, wants_json
 from .store import tree
 
 
@@ -20,8 +18,12 @@ from .store import tree
     type=click.Path(file_okay=False),
     help="Where to create fsmirror-demo/.",
 )
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the run id, the URIs written and the config as JSON."
+)
+@click.pass_context
 @fails_cleanly
-def demo(directory: str) -> None:
+def demo(ctx: click.Context, directory: str, as_json: bool) -> None:
     """Run a small example pipeline into ./fsmirror-demo (local disk) and print the tree."""
     from rich.console import Console
 
@@ -29,7 +31,12 @@ def demo(directory: str) -> None:
     from ..demo import DEMO_DIR, run_demo
 
     fm, uris = run_demo(directory)
-    console = Console(highlight=False, soft_wrap=True)
+    if wants_json(ctx, as_json):
+        print_json(
+            {"run_id": fm.run_id, "uris": uris, "config": os.path.join(directory, DEMO_DIR, "config.yml")}
+        )
+        return
+    console = Console(highlight=False, soft_wrap=True, width=1_000_000)
     console.print(f"wrote {len(uris)} artifacts for run {fm.run_id}:")
     for uri in uris:
         console.print(f"  {uri}")
@@ -50,14 +57,36 @@ def config() -> None:
 
 @config.command("check")
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--connect",
+    is_flag=True,
+    help="Also list the store once (read-only): the bucket exists and the credentials can read it.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print every check as JSON.")
 @click.pass_context
 @fails_cleanly
-def config_check(ctx: click.Context, path: str | None) -> None:
-    """Validate PATH (default: --config or $FSMIRROR_CONFIG_PATH); exit 1 with the error."""
-    path = path or ctx.obj.get("config_path")
-    raw = load_config(path)
-    cfg = validate_config(raw, str(path))
-    click.echo(f"{path}: ok ({cfg.storage.provider}, mirrors: {', '.join(cfg.mirrors)})")
+def config_check(ctx: click.Context, path: str | None, connect: bool, as_json: bool) -> None:
+    """Check PATH (default: --config or $FSMIRROR_CONFIG_PATH) without writing; exit 1 on a problem.
+
+    Checks the YAML, the schema, each mirror's output_format (known, its library installed),
+    the provider's fsspec driver (the extra to install) and a local tenant's directory.
+    """
+    from ..config import check_config
+    from ..errors import ConfigError
+
+    path = path or ctx.find_root().obj.get("config_path")
+    report = check_config(path, connect=connect)
+    if wants_json(ctx, as_json):
+        print_json(report.to_json())
+        if not report.ok:
+            ctx.exit(1)
+        return
+    if not report.ok:
+        raise ConfigError("; ".join(report.problems))
+    cfg = report.config
+    assert cfg is not None
+    extra = "; store reachable" if connect else ""
+    click.echo(f"{report.source}: ok ({cfg.storage.provider}, mirrors: {', '.join(cfg.mirrors)}{extra})")
 
 
 @config.command("schema")

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from .. import FSMirror
-from ._app import cli, fails_cleanly, human_size, open_mirror, print_json
+from ._app import cli, fails_cleanly, human_size, open_mirror, print_json, wants_json
 
 
 @cli.command()
@@ -109,7 +109,8 @@ def resolve(
     click.echo(fm.mirror_full_output(obj, **out_kw) if output else fm.mirror_full(obj, **kw))
 
 
-def tree(fm: FSMirror, artifacts: list[Any]) -> Any:
+def tree(fm: FSMirror, artifacts: list[Any], totals: dict[Any, int] | None = None) -> Any:
+    """The rich Tree of ``ls``: module, then code (partitions sorted by key), then its runs, oldest first."""
     from rich.tree import Tree
 
     from ..catalog import age, series
@@ -123,7 +124,9 @@ def tree(fm: FSMirror, artifacts: list[Any]) -> Any:
         label = qualname + (f" [dim]partition[/] {partition}" if partition is not None else "")
         if output != fm.settings.output_name:
             label += f" [dim]output[/] {output}"
-        leaf = node.add(f"[bold]{label}[/]  [dim]{len(runs)} run(s)[/]")
+        total = (totals or {}).get((module, qualname, partition, output), len(runs))
+        count = f"{len(runs)} run(s)" if total == len(runs) else f"newest {len(runs)} of {total} runs"
+        leaf = node.add(f"[bold]{label}[/]  [dim]{count}[/]")
         for a in runs:
             name = a.uri.rsplit("/", 1)[-1]
             mark = "  [green]latest[/]" if a.latest else ""
@@ -131,27 +134,51 @@ def tree(fm: FSMirror, artifacts: list[Any]) -> Any:
     return tree
 
 
+def print_tree(renderable: Any) -> None:
+    """Whole lines, on a terminal and in a pipe: never cropped to a width (the terminal wraps)."""
+    from rich.console import Console
+
+    Console(highlight=False, soft_wrap=True, width=1_000_000).print(renderable)
+
+
+def scan_with_progress(ctx: click.Context, fm: FSMirror, target: str | None) -> list[Any]:
+    """``catalog.scan`` with a progress bar on a terminal (stderr), silent in a pipe or with --json."""
+    from ..catalog import scan
+    from ._app import progress
+
+    with progress("reading manifests", quiet=wants_json(ctx)) as bar:
+        return scan(fm, target, on_progress=bar.update)
+
+
 @cli.command("ls")
 @click.argument("target", required=False, metavar="[ADDRESS|PREFIX]")
 @click.option("--mirror", "-m", help="Mirror to use (default: the only one, or $FSMIRROR_MIRROR).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="Only the newest N runs of each task, partition and output.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the artifacts as JSON.")
 @click.pass_context
 @fails_cleanly
-def ls(ctx: click.Context, target: str | None, mirror: str | None, as_json: bool) -> None:
-    """The tree of committed artifacts under a code path ('pkg/sub', 'pkg/mod.py' or 'pkg/mod.py::Name')."""
-    from ..catalog import scan
+def ls(ctx: click.Context, target: str | None, mirror: str | None, limit: int | None, as_json: bool) -> None:
+    """The tree of committed artifacts under a code path ('pkg/sub', 'pkg/mod.py' or 'pkg/mod.py::Name').
+
+    Partitions are sorted by key (numbers by value); each task's runs oldest first, the
+    latest marked. Lines are never cropped, also when piped.
+    """
+    from ..catalog import newest, series
 
     fm = open_mirror(ctx, mirror)
-    artifacts = scan(fm, target)
-    if as_json:
+    found = scan_with_progress(ctx, fm, target)
+    artifacts = newest(found, limit)
+    if wants_json(ctx, as_json):
         print_json([a.to_json() for a in artifacts])
         return
     if not artifacts:
         click.echo(f"no committed artifacts under {fm.base}" + (f" for {target}" if target else ""))
         return
-    from rich.console import Console
-
-    Console(highlight=False, soft_wrap=True).print(tree(fm, artifacts))
+    print_tree(tree(fm, artifacts, {k: len(v) for k, v in series(found).items()}))
 
 
 @cli.command()
@@ -162,13 +189,13 @@ def ls(ctx: click.Context, target: str | None, mirror: str | None, as_json: bool
 @fails_cleanly
 def runs(ctx: click.Context, address: str, mirror: str | None, as_json: bool) -> None:
     """Every committed run of the code at ADDRESS, oldest first."""
-    from ..catalog import age, scan
+    from ..catalog import age
 
     if "::" not in address:
         raise click.BadParameter("give a code address 'pkg/mod.py::Name'", param_hint="ADDRESS")
     fm = open_mirror(ctx, mirror)
-    artifacts = scan(fm, address)
-    if as_json:
+    artifacts = scan_with_progress(ctx, fm, address)
+    if wants_json(ctx, as_json):
         print_json([a.to_json() for a in artifacts])
         return
     if not artifacts:
@@ -209,14 +236,16 @@ def gc(
     as_json: bool,
 ) -> None:
     """Delete old runs of ADDRESS (or --all), keeping the newest --keep; never the latest."""
-    from ..catalog import scan, series
+    from ..catalog import series
+    from ._app import progress
 
+    as_json = wants_json(ctx, as_json)
     if (address is None) == (not all_):
         raise click.UsageError("give an ADDRESS or --all (not both)")
     if address is not None and "::" not in address:
         raise click.BadParameter("give a code address 'pkg/mod.py::Name'", param_hint="ADDRESS")
     fm = open_mirror(ctx, mirror)
-    groups = list(series(scan(fm, address)))
+    groups = list(series(scan_with_progress(ctx, fm, address)))
     plan = []
     for module, qualname, partition, output in groups:
         code = f"{module}.py::{qualname}"
@@ -229,17 +258,15 @@ def gc(
             {"address": c, "partition": p, "output_name": o, "run_id": r} for c, p, o, d in plan for r in d
         ]
     else:
-        from rich.progress import Progress
-
-        with Progress(transient=True, disable=as_json or total < 20) as progress:
-            bar = progress.add_task("deleting old runs", total=total)
+        with progress("deleting old runs", quiet=as_json) as bar:
+            bar.total(total)
             for code, partition, output, _ in plan:
                 for r in fm.gc(
                     code,
                     keep=keep,
                     partition=partition,
                     output_name=output,
-                    on_delete=lambda _r: progress.advance(bar),
+                    on_delete=lambda _r: bar.advance(),
                 ):
                     done.append({"address": code, "partition": partition, "output_name": output, "run_id": r})
     if as_json:
