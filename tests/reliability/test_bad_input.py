@@ -337,7 +337,11 @@ USAGE_ERRORS: list[list[str]] = [
     ["gc", "--keep", "1", "project/etl"],
     ["resolve", "project/m.py::<lambda>"],  # a malformed ADDRESS is a usage error on every command
     ["resolve", "no-colons"],
-    ["show", "no-colons"],
+    ["show", "project/m.py::<lambda>"],  # show takes any TARGET; a word that is none is exit 1
+    ["lineage", "project/m.py::<lambda>"],
+    ["query"],
+    ["lineage"],
+    ["stale", "a", "b"],
     ["ls", "a/../b"],
     ["ls", "--limit", "0"],
     ["verify", "a/../b"],
