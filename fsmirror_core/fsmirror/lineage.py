@@ -293,8 +293,12 @@ def step(
     job: str | None = None,
     run_id: Any = None,
     orchestrator: Mapping[str, Any] | None = None,
+    inputs: Iterable[Manifest | Input] = (),
 ) -> Scope:
     """The open scope of the step ``key``, created and announced (:func:`start`) on first call.
+
+    ``inputs`` known before the step starts (a Luigi task's ``input()``) are noted before the
+    start is announced, so listeners see them in the START event too.
 
     For orchestrators that call an adapter several times per step, from places
     that share no call stack: every call with the same key gets the same scope,
@@ -316,6 +320,7 @@ def step(
                 s.run_id = run_id
             for k, v in (orchestrator or {}).items():
                 s.orchestrator.setdefault(k, v)
+    s.note_reads(inputs)
     if created:
         start(s)
     return s

@@ -91,10 +91,12 @@ def _on_start(task: luigi.Task) -> None:
         job, run_id, ids = described
         _leave()
         key = scope_key(task)
-        s = lineage.step(key, job=job, run_id=run_id, orchestrator=ids)
-        for t in _targets(task.input()):  # type: ignore[no-untyped-call]
-            if t.exists():
-                s.note_read(Manifest.from_json(t.manifest()))
+        declared = [
+            Manifest.from_json(t.manifest())
+            for t in _targets(task.input())  # type: ignore[no-untyped-call]
+            if t.exists()
+        ]
+        s = lineage.step(key, job=job, run_id=run_id, orchestrator=ids, inputs=declared)
         token: contextvars.Token[lineage.Scope | None] = lineage.enter(s)
         _state.held = (key, token)
     except Exception:  # a lineage record must never fail the task

@@ -72,6 +72,7 @@ def test_each_task_is_a_run_with_its_input_and_its_luigi_parent(
     lift_ds = (namespace, f"{base}project/etl/my_etl_task/LiftDataTask/out.csv")
     assert [(o["namespace"], o["name"]) for o in lift_done["outputs"]] == [lift_ds]
     assert [(i["namespace"], i["name"]) for i in sum_done["inputs"]] == [lift_ds]
+    assert [(i["namespace"], i["name"]) for i in sum_start["inputs"]] == [lift_ds]  # input(): known at START
     assert [(o["namespace"], o["name"]) for o in sum_done["outputs"]] == [
         (namespace, f"{base}project/etl/my_etl_task/SummarizeTask/out.json")
     ]
