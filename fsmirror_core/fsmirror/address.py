@@ -20,7 +20,9 @@ from .errors import ResolveError
 
 __all__ = ["CodeAddress", "address_of", "parse_address"]
 
-_QUALNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+# A Python qualified name, or a task id an orchestrator gives a piece of code that has no Python
+# name of its own (Airflow's ``load-orders``: letters, digits, ``_`` and ``-``), dotted for methods.
+_QUALNAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$")
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,8 @@ def parse_address(text: str) -> CodeAddress:
     path, _, name = text.rpartition("::")
     if not _QUALNAME.match(name):
         raise ResolveError(
-            f"code address {text!r}: {name!r} is not a Python qualified name "
-            "(letters, digits, '_', dotted like 'Class.method')"
+            f"code address {text!r}: {name!r} is not a Python qualified name or a task id "
+            "(letters, digits, '_', '-', dotted like 'Class.method')"
         )
     parts = tuple(p for p in path.replace("\\", "/").split("/") if p)
     if not parts:

@@ -61,10 +61,9 @@ def _ref(value: Any) -> str | None:
 def _slot_of(fm: FSMirror, uri: str) -> dict[str, Any] | None:
     """The committed artifact at ``uri`` as the core's (obj, run_id, partition, output_name), from its manifest.
 
-    ``FSMirror.read_uri`` / ``delete_uri`` parse the manifest's code address string,
-    which takes only Python names after ``::``; Airflow task ids such as
-    ``load-orders`` are not. The manifest also records the module and the name
-    apart, which is what this reads; the derived path must be ``uri`` exactly.
+    The manifest records the module and the name apart, which is what this reads (a
+    code address string would do as well now that task ids such as ``load-orders`` parse);
+    the derived path must be ``uri`` exactly.
     """
     directory, _, filename = uri.rpartition("/")
     stem = filename.rpartition(".")[0]

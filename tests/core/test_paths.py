@@ -98,7 +98,8 @@ def test_directories_with_dots_keep_them_and_last_root_wins() -> None:
     [
         ("no_separator", "not of the form"),
         ("project/x.py::", "not a Python qualified name"),
-        ("project/x.py::a-b", "not a Python qualified name"),
+        ("project/x.py::a b", "not a Python qualified name"),
+        ("project/x.py::<lambda>", "not a Python qualified name"),
         ("::Name", "no module path"),
         ("elsewhere/x.py::Name", "outside the mirror's root 'project'"),
         ("project/../../etc/passwd.py::Name", "not a single path segment"),
@@ -180,3 +181,11 @@ def test_config_values_from_environment(tmp_path: Path, monkeypatch: pytest.Monk
         )
     )
     assert FSMirror(str(cfg)).mirror_full(ADDR, run_id="r").startswith("s3://env.bucket/")
+
+
+def test_an_airflow_task_id_is_an_address_name() -> None:
+    """Airflow task ids are not Python names ('load-orders'); the XCom backend writes under them,
+    so a string address must reach the same path (show, manifest_uri, lineage)."""
+    fm = FSMirror({"storage": {"provider": "memory", "tenant": "t"}, "mirrors": {"m": {"root": "dags"}}})
+    assert fm.mirror_relative("dags/etl.py::load-orders", run_id="r1") == "dags/etl/r1/load-orders"
+    assert fm.mirror_relative("dags/etl.py::Group.load-orders", with_id=False) == "dags/etl/Group.load-orders"
