@@ -168,13 +168,22 @@ def manifest_at(fm: FSMirror, uri: str) -> Manifest | None:
     (Airflow's ``load-orders``) and artifacts of other mirrors on the same store.
     """
     from . import names
+    from .layout import base_uri
     from .record import Pending, parse_cell
 
+    st = fm.config.storage
+    root = base_uri(st.provider, st.tenant, None, None).rstrip("/")
+    if not uri.startswith(root + "/") or "/../" in uri or "/./" in uri:
+        return None  # an input URI read from a (maybe tampered) manifest never leads out of the tenant
     directory, _, filename = uri.rpartition("/")
     stem = filename.rpartition(".")[0] or filename
     if not directory or not stem or stem.startswith("_"):
         return None
     backend = fm._protocol().backend
+    try:
+        backend.check_inside(directory)
+    except FSMirrorError:
+        return None
     try:
         blob = backend.get(names.manifest_file(directory, stem))
     except (FSMirrorError, OSError, ValueError):

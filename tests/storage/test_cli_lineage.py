@@ -22,6 +22,7 @@ ORDERS = "project/etl/extract.py::orders"
 PRICES = "project/etl/extract.py::prices"
 CLEAN = "project/etl/lift.py::clean"
 SUMMARY = "project/etl/report.py::summary"
+REPORT_X = "project/etl/report.py::from_elsewhere"
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -173,3 +174,23 @@ def test_walk_is_the_api_under_the_command(store: tuple[Path, FSMirror]) -> None
     assert [n.address for n in down.nodes] == [PRICES, CLEAN, SUMMARY]
     with pytest.raises(ValueError, match="depth must be 0 or more"):
         walk(fm, start, depth=-1)
+
+
+def test_an_input_uri_outside_the_tenant_is_never_read(store: tuple[Path, FSMirror], tmp_path: Path) -> None:
+    """SECURITY.md: no path leaves the tenant. A manifest's input URIs are store content (they may be
+    tampered with): the walk treats one outside the tenant as gone and reads nothing there."""
+    from fsmirror.record import Input
+
+    _, fm = store
+    other = FSMirror(
+        {
+            "storage": {"provider": "local", "tenant": str(tmp_path / "elsewhere")},
+            "mirrors": {"p": {"root": "project"}},
+        }
+    )
+    foreign = other.write(ORDERS, [1], run_id="r1", format="json")  # a real manifest, outside fm's tenant
+    fm.write(REPORT_X, 1, run_id="r9", format="json", inputs=[Input.of(foreign.manifest)])
+    man = Manifest.from_json(fm.manifest(REPORT_X, run_id="r9"))
+    nodes = walk(fm, man).to_json()["nodes"]
+    outside = [n for n in nodes if n["uri"] == str(foreign)]
+    assert len(outside) == 1 and outside[0]["state"] == "gone", nodes
