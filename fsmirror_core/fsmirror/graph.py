@@ -205,13 +205,10 @@ def _same_bytes(a: ContentHash | None, b: ContentHash | None) -> bool:
 
 
 def _all_manifests(fm: FSMirror) -> list[Manifest]:
-    """Every committed manifest of the mirror (through the catalog's scan, then one concurrent read)."""
-    from .catalog import scan
+    """Every committed manifest of the mirror: the catalog's scan, which reads each one once."""
+    from .catalog import scan_manifests
 
-    uris = [a.uri for a in scan(fm)]
-    backend = fm._protocol().backend
-    got: list[Any] = backend.parallel(*[(lambda u=u: manifest_at(fm, u)) for u in uris])
-    return [m for m in got if isinstance(m, Manifest)]
+    return [m for _, m, _ in scan_manifests(fm)]
 
 
 def walk(

@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import FSMirrorError
 from .fingerprint import CodeVersion, code_version, project_root
 from .record import order_key
 
@@ -194,21 +192,14 @@ def staleness(fm: FSMirror, target: str | None = None, *, source_root: str | Non
     The whole store is scanned for lineage (an input may live outside ``target``);
     the latest manifests are read concurrently.
     """
-    from .catalog import scan
-    from .record import Manifest
+    from .catalog import scan_manifests
 
-    everything = [a for a in scan(fm) if a.latest]
-    wanted = everything if target is None else [a for a in scan(fm, target) if a.latest]
-
-    def load(a: Artifact) -> Manifest | None:
-        try:
-            return Manifest.from_json(fm.manifest_uri(a.uri))
-        except FSMirrorError:
-            return None  # deleted or rewritten since the listing
-
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        manifests = list(pool.map(load, everything))
-    latest = {a.series: (a, m) for a, m in zip(everything, manifests, strict=True) if m is not None}
+    everything = [(a, m) for a, m, _ in scan_manifests(fm) if a.latest]  # one listing, one read each
+    latest = {a.series: (a, m) for a, m in everything}
+    if target is None:
+        wanted = [a for a, _ in everything]
+    else:
+        wanted = [a for a, _, _ in scan_manifests(fm, target) if a.latest]
     judge = _Judge(latest, fm.settings.output_name, source_root)
     out = []
     for a in wanted:
