@@ -1,8 +1,8 @@
-"""Every committed manifest of a mirror, read concurrently and checked against its own path.
+"""Every committed manifest of a mirror, each checked to derive its own artifact's path.
 
-A manifest is the commit marker, so one recursive listing and one concurrent read of
-the small JSON files finds exactly the committed artifacts. Each record must derive,
-from its own fields, the very path it was read from: a manifest copied or tampered
+The reading is the catalog's (:func:`fsmirror.catalog.scan_manifests`: one recursive
+listing, one concurrent read of the manifests), so the store has one manifest reader.
+Each record must also derive, from its own fields, the very path of its artifact: a manifest copied or tampered
 into another directory commits nothing there and is skipped, as a damaged one is,
 with a :class:`~fsmirror.StoreWarning` naming it. Reverse lookup by content hash
 (:mod:`fsmirror.lookup`) and ``fsmirror query`` (:mod:`fsmirror.query`) stand on this.
@@ -12,19 +12,15 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from . import names
 from .errors import FSMirrorError, StoreWarning
 
 if TYPE_CHECKING:
     from .mirror import FSMirror
     from .record import Manifest
 
-__all__ = ["Committed", "committed", "BATCH"]
-
-#: Manifests read at once: enough to hide an object store's latency, few enough threads.
-BATCH = 256
+__all__ = ["Committed", "committed"]
 
 
 @dataclass(frozen=True)
@@ -36,46 +32,24 @@ class Committed:
     uri: str
 
 
-def _scratch(fm: FSMirror, path: str) -> bool:
-    return any(f"/{s}/" in "/" + path for s in (names.LOCAL_SCRATCH, names.OBJECT_SCRATCH))
+def committed(fm: FSMirror) -> list[Committed]:
+    """Every committed artifact of the mirror, oldest first, through the catalog's one scan.
 
-
-def committed(fm: FSMirror, root: str | None = None) -> list[Committed]:
-    """Every committed artifact under ``root`` (default: the mirror's base), in listing order.
-
-    Mid-overwrite, the previous manifest is what readers see, so it is what is listed;
-    a slot whose first write has not committed is not listed at all.
+    Mid-overwrite, the previous manifest is what readers see, so it is what is listed; a slot
+    whose first write has not committed is not listed at all. On top of the scan's checks (the
+    manifest names an artifact in its own directory), the record's fields must derive that very
+    artifact: one copied and edited into another directory commits nothing there.
     """
-    from .record import Manifest, Pending, parse_cell
+    from .catalog import scan_manifests
 
-    backend = fm._protocol().backend
-    cells = [
-        st.path
-        for st in backend.listing(root or fm.base)
-        if names.kind_of(st.path.rsplit("/", 1)[-1])[0] == "manifest"
-        and not _scratch(fm, st.path)
-        and not names.in_run_index(st.path)
-    ]
     out: list[Committed] = []
-    for i in range(0, len(cells), BATCH):
-        batch = cells[i : i + BATCH]
-        reads: list[Any] = backend.parallel(*[(lambda p=p: backend.get(p)) for p in batch])
-        for path, blob in zip(batch, reads, strict=True):
-            try:
-                if isinstance(blob, Exception):
-                    raise blob
-                if blob is None:
-                    continue  # deleted since the listing
-                cell = parse_cell(blob.data, path)
-                man = cell.previous if isinstance(cell, Pending) and cell.kind == "overwrite" else cell
-                if not isinstance(man, Manifest):
-                    continue
-                if not (man.format.isascii() and man.format.isalnum()):
-                    raise FSMirrorError(f"its format {man.format!r} is damaged")
-                slot = fm._slot(man.address, man.run_id, man.partition, man.output_name or None)
-                if slot.manifest != path:
-                    raise FSMirrorError(f"its fields derive another path ({slot.manifest})")
-                out.append(Committed(man, path, slot.data(man.format)))
-            except (FSMirrorError, ValueError, KeyError, TypeError) as e:
-                warnings.warn(f"skipping {path}: {e}", StoreWarning, stacklevel=2)
+    for _, man, _ in scan_manifests(fm):
+        try:
+            slot = fm._slot(man.address, man.run_id, man.partition, man.output_name or None)
+            if slot.data(man.format) != man.uri:
+                raise FSMirrorError(f"its fields derive another artifact ({slot.data(man.format)})")
+        except (FSMirrorError, ValueError) as e:
+            warnings.warn(f"skipping the manifest of {man.uri}: {e}", StoreWarning, stacklevel=2)
+            continue
+        out.append(Committed(man, slot.manifest, man.uri))
     return out
