@@ -84,3 +84,15 @@ def s3_config(tmp_path: Path, s3_server: S3Server) -> ConfigFactory:
         return write_config(tmp_path / "fsmirror-s3.yml", provider="s3", **kw)
 
     return make
+
+
+@pytest.fixture
+def ear() -> Iterator[Any]:
+    """A :class:`lineage_ear.Ear` listening to lineage scopes for the test's duration."""
+    from fsmirror import lineage
+    from lineage_ear import Ear
+
+    e = Ear()
+    lineage.add_listener(e)
+    yield e
+    lineage.remove_listener(e)

@@ -3,7 +3,7 @@ path land in the manifests of what the task wrote. Real ``dag.test()`` runs, loc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,29 +13,11 @@ from conftest import DAG_MIRRORS
 from fsmirror import FSMirror, lineage
 from fsmirror.address import CodeAddress
 from fsmirror.record import Input, Manifest
+from lineage_ear import Ear
 
 DAG_FILE = Path(__file__).parent / "dags" / "lineage_dag.py"
 EXTRACT = "dags/lineage_dag.py::extract"
 TRANSFORM = "dags/lineage_dag.py::transform"
-
-
-class Ear:
-    def __init__(self) -> None:
-        self.ended: list[lineage.Scope] = []
-
-    def scope_started(self, s: lineage.Scope) -> None:
-        pass
-
-    def scope_ended(self, s: lineage.Scope) -> None:
-        self.ended.append(s)
-
-
-@pytest.fixture
-def ear() -> Iterator[Ear]:
-    e = Ear()
-    lineage.add_listener(e)
-    yield e
-    lineage.remove_listener(e)
 
 
 @pytest.fixture(params=["local", "s3"])

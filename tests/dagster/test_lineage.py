@@ -7,7 +7,6 @@ the same record listeners hear start and end.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,32 +17,11 @@ from dagster import DagsterInstance, materialize
 from fsmirror import FSMirror, lineage
 from fsmirror.record import Input, Manifest
 from fsmirror_dagster import FSMirrorIOManager
+from lineage_ear import Ear
 
 NUMBERS = "project/etl/lineage_assets.py::numbers"
 DOUBLED = "project/etl/lineage_assets.py::doubled"
 TOTAL = "project/etl/lineage_assets.py::total"
-
-
-class Ear:
-    """A lineage listener that keeps what it heard."""
-
-    def __init__(self) -> None:
-        self.started: list[lineage.Scope] = []
-        self.ended: list[lineage.Scope] = []
-
-    def scope_started(self, s: lineage.Scope) -> None:
-        self.started.append(s)
-
-    def scope_ended(self, s: lineage.Scope) -> None:
-        self.ended.append(s)
-
-
-@pytest.fixture
-def ear() -> Iterator[Ear]:
-    e = Ear()
-    lineage.add_listener(e)
-    yield e
-    lineage.remove_listener(e)
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -17,6 +16,7 @@ from luigi.execution_summary import LuigiStatusCode
 
 from fsmirror import lineage
 from fsmirror.record import Input, Manifest
+from lineage_ear import Ear
 
 TASKS = Path(__file__).parent / "project" / "etl" / "lineage_tasks.py"
 
@@ -32,25 +32,6 @@ def tasks(pipeline: ModuleType) -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
-
-
-class Ear:
-    def __init__(self) -> None:
-        self.ended: list[lineage.Scope] = []
-
-    def scope_started(self, s: lineage.Scope) -> None:
-        pass
-
-    def scope_ended(self, s: lineage.Scope) -> None:
-        self.ended.append(s)
-
-
-@pytest.fixture
-def ear() -> Iterator[Ear]:
-    e = Ear()
-    lineage.add_listener(e)
-    yield e
-    lineage.remove_listener(e)
 
 
 def _manifest(target: Any) -> Manifest:

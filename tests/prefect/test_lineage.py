@@ -3,7 +3,7 @@ the manifest of the result it stored. Real flows on the session's Prefect server
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,28 +14,10 @@ from prefect_support import MIRRORS, task_runs
 from fsmirror import lineage
 from fsmirror.record import Input, Manifest
 from fsmirror_prefect import FSMirrorStorage, mirrored_task
+from lineage_ear import Ear
 from prefect import flow
 
 LIFT = "etl/pipeline.py::lift_data"
-
-
-class Ear:
-    def __init__(self) -> None:
-        self.ended: list[lineage.Scope] = []
-
-    def scope_started(self, s: lineage.Scope) -> None:
-        pass
-
-    def scope_ended(self, s: lineage.Scope) -> None:
-        self.ended.append(s)
-
-
-@pytest.fixture
-def ear() -> Iterator[Ear]:
-    e = Ear()
-    lineage.add_listener(e)
-    yield e
-    lineage.remove_listener(e)
 
 
 @pytest.fixture(params=["local", "s3"])
