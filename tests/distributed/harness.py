@@ -448,6 +448,17 @@ class Postgres:
         )
         return f"postgres@127.0.0.1:{self.port}/{name}"
 
+    def rows(self, database: str, query: str) -> list[list[str]]:
+        """The rows ``query`` returns in ``database``, each a list of its columns as text."""
+        argv = ["-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database]
+        out = subprocess.run(
+            [pg_bin("psql"), *argv, "-tA", "-F", "\t", "-c", query],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return [line.split("\t") for line in out.splitlines() if line]
+
     def stop(self) -> None:
         if self.proc is not None:
             self.procs.stop(self.proc, signal.SIGINT)  # fast shutdown

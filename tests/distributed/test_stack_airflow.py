@@ -13,7 +13,6 @@ import json
 import os
 import re
 import socket
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,6 @@ from harness import (
     committed,
     free_port,
     manifest_of,
-    pg_bin,
     project_copy,
     resolve_many,
     stack_venv,
@@ -41,31 +39,6 @@ DAG = "dist_etl"
 FILE = "project/dags/dist_etl.py"
 RUNS = ("dist-1", "dist-2")
 MAPPED = 4
-
-
-def _sql(pg: Any, query: str) -> list[list[str]]:
-    out = subprocess.run(
-        [
-            pg_bin("psql"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(pg.port),
-            "-U",
-            "postgres",
-            "-d",
-            "airflow",
-            "-tA",
-            "-F",
-            "\t",
-            "-c",
-            query,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return [line.split("\t") for line in out.splitlines() if line]
 
 
 def test_celery_executor_two_workers(
@@ -154,7 +127,7 @@ def test_celery_executor_two_workers(
     wait_port(api_port, 180, api)
     wait_for(
         "the dag-processor to parse the DAG",
-        lambda: _sql(postgres, f"select dag_id from dag where dag_id='{DAG}'"),
+        lambda: postgres.rows("airflow", f"select dag_id from dag where dag_id='{DAG}'"),
         180,
         1,
     )
@@ -177,7 +150,7 @@ def test_celery_executor_two_workers(
         )
 
     def finished() -> Any:
-        rows = _sql(postgres, f"select run_id, state from dag_run where dag_id='{DAG}'")
+        rows = postgres.rows("airflow", f"select run_id, state from dag_run where dag_id='{DAG}'")
         states = dict((r[0], r[1]) for r in rows)
         return states if all(states.get(r) in ("success", "failed") for r in RUNS) else None
 
@@ -186,8 +159,8 @@ def test_celery_executor_two_workers(
     logs = {n: p.log.read_text(errors="replace") for n, p in workers.items()}
     assert states == {r: "success" for r in RUNS}, (states, {n: log[-3000:] for n, log in logs.items()})
 
-    tis = _sql(
-        postgres,
+    tis = postgres.rows(
+        "airflow",
         f"select run_id, task_id, map_index, state, try_number, pid, hostname from task_instance where dag_id='{DAG}'",
     )
     assert len(tis) == len(RUNS) * (3 + MAPPED) and {t[3] for t in tis} == {"success"}

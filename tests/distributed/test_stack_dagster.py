@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ from harness import (
     base_env,
     committed,
     manifest_of,
-    pg_bin,
     project_copy,
     resolve_many,
     stack_venv,
@@ -34,31 +32,6 @@ from harness import (
 from servers import S3Server
 
 FILE = "project/pipeline/defs.py"
-
-
-def _sql(pg: Any, query: str) -> list[list[str]]:
-    out = subprocess.run(
-        [
-            pg_bin("psql"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(pg.port),
-            "-U",
-            "postgres",
-            "-d",
-            "dagster",
-            "-tA",
-            "-F",
-            "\t",
-            "-c",
-            query,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return [line.split("\t") for line in out.splitlines() if line]
 
 
 def test_daemon_celery_executor_two_workers(
@@ -182,7 +155,7 @@ def test_daemon_celery_executor_two_workers(
         )
 
     def finished() -> Any:
-        rows = _sql(postgres, "select run_id, pipeline_name, status from runs")
+        rows = postgres.rows("dagster", "select run_id, pipeline_name, status from runs")
         done = len(rows) == 2 and all(r[2] in ("SUCCESS", "FAILURE", "CANCELED") for r in rows)
         return rows if done else None
 
@@ -219,8 +192,8 @@ def test_daemon_celery_executor_two_workers(
     )
 
     # shared upstream steps ran once: one STEP_START per step in the event log
-    starts = _sql(
-        postgres,
+    starts = postgres.rows(
+        "dagster",
         "select run_id, step_key, count(*) from event_logs where dagster_event_type = 'STEP_START' group by run_id, step_key",
     )
     assert {(r[0], r[1]): int(r[2]) for r in starts} == {
