@@ -163,6 +163,22 @@ def test_global_options_after_each_store_command(store) -> None:
     assert shown.stderr.startswith("fsmirror: error: nothing at ") and "no local file 'not-an-address'" in shown.stderr
 
 
+def test_global_options_on_the_provenance_commands(store) -> None:
+    """README: every command takes --config and --json, before or after its name (show, lineage and
+    stale came after the store commands: the group's relocation covers them too)."""
+    cfg, fm = store
+    env = {"FSMIRROR_CONFIG_PATH": "/nonexistent.yml"}  # only --config can make these work
+    latest = fm.artifact_uri(ADDR, run_id="latest")
+    # stale exits 1: these artifacts' source files do not exist here ("source missing")
+    for cmd, code in ((["show", ADDR], 0), (["lineage", ADDR], 0), (["stale", ADDR], 1)):
+        after = fsm(*cmd, "--config", str(cfg), "--json", env=env)
+        before = fsm("--json", "--config", str(cfg), *cmd, env=env)
+        assert after.returncode == before.returncode == code, (cmd, after.stderr, before.stderr)
+        assert json.loads(after.stdout) == json.loads(before.stdout), cmd
+    assert json.loads(fsm("--json", "show", ADDR, "--config", str(cfg), env=env).stdout)["uri"] == latest
+    assert json.loads(fsm("lineage", ADDR, "--json", "--config", str(cfg), env=env).stdout)["root"] == latest
+
+
 def _tamper(fm, uri: str, data: bytes) -> None:
     fm.filesystem.pipe_file(uri, data)
 
