@@ -54,8 +54,9 @@ def test_the_machine_passes_a_store_that_keeps_the_guarantees() -> None:
 @pytest.mark.parametrize("bug", sorted(set(BUGS) - {"gc-newest"}))
 def test_the_machine_catches_a_planted_bug(bug: str) -> None:
     # The stall bugs (late-commit, takeover) show only when the stalled actor's timing works out,
-    # which a loaded machine can spoil: up to three runs must catch each bug at least once.
-    for attempt in range(3):
+    # which a loaded machine can spoil (lost-answer once went uncaught in 3 runs beside other
+    # suites): up to five runs must catch each bug at least once; a caught bug ends the test.
+    for attempt in range(5):
         try:
             run_machine(
                 Tenants("memory"),
@@ -68,4 +69,4 @@ def test_the_machine_catches_a_planted_bug(bug: str) -> None:
             )
         except Broken:
             return
-    pytest.fail(f"the state machine never caught the planted bug {bug!r} in 3 runs")
+    pytest.fail(f"the state machine never caught the planted bug {bug!r} in 5 runs")
