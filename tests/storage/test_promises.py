@@ -204,6 +204,35 @@ def test_tampered_pointer_naming_outside_or_uncommitted_run_is_not_trusted(make_
     assert outcomes == dict.fromkeys(outcomes, ("r3", {"run": "r3"}))
 
 
+def test_a_run_ordered_by_a_dangling_newer_entry_does_not_make_gc_delete_the_newest(
+    make_mirror, provider: str
+) -> None:
+    """gc never deletes the newest committed run, even when the run index lies about another run.
+
+    What CI's state machine found (S3, seed 286041890517172308165022267337058879357): r1's
+    true entry deleted behind fsmirror's back, then an overwrite of r1 killed after it wrote
+    its entry (before its commit) leaves r1 a single entry *newer* than r3. Listing trusted
+    it: ``runs()`` put r1 last, and ``gc(keep=0)`` deleted r3, the newest committed run.
+    """
+    fm = make_mirror(output_format="json")
+    write_runs(fm, ["r1", "r2", "r3"])
+    series = fm.mirror_full(ADDR, with_id=False)
+    index = names.index_dir(series, "out")
+    fs = fm.filesystem
+    if not fs.exists(index):
+        pytest.skip(f"{provider} keeps no run index")
+    (r1_entry,) = [p for p in fs.find(index) if p.endswith(".r1")]
+    fs.rm_file(r1_entry)  # tamper: r1's true entry is gone
+    put_bytes(fm, f"{index}/{names.index_entry(_far_future_us(), 'r1')}", b"")  # the killed overwrite's
+    after = make_mirror(output_format="json")
+    # runs() may misplace r1 (docs/protocol.md, "Damage"); it lists every committed run.
+    assert sorted(str(r) for r in after.runs(ADDR)) == ["r1", "r2", "r3"]
+    assert str(after.latest(ADDR)) == "r3"
+    assert [str(r) for r in after.gc(ADDR, keep=0)] == ["r1", "r2"]
+    assert after.read(ADDR) == {"run": "r3"}
+    assert [str(r) for r in after.runs(ADDR)] == ["r3"]
+
+
 DAMAGED_POINTERS = {
     "empty": b"",
     "not-json": b"{not json",

@@ -90,4 +90,5 @@ def test_delete_overwrite_and_gc(fm: FSMirror) -> None:
         assert fm.gc(ADDR, keep=1) == [f"r{i}" for i in range(2, 10)]
     assert fm.runs(ADDR) == ["r1"]  # the overwrite made r1 the newest
     assert gc["ListObjectsV2"] == 2 + 8 + 1  # runs(); each delete's sidecar listing; the hint check
-    assert gc.total() == 2 + 8 * 6 + 1
+    assert gc["GetObject"] == 1 + 8  # the newest run's cell (a dangling entry cannot rank it); each delete's
+    assert gc.total() == 2 + 1 + 8 * 6 + 1
