@@ -151,7 +151,7 @@ def make_machine(
             self.damaged: set[str] = set()
             self.hints_tampered = False
             # Runs whose run-index entry tamper() deleted, until they are committed again: latest()
-            # may pass over them, runs() may misplace them, gc may keep them (docs/protocol.md).
+            # may pass over them, runs() may misplace them (docs/protocol.md); gc may not.
             self.unindexed: set[str] = set()
             self.rewritten: set[str] = set()  # runs whose data file tamper() rewrote (a new etag)
             self.tampered: list[str] = []  # what tamper() did, for messages
@@ -285,10 +285,8 @@ def make_machine(
             extra = set(deleted) - set(doomed)
             if extra:
                 raise Broken(f"G4: gc(keep={keep}) deleted {sorted(extra)}; only {doomed} were old enough")
-            # gc deletes a run only at the order runs() gave it: a misplaced unindexed run is kept.
-            skipped = [
-                r for r in doomed if r not in deleted and not self._claim_may_block(r) and r not in self.unindexed
-            ]
+            # gc orders runs by their manifests, not the index: damage to the index changes nothing.
+            skipped = [r for r in doomed if r not in deleted and not self._claim_may_block(r)]
             if skipped:
                 raise Broken(
                     f"gc contract: gc(keep={keep}) left {skipped} (runs {self.order}); no live writer holds them"

@@ -723,14 +723,16 @@ class Store:
                 out[seg] = r[0].order
         return out
 
-    def runs(self, series: Series, *, sure_of_newest: bool = False) -> list[Run]:
+    def runs(self, series: Series, *, sure_of_newest: bool = False, exact: bool = False) -> list[Run]:
         """Committed runs, oldest first. Object stores: the index and cell listings, no read per run.
 
         ``sure_of_newest``: read the newest run's cell too (one GET), so that a dangling entry
-        cannot rank a run newest (gc and latest()'s fallback, which act on the newest).
+        cannot rank a run newest (latest()'s fallback, which acts on the newest). ``exact``:
+        order every run by its manifest, whatever the index says (gc, which deletes by order:
+        a damaged index must not shift which runs it keeps).
         """
         cells = self._scan(series)
-        if self.backend.local:
+        if self.backend.local or exact:
             orders = self._read_orders(series, sorted(cells))
         else:
             orders = {}
@@ -948,7 +950,7 @@ class Store:
         on_delete: Callable[[Run], None] | None = None,
         before_delete: Callable[[Run], None] | None = None,
     ) -> list[Run]:
-        runs = self.runs(series, sure_of_newest=True)
+        runs = self.runs(series, exact=True)
         if not runs:
             return []
         newest = runs[-1]

@@ -89,6 +89,8 @@ def test_delete_overwrite_and_gc(fm: FSMirror) -> None:
     with count_requests(fm.filesystem) as gc:
         assert fm.gc(ADDR, keep=1) == [f"r{i}" for i in range(2, 10)]
     assert fm.runs(ADDR) == ["r1"]  # the overwrite made r1 the newest
-    assert gc["ListObjectsV2"] == 2 + 8 + 1  # runs(); each delete's sidecar listing; the hint check
-    assert gc["GetObject"] == 1 + 8  # the newest run's cell (a dangling entry cannot rank it); each delete's
-    assert gc.total() == 2 + 1 + 8 * 6 + 1
+    # gc orders runs by their manifests (docs/protocol.md): the cells' listing and every cell, then
+    # each delete (its cell, its sidecar listing, ...), then the hint check.
+    assert gc["ListObjectsV2"] == 1 + 8 + 1
+    assert gc["GetObject"] == 9 + 8
+    assert gc.total() == 1 + 9 + 8 * 6 + 1
