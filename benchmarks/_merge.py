@@ -126,7 +126,11 @@ class Line:
         return any(bool(s.info.get("higher_is_better")) for s in self.sides.values())
 
     def ratio(self) -> float | None:
+        """fsmirror / baseline; where the bench also alternated the two sides round by round in
+        one process (``ratio_interleaved``), that one: a busy machine disturbs it far less."""
         f, b = self.sides.get("fsmirror"), self.sides.get("baseline")
+        if f is not None and isinstance(f.info.get("ratio_interleaved"), (int, float)):
+            return float(f.info["ratio_interleaved"])
         if f is None or b is None or b.median == 0:
             return None
         return f.median / b.median
@@ -148,7 +152,10 @@ class Line:
         if r is None:
             why = self.sides["fsmirror"].info.get("baseline_unavailable")
             return "n/a", f"baseline not measured{': ' + str(why) if why else ''}"
-        return _check(r, self.target, self.higher_is_better)
+        text, result = _check(r, self.target, self.higher_is_better)
+        if "ratio_interleaved" in f.info:
+            text += " (sides alternated)"
+        return text, result
 
 
 def _check(r: float, target: str, higher_is_better: bool) -> tuple[str, str]:

@@ -2,10 +2,11 @@
 
 Each round is a batch of steps, each ``with fm.run(...)`` around one ``write`` of a small dict
 as JSON to local disk (the manifest commit and its fsyncs included), then ``flush()`` of every
-event, so the sender thread's work is inside the timer. The fsmirror side has the emitter
-installed and sending through the ``openlineage-python`` client's own file transport (one JSON
-line per event appended to a file: no server, no network); the baseline is the same batch with
-OpenLineage off. Both sides alternate round by round in one process (``ratio_interleaved``), which
+event, so the sender's work is inside the timer. The fsmirror side has an emitter on, sending
+through the ``openlineage-python`` client's own file transport (one JSON line per event
+appended to a file: no server, no network), in two cases: inline (the default: built and sent
+in the step's thread) and ``sender: process`` (a sender process, started once, builds and
+sends them); the baseline is the same batch with OpenLineage off. Both sides alternate round by round in one process (``ratio_interleaved``), which
 a busy shared machine disturbs far less than two separate series.
 
 Run: ``tox -e bench-openlineage`` (writes benchmarks/results-openlineage.json), then
@@ -25,18 +26,25 @@ import pytest
 
 pytest.importorskip("openlineage.client")
 
-from fsmirror import FSMirror
+from fsmirror import FSMirror, lineage
 from fsmirror import openlineage as fol
 
 SMOKE = os.environ.get("FSMIRROR_BENCH_SMOKE", "") not in ("", "0", "false", "no")
 STEPS = 5 if SMOKE else 20
 ROUNDS = 3 if SMOKE else 30
 ROW = 20
-CASE = "small-local-write"
 JOB = "benchmarks/bench_openlineage.py::step"
+CASES = {"inline": "small-local-write", "process": "small-local-write-process"}
+SENDERS = {
+    "inline": "built and sent in the step's thread (the default)",
+    "process": "built and sent by a sender process (sender: process)",
+}
 
 
 class Bench:
+    """One store, and one emitter per sender kept for the whole module: a sender process is
+    started once per process, as in a long-lived worker, and each batch turns its emitter on."""
+
     def __init__(self, base: Path) -> None:
         self.fm = FSMirror(
             {
@@ -46,28 +54,42 @@ class Bench:
         )
         from openlineage.client import OpenLineageClient
 
-        self.events = base / "events.jsonl"
-        self.client = OpenLineageClient(
-            config={"transport": {"type": "file", "log_file_path": str(self.events), "append": True}}
+        self.events = {"inline": base / "events-inline.jsonl", "process": base / "events-process.jsonl"}
+        conf = base / "openlineage.yml"  # the sender process's client reads the client's own config
+        conf.write_text(
+            f"transport:\n  type: file\n  log_file_path: {self.events['process']}\n  append: true\n"
         )
+        os.environ["OPENLINEAGE_CONFIG"] = str(conf)
+        inline = OpenLineageClient(
+            config={
+                "transport": {"type": "file", "log_file_path": str(self.events["inline"]), "append": True}
+            }
+        )
+        self.emitters = {"inline": fol.Emitter(client=inline), "process": fol.Emitter(sender="process")}
         self.n = 0
-        self.on_batches = 0
+        self.on_batches = dict.fromkeys(self.emitters, 0)
 
-    def batch(self, on: bool) -> float:
-        if on:
-            self.on_batches += 1
-            fol.install(client=self.client)
-        else:
-            fol.uninstall()
+    def batch(self, mode: str | None) -> float:
+        """One batch of steps with ``mode``'s emitter on (None: OpenLineage off), events flushed."""
+        emitter = None if mode is None else self.emitters[mode]
+        if emitter is not None:
+            self.on_batches[str(mode)] += 1
+            lineage.add_listener(emitter)
         t0 = time.perf_counter()
         for _ in range(STEPS):
             self.n += 1
             with self.fm.run(f"r{self.n}", key=f"bench:{self.n}", job=JOB):
                 self.fm.write(step, {"n": self.n, "payload": "x" * 64})
-        assert fol.flush(timeout=60)
+        if emitter is not None:
+            assert emitter.flush(timeout=60)
         took = time.perf_counter() - t0
-        fol.uninstall()
+        if emitter is not None:
+            lineage.remove_listener(emitter)
         return took
+
+    def sent(self, mode: str) -> int:
+        f = self.events[mode]
+        return len(f.read_text().splitlines()) if f.exists() else 0
 
 
 def step() -> None:
@@ -77,48 +99,57 @@ def step() -> None:
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
     fol.uninstall()
+    before = os.environ.get("OPENLINEAGE_CONFIG")
     b = Bench(tmp_path_factory.mktemp("bench-openlineage"))
-    for on in (True, False, True, False):  # warm: imports, client config, caches
-        b.batch(on)
+    for mode in ("inline", None, "process", None):  # warm: imports, client config, the sender process
+        b.batch(mode)
     yield b
-    fol.uninstall()
+    for e in b.emitters.values():
+        e.close()
+    if before is None:
+        os.environ.pop("OPENLINEAGE_CONFIG", None)
+    else:
+        os.environ["OPENLINEAGE_CONFIG"] = before
 
 
-def _info(role: str) -> dict[str, Any]:
+def _info(role: str, mode: str) -> dict[str, Any]:
     return {
         "row": ROW,
         "role": role,
-        "case": CASE,
+        "case": CASES[mode],
         "measurement": f"{STEPS} steps, each fm.run() around one write of a small dict as json (local), "
-        "events flushed",
+        f"events {SENDERS[mode]} and flushed",
         "baseline": "the same steps with OpenLineage off",
         "target": "<= 1.05x",
         "steps": STEPS,
+        "sender": mode,
     }
 
 
-def _interleaved(b: Bench, rounds: int) -> dict[str, float]:
+def _interleaved(b: Bench, mode: str, rounds: int) -> dict[str, float]:
     on, off = [], []
     for _ in range(rounds):
-        on.append(b.batch(True))
-        off.append(b.batch(False))
+        on.append(b.batch(mode))
+        off.append(b.batch(None))
     m, o = statistics.median(on), statistics.median(off)
     return {"ms_per_step_on": m / STEPS * 1e3, "ms_per_step_off": o / STEPS * 1e3, "ratio_interleaved": m / o}
 
 
-def test_write_with_openlineage(benchmark: Any, bench: Bench) -> None:
-    benchmark.group = f"row{ROW}-{CASE}"
-    benchmark.extra_info.update(_info("fsmirror"))
-    before = len(bench.events.read_text().splitlines()) if bench.events.exists() else 0
-    batches = bench.on_batches
-    benchmark.pedantic(bench.batch, args=(True,), rounds=ROUNDS, iterations=1)
-    sent = len(bench.events.read_text().splitlines()) - before
-    assert sent == 2 * STEPS * (bench.on_batches - batches) > 0  # START and COMPLETE of every step landed
+@pytest.mark.parametrize("mode", list(CASES))
+def test_write_with_openlineage(benchmark: Any, bench: Bench, mode: str) -> None:
+    benchmark.group = f"row{ROW}-{CASES[mode]}"
+    benchmark.extra_info.update(_info("fsmirror", mode))
+    before, batches = bench.sent(mode), bench.on_batches[mode]
+    benchmark.pedantic(bench.batch, args=(mode,), rounds=ROUNDS, iterations=1)
+    sent = bench.sent(mode) - before
+    # START and COMPLETE of every step landed
+    assert sent == 2 * STEPS * (bench.on_batches[mode] - batches) > 0
     if not benchmark.disabled:
-        benchmark.extra_info.update(_interleaved(bench, ROUNDS))
+        benchmark.extra_info.update(_interleaved(bench, mode, ROUNDS))
 
 
-def test_write_without_openlineage(benchmark: Any, bench: Bench) -> None:
-    benchmark.group = f"row{ROW}-{CASE}"
-    benchmark.extra_info.update(_info("baseline"))
-    benchmark.pedantic(bench.batch, args=(False,), rounds=ROUNDS, iterations=1)
+@pytest.mark.parametrize("mode", list(CASES))
+def test_write_without_openlineage(benchmark: Any, bench: Bench, mode: str) -> None:
+    benchmark.group = f"row{ROW}-{CASES[mode]}"
+    benchmark.extra_info.update(_info("baseline", mode))
+    benchmark.pedantic(bench.batch, args=(None,), rounds=ROUNDS, iterations=1)

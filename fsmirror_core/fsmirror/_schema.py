@@ -165,6 +165,12 @@ class OpenLineage(BaseModel):
         default=None,
         description="The job namespace (default $FSMIRROR_OPENLINEAGE_NAMESPACE, else 'fsmirror').",
     )
+    sender: Literal["inline", "thread", "process"] = Field(
+        default="inline",
+        description="Where events are built and sent: 'inline' in the step's thread, 'thread' a sender "
+        "thread, 'process' a sender process (for long-lived processes running many steps; "
+        "docs/openlineage.md, 'Cost').",
+    )
 
 
 class Config(BaseModel):

@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, BinaryIO, Union
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, Union
 
 from . import lineage, names
 from .address import CodeAddress, address_of
@@ -125,13 +125,13 @@ class FSMirror:
         ol = self.config.openlineage
         env = os.environ.get("FSMIRROR_OPENLINEAGE", "").strip().lower()
         if (ol.enabled and env not in ("0", "false", "no", "off")) or env in ("1", "true", "yes", "on"):
-            self._openlineage(ol.namespace)
+            self._openlineage(ol.namespace, ol.sender)
 
-    def _openlineage(self, namespace: str | None) -> None:
+    def _openlineage(self, namespace: str | None, sender: Literal["inline", "thread", "process"]) -> None:
         """Register the OpenLineage emitter (:mod:`fsmirror.openlineage`): the config or env enabled it."""
         from . import openlineage
 
-        emitter = openlineage.install(namespace)
+        emitter = openlineage.install(namespace, sender=sender)
         st = self.config.storage
         if st.provider == "blob":
             account = openlineage.azure_account(st.storage_options)

@@ -26,16 +26,19 @@ this module, or fsmirror with the feature off, imports nothing of it.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import logging
 import os
 import queue
+import struct
 import threading
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from . import lineage, names
 
@@ -56,6 +59,8 @@ __all__ = [
     "install",
     "flush",
     "Step",
+    "ReportedError",
+    "SENDERS",
     "uninstall",
     "installed",
     "defer",
@@ -204,6 +209,27 @@ class Step:
             s.job, s.key, s.id, dict(s.orchestrator), s.started_at, s.ended_at, s.error, s.inputs, s.outputs
         )
 
+    def portable(self) -> Step:
+        """This step with its error as text, so that it pickles whatever the exception held."""
+        e = self.error
+        if e is None or isinstance(e, ReportedError):
+            return self
+        return dataclasses.replace(self, error=ReportedError.of(e))
+
+
+class ReportedError(Exception):
+    """A step's exception as the FAIL event reports it (type, message, traceback): what a sender
+    process receives instead of the exception itself, which may not pickle."""
+
+    def __init__(self, message: str, stack: str | None) -> None:
+        super().__init__(message, stack)
+        self.message, self.stack = message, stack
+
+    @classmethod
+    def of(cls, e: BaseException) -> ReportedError:
+        stack = "".join(traceback.format_exception(type(e), e, e.__traceback__)) or None
+        return cls(f"{type(e).__name__}: {e}", stack)
+
 
 @dataclass(frozen=True)
 class Parent:
@@ -279,6 +305,10 @@ def defer(claim: Callable[[Scope], bool]) -> None:
         _claims.append(claim)
 
 
+Sender = Literal["inline", "thread", "process"]
+SENDERS: tuple[str, ...] = ("inline", "thread", "process")
+
+
 class Emitter:
     """The listener: one START per step, one COMPLETE or FAIL, one DROP per run gc deletes.
 
@@ -287,17 +317,40 @@ class Emitter:
             ``fsmirror``); dataset namespaces come from the store.
         client: an ``OpenLineageClient``; by default one configured by the client's own
             configuration, made on the first event.
-        background: build and send events on a sender thread of this process instead of the
-            step's own thread; :meth:`flush` waits for it, and it is flushed when the process
-            exits (``atexit``, and multiprocessing's exit for forked workers). Off by default:
-            measured (benchmark row 20), the sender thread's work contends for the GIL with the
-            step and costs more wall time than sending in place (a CPU-bound thread holds the
-            GIL for up to the 5 ms switch interval while the step waits to resume).
+        sender: where events are built and handed to the client (docs/openlineage.md, "Cost").
+            ``inline`` (the default): in the step's thread, nothing to start or flush.
+            ``thread``: a sender thread of this process. ``process``: a sender process, started
+            on the first event, that builds and sends them with a client of its own configured
+            the same way (so ``client`` must be None): the step pays a snapshot and a pipe write,
+            and the client's CPU work runs on another core. Both are flushed when the process
+            exits (``atexit``, and multiprocessing's exit for forked workers); :meth:`flush`
+            waits for them. Measured (benchmark row 20), a sender thread costs more wall time
+            than sending inline (its CPU work holds the GIL while the step waits to resume).
+        background: ``True`` is ``sender="thread"`` (the earlier spelling).
     """
 
-    def __init__(self, namespace: str | None = None, client: Any = None, *, background: bool = False) -> None:
+    def __init__(
+        self,
+        namespace: str | None = None,
+        client: Any = None,
+        *,
+        sender: Sender | None = None,
+        background: bool = False,
+    ) -> None:
+        chosen = sender or ("thread" if background else "inline")
+        if chosen not in SENDERS:
+            from .errors import ConfigError
+
+            raise ConfigError(f"openlineage sender must be one of {', '.join(SENDERS)}, got {chosen!r}")
+        if chosen == "process" and client is not None:
+            from .errors import ConfigError
+
+            raise ConfigError(
+                "a sender process makes its own client from the client's configuration "
+                "(openlineage.yml, $OPENLINEAGE_URL, ...): it cannot use a client passed in"
+            )
         self.namespace = namespace or os.environ.get(ENV_NAMESPACE) or DEFAULT_NAMESPACE
-        self.background = background
+        self.sender: Sender = chosen  # type: ignore[assignment]
         self._client = client
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -305,18 +358,24 @@ class Emitter:
         self._pid = 0
         self._pending = 0
         self._thread: threading.Thread | None = None
+        self._process: _SenderProcess | None = None
         self._started: set[str] = set()
         self.azure_accounts: dict[str, str] = {}
         if hasattr(os, "register_at_fork"):  # a fork may copy the lock held: the child starts afresh
             os.register_at_fork(after_in_child=self._after_fork)
 
+    @property
+    def background(self) -> bool:
+        return self.sender != "inline"
+
     def _after_fork(self) -> None:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._queue, self._pid, self._pending, self._thread = None, 0, 0, None
+        self._process = None  # the parent's pipe is the parent's: a forked child starts its own
 
     def __repr__(self) -> str:
-        return f"Emitter(namespace={self.namespace!r})"
+        return f"Emitter(namespace={self.namespace!r}, sender={self.sender!r})"
 
     @property
     def client(self) -> Any:
@@ -351,16 +410,61 @@ class Emitter:
         self._submit(step, "FAIL" if step.error is not None else "COMPLETE")
 
     def artifacts_deleted(self, manifests: Sequence[Manifest]) -> None:
+        import datetime as _dt
+
+        at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
         for m in manifests:
-            self._send(functools.partial(self._drop_event, m))
+            if not self._to_process(("drop", m, at)):
+                self._send(functools.partial(self._drop_event, m, at))
 
     # sending
 
     def _submit(self, step: Step, state: str) -> None:
-        self._send(lambda: self._run_event(step, state))
+        if not self._to_process(("run", step.portable(), state)):
+            self._send(lambda: self._run_event(step, state))
+
+    def _to_process(self, message: tuple[Any, ...]) -> bool:
+        """Hand ``message`` to this process's sender process; False: send it here instead."""
+        if self.sender != "process":
+            return False
+        pid = os.getpid()
+        p = self._process
+        if p is None or p.pid_of_owner != pid:
+            with self._lock:
+                if self._process is None or self._process.pid_of_owner != pid:
+                    try:
+                        self._process = _SenderProcess()
+                    except OSError:
+                        log.warning(
+                            "fsmirror: cannot start the OpenLineage sender process; sending inline",
+                            exc_info=True,
+                        )
+                        self.sender = "inline"
+                        return False
+                    _flush_at_exit(self)
+                p = self._process
+        assert p is not None
+        message = (*message, self.namespace, self.azure_accounts)
+        try:
+            if p.send(message):
+                return True
+        except Exception:  # it does not pickle (an odd orchestrator record): this one is sent here
+            self._send_here(message)
+            return True
+        log.warning("fsmirror: the OpenLineage sender process is gone; sending inline from now on")
+        self.sender = "inline"
+        return False
+
+    def _send_here(self, message: tuple[Any, ...]) -> None:
+        """Build and send, in this process, a message the sender process could not take."""
+        kind, payload, extra, _namespace, _accounts = message
+        try:
+            self._emit(self._run_event(payload, extra) if kind == "run" else self._drop_event(payload, extra))
+        except Exception:  # lineage reporting never fails a pipeline
+            log.warning("fsmirror: sending an OpenLineage event failed", exc_info=True)
 
     def _send(self, build: Callable[[], Any]) -> None:
-        if not self.background:
+        if self.sender == "inline" or self.sender == "process":
             self._emit(build())
             return
         self._worker().put(build)
@@ -401,10 +505,22 @@ class Emitter:
 
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Wait until every event submitted so far is sent; False if ``timeout`` passed first."""
+        p = self._process
+        if p is not None and p.pid_of_owner == os.getpid():
+            return p.flush(timeout)
         if self._queue is None or self._pid != os.getpid():
             return True
         with self._idle:
             return self._idle.wait_for(lambda: self._pending <= 0, timeout)
+
+    def close(self, timeout: float | None = 30.0) -> bool:
+        """Flush, then let a sender process end (it ends by itself when this process does)."""
+        done = self.flush(timeout)
+        p = self._process
+        if p is not None and p.pid_of_owner == os.getpid():
+            p.close()
+            self._process = None
+        return done
 
     def _emit(self, event: Any) -> None:
         self.client.emit(event)
@@ -425,11 +541,9 @@ class Emitter:
         if parent is not None:
             run_facets["parent"] = _parent_facet(self.namespace, parent)
         if state == "FAIL" and s.error is not None:
-            e = s.error
+            e = s.error if isinstance(s.error, ReportedError) else ReportedError.of(s.error)
             run_facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
-                message=f"{type(e).__name__}: {e}",
-                programmingLanguage="python",
-                stackTrace="".join(traceback.format_exception(type(e), e, e.__traceback__)) or None,
+                message=e.message, programmingLanguage="python", stackTrace=e.stack
             )
         job_facets: dict[str, Any] = {"jobType": _job_type_facet()}  # a fresh dict: the client adds to it
         located = self._source_location(s.outputs)
@@ -518,7 +632,7 @@ class Emitter:
             namespace=n.namespace, name=n.name, facets=facets, outputFacets={"outputStatistics": stats}
         )
 
-    def _drop_event(self, m: Manifest) -> Any:
+    def _drop_event(self, m: Manifest, at: str | None = None) -> Any:
         """A DatasetEvent: the physical object of one run is gone; the stable dataset stays.
 
         The DROP names the run's object (the ``symlinks`` identifier outputs carry), not the
@@ -536,7 +650,7 @@ class Emitter:
         n = self._name(m.uri, m.segment, m.partition)
         change = lifecycle_state_change_dataset.LifecycleStateChange.DROP
         return DatasetEvent(
-            eventTime=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds"),
+            eventTime=at or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds"),
             dataset=StaticDataset(
                 namespace=n.namespace,
                 name=n.physical,
@@ -666,6 +780,132 @@ def _flush_at_exit(emitter: Emitter) -> None:
         util.Finalize(emitter, flush, exitpriority=100)
 
 
+# -- the sender process ----------------------------------------------------------------------------
+
+_FRAME = struct.Struct("!I")  # each message: its length, then its pickle
+
+
+class _SenderProcess:
+    """A child Python that builds and sends the events this process hands it through a pipe.
+
+    Started with ``subprocess``, not ``multiprocessing``: a spawned child re-imports the user's
+    ``__main__``, and a pipeline script without a ``__name__`` guard would run again. The child
+    reads messages until its stdin closes, so what was written before this process ended (even
+    killed) still goes out; a flush is a token it echoes once everything before it is sent.
+
+    The step's own thread pickles and writes each message: measured, a feeder thread doing it
+    instead cost more (it contends for the GIL with the step, as a sender thread does).
+    """
+
+    def __init__(self) -> None:
+        import subprocess
+        import sys
+
+        package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        path = os.pathsep.join(dict.fromkeys([package_parent, *(p for p in sys.path if p)]))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from fsmirror.openlineage import _serve; _serve()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": path},
+            close_fds=True,
+        )
+        self.pid_of_owner = os.getpid()
+        self._lock = threading.Lock()
+        self._tokens = 0
+        self._echoed = b""
+
+    def send(self, message: tuple[Any, ...]) -> bool:
+        """Write one message (a pickling error propagates); False when the child is gone."""
+        import pickle
+
+        body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        with self._lock:
+            try:
+                self._write_all(_FRAME.pack(len(body)) + body)
+            except (OSError, ValueError):  # a broken pipe, or closed
+                return False
+        return True
+
+    def _write_all(self, data: bytes) -> None:
+        """One ``write`` for a message (a blocking pipe takes it whole), looping only if cut short."""
+        stdin = self.proc.stdin
+        assert stdin is not None
+        view = memoryview(data)
+        while view:
+            view = view[os.write(stdin.fileno(), view) :]
+
+    def flush(self, timeout: float | None) -> bool:
+        """Wait until the child has sent every message written before this call."""
+        import select
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            self._tokens += 1
+            token = f"{self._tokens}\n".encode()
+            stdout = self.proc.stdout
+            assert stdout is not None
+            try:
+                self._write_all(_FRAME.pack(0))  # an empty message: a flush token
+            except (OSError, ValueError):
+                return False
+            fd = stdout.fileno()
+            while token not in self._echoed:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                ready, _, _ = select.select([fd], [], [], left)
+                if not ready:
+                    return False
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    return False  # the child ended
+                self._echoed += chunk
+            self._echoed = self._echoed.split(token, 1)[1]
+            return True
+
+    def close(self) -> None:
+        with self._lock, contextlib.suppress(OSError, ValueError):
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()  # the child sends what is left, then ends
+
+
+def _serve() -> None:
+    """The sender process: build and send each event it is handed, echo flush tokens, end at EOF."""
+    import pickle
+    import signal
+    import sys
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the pipeline; its events still go out
+    echo = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # what a library prints cannot garble the echo
+    stdin = sys.stdin.buffer
+    emitter = Emitter()
+    flushed = 0
+    while True:
+        head = stdin.read(_FRAME.size)
+        if len(head) < _FRAME.size:
+            return
+        (n,) = _FRAME.unpack(head)
+        if n == 0:
+            flushed += 1
+            echo.write(f"{flushed}\n".encode())
+            continue
+        body = stdin.read(n)
+        if len(body) < n:
+            return
+        try:
+            kind, payload, extra, namespace, accounts = pickle.loads(body)
+            emitter.namespace, emitter.azure_accounts = namespace, accounts
+            if kind == "run":
+                emitter._emit(emitter._run_event(payload, extra))
+            else:
+                emitter._emit(emitter._drop_event(payload, extra))
+        except Exception:  # lineage reporting never fails a pipeline, nor stops its sender
+            log.warning("fsmirror: sending an OpenLineage event failed", exc_info=True)
+
+
 def flush(timeout: float | None = 30.0) -> bool:
     """Wait until the installed emitter has sent every event submitted so far."""
     return True if _installed is None else _installed.flush(timeout)
@@ -677,11 +917,18 @@ _installed: Emitter | None = None
 _install_lock = threading.Lock()
 
 
-def install(namespace: str | None = None, client: Any = None, *, background: bool = False) -> Emitter:
+def install(
+    namespace: str | None = None,
+    client: Any = None,
+    *,
+    sender: Sender | None = None,
+    background: bool = False,
+) -> Emitter:
     """Register the emitter as a lineage listener (once per process; later calls return it).
 
-    ``FSMirror(...)`` calls this on construction when OpenLineage is enabled; call it yourself to
-    pass a client. Raises ``ConfigError`` naming the extra when ``openlineage-python`` is missing.
+    ``FSMirror(...)`` calls this on construction when OpenLineage is enabled (with the config's
+    ``openlineage.sender``); call it yourself to pass a client. Raises ``ConfigError`` naming the
+    extra when ``openlineage-python`` is missing.
     """
     global _installed
     with _install_lock:
@@ -699,7 +946,7 @@ def install(namespace: str | None = None, client: Any = None, *, background: boo
                     "OpenLineage is enabled (config 'openlineage.enabled' or $FSMIRROR_OPENLINEAGE) but "
                     "openlineage-python is not installed: pip install 'fsmirror[openlineage]', or turn it off"
                 )
-            _installed = Emitter(namespace, client, background=background)
+            _installed = Emitter(namespace, client, sender=sender, background=background)
             lineage.add_listener(_installed)
         elif client is not None:
             _installed._client = client
@@ -716,5 +963,5 @@ def uninstall() -> None:
     with _install_lock:
         if _installed is not None:
             lineage.remove_listener(_installed)
-            _installed.flush()
+            _installed.close()
             _installed = None

@@ -106,7 +106,8 @@ def test_config_schema_is_json_schema() -> None:
     assert set(schema["properties"]) == {"storage", "mirrors", "openlineage"}
     assert set(schema["required"]) == {"storage", "mirrors"}  # openlineage is optional
     assert "provider" in schema["$defs"]["Storage"]["properties"]
-    assert set(schema["$defs"]["OpenLineage"]["properties"]) == {"enabled", "namespace"}
+    assert set(schema["$defs"]["OpenLineage"]["properties"]) == {"enabled", "namespace", "sender"}
+    assert schema["$defs"]["OpenLineage"]["properties"]["sender"]["enum"] == ["inline", "thread", "process"]
 
 
 def test_resolve_errors_are_one_line(cfg: Path) -> None:

@@ -60,14 +60,23 @@ def test_each_step_is_a_start_and_a_complete_with_its_inputs_and_outputs(
     assert out["name"] == f"{store}/project/etl/my_etl_task/LiftDataTask/out.json"
     assert out["facets"]["version"]["datasetVersion"] == "r1"
     physical = f"{store}/project/etl/my_etl_task/r1/LiftDataTask/out.json"
-    assert out["facets"]["symlinks"]["identifiers"] == [{"namespace": "file", "name": physical, "type": "file"}]
+    assert out["facets"]["symlinks"]["identifiers"] == [
+        {"namespace": "file", "name": physical, "type": "file"}
+    ]
     man = fm.manifest(f"{project}/project/etl/my_etl_task.py::LiftDataTask", run_id="r1")
     assert out["facets"]["fsmirror"]["uri"] == physical == man["uri"]
     assert out["facets"]["fsmirror"]["hash"] == man["hash"]
-    assert out["facets"]["fsmirror"]["manifest"] == f"{store}/project/etl/my_etl_task/r1/LiftDataTask/_out.manifest.json"
+    assert (
+        out["facets"]["fsmirror"]["manifest"]
+        == f"{store}/project/etl/my_etl_task/r1/LiftDataTask/_out.manifest.json"
+    )
     assert os.path.exists(out["facets"]["fsmirror"]["manifest"])
     assert out["outputFacets"]["outputStatistics"]["size"] == man["size"] == os.path.getsize(physical)
-    assert out["facets"]["storage"] == {**out["facets"]["storage"], "storageLayer": "fsmirror", "fileFormat": "json"}
+    assert out["facets"]["storage"] == {
+        **out["facets"]["storage"],
+        "storageLayer": "fsmirror",
+        "fileFormat": "json",
+    }
     assert lift_done["job"]["facets"]["sourceCodeLocation"]["url"] == (
         Path(project / "project/etl/my_etl_task.py").as_uri()
     )
@@ -82,7 +91,9 @@ def test_dataset_names_do_not_change_between_runs_and_run_ids_are_stable_per_key
     capture.events.clear()
     two_steps(fm, project, "r2")
     second = list(capture.events)
-    assert [o["name"] for e in first for o in e["outputs"]] == [o["name"] for e in second for o in e["outputs"]]
+    assert [o["name"] for e in first for o in e["outputs"]] == [
+        o["name"] for e in second for o in e["outputs"]
+    ]
     assert {e["run"]["runId"] for e in first}.isdisjoint({e["run"]["runId"] for e in second})
     assert [o["facets"]["version"]["datasetVersion"] for e in second for o in e["outputs"]] == ["r2", "r2"]
     capture.events.clear()
@@ -93,7 +104,9 @@ def test_dataset_names_do_not_change_between_runs_and_run_ids_are_stable_per_key
     assert first[3]["run"]["runId"] == fol.run_uuid(type("S", (), {"key": "test:r1:lift"})())  # type: ignore[arg-type]
 
 
-def test_a_failed_step_is_a_fail_event_with_the_error(capture: Capture, project: Path, tmp_path: Path) -> None:
+def test_a_failed_step_is_a_fail_event_with_the_error(
+    capture: Capture, project: Path, tmp_path: Path
+) -> None:
     fm = mirror(tmp_path)
     lift = f"{project}/project/etl/my_etl_task.py::LiftDataTask"
     with pytest.raises(ZeroDivisionError), fm.run("r1", key="test:r1:fail", job="lift"):
@@ -288,7 +301,172 @@ def test_background_sending_delivers_the_same_events_in_order(project: Path, tmp
         got = [(e["eventType"], e["job"]["name"].rsplit("::", 1)[1]) for e in cap.events]
     finally:
         fol.uninstall()
-    assert got == [("START", "Extract"), ("COMPLETE", "Extract"), ("START", "LiftDataTask"), ("COMPLETE", "LiftDataTask")] * 2
+    assert (
+        got
+        == [
+            ("START", "Extract"),
+            ("COMPLETE", "Extract"),
+            ("START", "LiftDataTask"),
+            ("COMPLETE", "LiftDataTask"),
+        ]
+        * 2
+    )
+
+
+class Unpicklable(Exception):
+    """An exception holding a lock: it does not pickle, so a sender process gets it as text."""
+
+    def __init__(self, message: str) -> None:
+        import threading
+
+        super().__init__(message)
+        self.lock = threading.Lock()
+
+
+def _steps_that_cover_every_event(fm: FSMirror, project: Path) -> None:
+    two_steps(fm, project, "r1")
+    two_steps(fm, project, "r2")
+    lift = f"{project}/project/etl/my_etl_task.py::LiftDataTask"
+    with pytest.raises(Unpicklable), fm.run("r3", key="test:r3:fail", job="lift"):
+        fm.write(lift, {"half": True})
+        raise Unpicklable("no lock survives a pickle")
+    assert fm.gc(lift, keep=1) == ["r1", "r2"]
+
+
+def _file_transport(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    events = tmp_path / "events.jsonl"
+    conf = tmp_path / "openlineage.yml"
+    conf.write_text(f"transport:\n  type: file\n  log_file_path: {events}\n  append: true\n")
+    monkeypatch.setenv("OPENLINEAGE_CONFIG", str(conf))
+    monkeypatch.delenv("FSMIRROR_OPENLINEAGE", raising=False)
+    return events
+
+
+def test_a_sender_process_sends_the_same_events_as_sending_inline(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sender: process``: every event (START, COMPLETE, FAIL with an exception that does not
+    pickle, DROP) built and sent by a child process, in order, equal to the inline ones."""
+    from ol_support import Capture
+
+    fol.uninstall()
+    cap = Capture()
+    fol.install(client=cap.client())
+    try:
+        _steps_that_cover_every_event(mirror(tmp_path / "inline"), project)
+        inline = cap.events
+    finally:
+        fol.uninstall()
+    events = _file_transport(tmp_path, monkeypatch)
+    try:
+        fm = mirror(tmp_path / "process", openlineage={"enabled": True, "sender": "process"})
+        emitter = fol.installed()
+        assert emitter is not None and emitter.sender == "process"
+        _steps_that_cover_every_event(fm, project)
+        assert fol.flush(timeout=30)
+        sender = emitter._process
+        assert sender is not None and sender.proc.pid != os.getpid()
+    finally:
+        fol.uninstall()
+    sent = [json.loads(line) for line in events.read_text().splitlines()]
+    assert [(e.get("eventType"), e.get("job", {}).get("name")) for e in sent] == [
+        (e.get("eventType"), e.get("job", {}).get("name")) for e in inline
+    ]
+    fail = sent[9]["run"]["facets"]["errorMessage"]
+    assert fail["message"] == "Unpicklable: no lock survives a pickle"
+    assert 'raise Unpicklable("no lock survives a pickle")' in fail["stackTrace"]
+    assert normalize(sent, {str(tmp_path / "process"): "<tmp>"}) == normalize(
+        inline, {str(tmp_path / "inline"): "<tmp>"}
+    )
+    for e in sent:
+        validate(e)
+
+
+def test_a_sender_process_sends_what_it_was_handed_when_its_parent_is_killed(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pipe outlives the step's process: a SIGKILLed worker's events still go out."""
+    import subprocess
+    import sys
+    import time
+
+    events = _file_transport(tmp_path, monkeypatch)
+    script = tmp_path / "worker.py"
+    script.write_text(
+        "import os, signal, sys\n"
+        "from fsmirror import FSMirror\n"
+        "fm = FSMirror({'storage': {'provider': 'local', 'tenant': sys.argv[1]},\n"
+        "               'mirrors': {'m': {'root': 'project', 'output_format': 'json'}},\n"
+        "               'openlineage': {'enabled': True, 'sender': 'process'}})\n"
+        "with fm.run('r1', key='test:killed', job='project/etl/my_etl_task.py::LiftDataTask'):\n"
+        "    fm.write(sys.argv[2], {'n': 1})\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    lift = f"{project}/project/etl/my_etl_task.py::LiftDataTask"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "store"), lift], env=env, timeout=60)
+    assert done.returncode == -9
+    deadline = time.monotonic() + 30
+    sent: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and len(sent) < 2:
+        time.sleep(0.05)
+        if events.exists():
+            sent = [json.loads(line) for line in events.read_text().splitlines() if line.endswith("}")]
+    assert [e["eventType"] for e in sent] == ["START", "COMPLETE"]
+    assert sent[1]["outputs"][0]["facets"]["version"]["datasetVersion"] == "r1"
+
+
+def _step_in_a_forked_worker(store: str, lift: str) -> None:
+    fm = FSMirror(
+        {
+            "storage": {"provider": "local", "tenant": store},
+            "mirrors": {"m": {"root": "project", "output_format": "json"}},
+            "openlineage": {"enabled": True, "sender": "process"},
+        }
+    )
+    with fm.run("r2", key="test:forked", job="project/etl/my_etl_task.py::LiftDataTask"):
+        fm.write(lift, {"n": 2})
+
+
+def test_a_forked_worker_starts_its_own_sender_process_and_flushes_it_when_it_exits(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Luigi's and Dagster's multiprocess workers fork: the parent's pipe is not theirs to write."""
+    import multiprocessing
+
+    events = _file_transport(tmp_path, monkeypatch)
+    lift = f"{project}/project/etl/my_etl_task.py::LiftDataTask"
+    fol.uninstall()
+    try:
+        fm = mirror(tmp_path, openlineage={"enabled": True, "sender": "process"})
+        with fm.run("r1", key="test:parent", job="project/etl/my_etl_task.py::LiftDataTask"):
+            fm.write(lift, {"n": 1})
+        emitter = fol.installed()
+        assert emitter is not None and emitter._process is not None
+        worker = multiprocessing.get_context("fork").Process(
+            target=_step_in_a_forked_worker, args=(str(tmp_path / "store"), lift)
+        )
+        worker.start()
+        worker.join(60)
+        assert worker.exitcode == 0
+        assert fol.flush(timeout=30)
+    finally:
+        fol.uninstall()
+    sent = [json.loads(line) for line in events.read_text().splitlines()]
+    by_run = sorted(
+        (e["outputs"][0]["facets"]["version"]["datasetVersion"], e["eventType"]) for e in sent if e["outputs"]
+    )
+    assert by_run == [("r1", "COMPLETE"), ("r2", "COMPLETE")]
+    assert len(sent) == 4  # and the two STARTs
+
+
+def test_a_sender_process_needs_the_clients_own_configuration() -> None:
+    from fsmirror import ConfigError
+
+    with pytest.raises(ConfigError, match="cannot use a client passed in"):
+        fol.Emitter(client=object(), sender="process")
+    with pytest.raises(ConfigError, match="inline, thread, process"):
+        fol.Emitter(sender="carrier-pigeon")  # type: ignore[arg-type]
 
 
 def test_source_code_location_names_the_repository_path_and_commit(
