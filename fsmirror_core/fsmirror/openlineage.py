@@ -26,13 +26,11 @@ this module, or fsmirror with the feature off, imports nothing of it.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import logging
 import os
 import queue
-import struct
 import threading
 import traceback
 import uuid
@@ -44,6 +42,7 @@ from . import lineage, names
 
 if TYPE_CHECKING:
     from .lineage import Scope
+    from .openlineage_sender import SenderProcess
     from .record import Input, Manifest
 
 __all__ = [
@@ -358,7 +357,7 @@ class Emitter:
         self._pid = 0
         self._pending = 0
         self._thread: threading.Thread | None = None
-        self._process: _SenderProcess | None = None
+        self._process: SenderProcess | None = None
         self._started: set[str] = set()
         self.azure_accounts: dict[str, str] = {}
         if hasattr(os, "register_at_fork"):  # a fork may copy the lock held: the child starts afresh
@@ -433,7 +432,9 @@ class Emitter:
             with self._lock:
                 if self._process is None or self._process.pid_of_owner != pid:
                     try:
-                        self._process = _SenderProcess()
+                        from .openlineage_sender import SenderProcess
+
+                        self._process = SenderProcess()
                     except OSError:
                         log.warning(
                             "fsmirror: cannot start the OpenLineage sender process; sending inline",
@@ -778,132 +779,6 @@ def _flush_at_exit(emitter: Emitter) -> None:
         from multiprocessing import util
 
         util.Finalize(emitter, flush, exitpriority=100)
-
-
-# -- the sender process ----------------------------------------------------------------------------
-
-_FRAME = struct.Struct("!I")  # each message: its length, then its pickle
-
-
-class _SenderProcess:
-    """A child Python that builds and sends the events this process hands it through a pipe.
-
-    Started with ``subprocess``, not ``multiprocessing``: a spawned child re-imports the user's
-    ``__main__``, and a pipeline script without a ``__name__`` guard would run again. The child
-    reads messages until its stdin closes, so what was written before this process ended (even
-    killed) still goes out; a flush is a token it echoes once everything before it is sent.
-
-    The step's own thread pickles and writes each message: measured, a feeder thread doing it
-    instead cost more (it contends for the GIL with the step, as a sender thread does).
-    """
-
-    def __init__(self) -> None:
-        import subprocess
-        import sys
-
-        package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        path = os.pathsep.join(dict.fromkeys([package_parent, *(p for p in sys.path if p)]))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from fsmirror.openlineage import _serve; _serve()"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": path},
-            close_fds=True,
-        )
-        self.pid_of_owner = os.getpid()
-        self._lock = threading.Lock()
-        self._tokens = 0
-        self._echoed = b""
-
-    def send(self, message: tuple[Any, ...]) -> bool:
-        """Write one message (a pickling error propagates); False when the child is gone."""
-        import pickle
-
-        body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        with self._lock:
-            try:
-                self._write_all(_FRAME.pack(len(body)) + body)
-            except (OSError, ValueError):  # a broken pipe, or closed
-                return False
-        return True
-
-    def _write_all(self, data: bytes) -> None:
-        """One ``write`` for a message (a blocking pipe takes it whole), looping only if cut short."""
-        stdin = self.proc.stdin
-        assert stdin is not None
-        view = memoryview(data)
-        while view:
-            view = view[os.write(stdin.fileno(), view) :]
-
-    def flush(self, timeout: float | None) -> bool:
-        """Wait until the child has sent every message written before this call."""
-        import select
-        import time
-
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._lock:
-            self._tokens += 1
-            token = f"{self._tokens}\n".encode()
-            stdout = self.proc.stdout
-            assert stdout is not None
-            try:
-                self._write_all(_FRAME.pack(0))  # an empty message: a flush token
-            except (OSError, ValueError):
-                return False
-            fd = stdout.fileno()
-            while token not in self._echoed:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    return False
-                ready, _, _ = select.select([fd], [], [], left)
-                if not ready:
-                    return False
-                chunk = os.read(fd, 4096)
-                if not chunk:
-                    return False  # the child ended
-                self._echoed += chunk
-            self._echoed = self._echoed.split(token, 1)[1]
-            return True
-
-    def close(self) -> None:
-        with self._lock, contextlib.suppress(OSError, ValueError):
-            if self.proc.stdin is not None:
-                self.proc.stdin.close()  # the child sends what is left, then ends
-
-
-def _serve() -> None:
-    """The sender process: build and send each event it is handed, echo flush tokens, end at EOF."""
-    import pickle
-    import signal
-    import sys
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the pipeline; its events still go out
-    echo = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # what a library prints cannot garble the echo
-    stdin = sys.stdin.buffer
-    emitter = Emitter()
-    flushed = 0
-    while True:
-        head = stdin.read(_FRAME.size)
-        if len(head) < _FRAME.size:
-            return
-        (n,) = _FRAME.unpack(head)
-        if n == 0:
-            flushed += 1
-            echo.write(f"{flushed}\n".encode())
-            continue
-        body = stdin.read(n)
-        if len(body) < n:
-            return
-        try:
-            kind, payload, extra, namespace, accounts = pickle.loads(body)
-            emitter.namespace, emitter.azure_accounts = namespace, accounts
-            if kind == "run":
-                emitter._emit(emitter._run_event(payload, extra))
-            else:
-                emitter._emit(emitter._drop_event(payload, extra))
-        except Exception:  # lineage reporting never fails a pipeline, nor stops its sender
-            log.warning("fsmirror: sending an OpenLineage event failed", exc_info=True)
 
 
 def flush(timeout: float | None = 30.0) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -458,6 +459,50 @@ def test_a_forked_worker_starts_its_own_sender_process_and_flushes_it_when_it_ex
     )
     assert by_run == [("r1", "COMPLETE"), ("r2", "COMPLETE")]
     assert len(sent) == 4  # and the two STARTs
+
+
+def test_the_sender_wire_carries_what_an_event_reads_and_pickles_what_marshal_cannot(
+    project: Path, tmp_path: Path
+) -> None:
+    """``openlineage_sender.encode``/``decode``: the same event from the decoded step as from the
+    step itself; a snapshot ``marshal`` cannot take (a datetime in its record) goes as a pickle."""
+    import datetime as dt
+
+    from fsmirror import lineage
+    from fsmirror.openlineage_sender import decode, encode
+
+    steps: list[fol.Step] = []
+
+    class Keep:
+        def scope_started(self, s: Any) -> None: ...
+
+        def scope_ended(self, s: Any) -> None:
+            steps.append(fol.Step.of(s))
+
+    keep = Keep()
+    lineage.add_listener(keep)
+    try:
+        two_steps(mirror(tmp_path), project, "r1")
+    finally:
+        lineage.remove_listener(keep)
+    emitter = fol.Emitter(client=object())
+    for step in steps:
+        frame = encode(("run", step, "COMPLETE", "ns", {}))
+        assert frame[4:5] == b"M"
+        kind, back, state, ns, accounts = decode(frame[4:])
+        assert (kind, state, ns, accounts) == ("run", "COMPLETE", "ns", {})
+        ours, theirs = emitter._run_event(step, "COMPLETE"), emitter._run_event(back, "COMPLETE")
+        from openlineage.client.serde import Serde
+
+        assert json.loads(Serde.to_json(ours)) == json.loads(Serde.to_json(theirs))
+    odd = dataclasses.replace(
+        steps[0], orchestrator={"when": dt.datetime(2026, 12, 1)}, error=ValueError("x")
+    )
+    frame = encode(("run", odd, "FAIL", "ns", {}))
+    assert frame[4:5] == b"P"
+    back = decode(frame[4:])[1]
+    assert back.orchestrator == {"when": dt.datetime(2026, 12, 1)}
+    assert isinstance(back.error, fol.ReportedError) and back.error.message == "ValueError: x"
 
 
 def test_a_sender_process_needs_the_clients_own_configuration() -> None:
