@@ -31,16 +31,14 @@ import contextlib
 import contextvars
 import datetime as _dt
 import threading
-import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .record import Input, Manifest
-
 if TYPE_CHECKING:
     from .mirror import FSMirror
+    from .record import Input, Manifest
 
 __all__ = [
     "Scope",
@@ -69,6 +67,12 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
 
 
+def _new_id() -> str:
+    import uuid  # on the first scope, not at ``import fsmirror`` (uuid loads platform)
+
+    return uuid.uuid4().hex
+
+
 @dataclass(eq=False)
 class Scope:
     """One step: its identity, the artifacts it read and the artifacts it committed.
@@ -85,7 +89,7 @@ class Scope:
     run_id: Any = None
     orchestrator: dict[str, Any] = field(default_factory=dict)
     key: str | None = None
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    id: str = field(default_factory=_new_id)
     started_at: str = field(default_factory=_now)
     ended_at: str | None = None
     error: BaseException | None = None
@@ -107,6 +111,8 @@ class Scope:
 
     def note_read(self, m: Manifest | Input) -> None:
         """Record an input. Reading an artifact this scope wrote itself is not an input."""
+        from .record import Input
+
         i = m if isinstance(m, Input) else Input.of(m)
         with self._lock:
             new = i.uri not in self._outputs and i.uri not in self._inputs
