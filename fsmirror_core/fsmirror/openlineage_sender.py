@@ -267,7 +267,8 @@ def serve() -> None:
         (n,) = _LENGTH.unpack(head)
         if n == 0:
             flushed += 1
-            echo.write(f"{flushed}\n".encode())
+            with contextlib.suppress(OSError):  # the parent is gone: what it sent still goes out
+                echo.write(f"{flushed}\n".encode())
             continue
         body = stdin.read(n)
         if len(body) < n:

@@ -401,6 +401,10 @@ def test_a_sender_process_sends_what_it_was_handed_when_its_parent_is_killed(
         "               'openlineage': {'enabled': True, 'sender': 'process'}})\n"
         "with fm.run('r1', key='test:killed', job='project/etl/my_etl_task.py::LiftDataTask'):\n"
         "    fm.write(sys.argv[2], {'n': 1})\n"
+        "from fsmirror import openlineage as fol\n"
+        "fol.flush(timeout=0)  # a flush that gives up at once: its token is echoed to no one\n"
+        "with fm.run('r2', key='test:killed-2', job='project/etl/my_etl_task.py::LiftDataTask'):\n"
+        "    fm.write(sys.argv[2], {'n': 2}, run_id='r2')\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
     lift = f"{project}/project/etl/my_etl_task.py::LiftDataTask"
@@ -409,12 +413,13 @@ def test_a_sender_process_sends_what_it_was_handed_when_its_parent_is_killed(
     assert done.returncode == -9
     deadline = time.monotonic() + 30
     sent: list[dict[str, Any]] = []
-    while time.monotonic() < deadline and len(sent) < 2:
+    while time.monotonic() < deadline and len(sent) < 4:
         time.sleep(0.05)
         if events.exists():
             sent = [json.loads(line) for line in events.read_text().splitlines() if line.endswith("}")]
-    assert [e["eventType"] for e in sent] == ["START", "COMPLETE"]
-    assert sent[1]["outputs"][0]["facets"]["version"]["datasetVersion"] == "r1"
+    # the flush token between the two steps is echoed to a dead parent: the rest still goes out
+    assert [e["eventType"] for e in sent] == ["START", "COMPLETE", "START", "COMPLETE"]
+    assert [e["outputs"][0]["facets"]["version"]["datasetVersion"] for e in sent[1::2]] == ["r1", "r2"]
 
 
 def _step_in_a_forked_worker(store: str, lift: str) -> None:
