@@ -723,13 +723,12 @@ class Store:
                 out[seg] = r[0].order
         return out
 
-    def runs(self, series: Series, *, sure_of_newest: bool = False, exact: bool = False) -> list[Run]:
+    def runs(self, series: Series, *, exact: bool = False) -> list[Run]:
         """Committed runs, oldest first. Object stores: the index and cell listings, no read per run.
 
-        ``sure_of_newest``: read the newest run's cell too (one GET), so that a dangling entry
-        cannot rank a run newest (latest()'s fallback, which acts on the newest). ``exact``:
-        order every run by its manifest, whatever the index says (gc, which deletes by order:
-        a damaged index must not shift which runs it keeps).
+        ``exact``: order every run by its manifest, whatever the index says: gc (which deletes
+        by order) and latest()'s fallback (which names the newest) must not follow a damaged or
+        dangling entry. Local stores always read the manifests.
         """
         cells = self._scan(series)
         if self.backend.local or exact:
@@ -750,33 +749,9 @@ class Store:
                 if len(es) == 1 and s not in read:
                     orders[s] = es[0]
             orders.update(self._read_orders(series, unsure))
-            if sure_of_newest:
-                self._confirm_newest(series, orders, trusted={s for s in orders if s not in read})
         runs = [Run(s, o) for s, o in orders.items()]
         runs.sort(key=lambda r: r.order, reverse=True)
         return runs
-
-    def _confirm_newest(self, series: Series, orders: dict[str, str], trusted: set[str]) -> None:
-        """Read the cell of whichever run an entry alone ranks newest, until one agrees.
-
-        A run's single entry is trusted without a read, and it may dangle: an overwrite killed
-        after its entry and before its commit leaves one newer than the run, and when the run's
-        true entry is gone too (damage) nothing else tells. Ranked newest by it, that run would
-        make gc delete the real newest. Only the newest needs the truth (gc deletes a run only
-        at the order it judged): one GET on a sound store.
-        """
-        while trusted:
-            seg = min(orders, key=lambda s: (orders[s], s))  # order keys sort newest first
-            if seg not in trusted:
-                return
-            trusted.discard(seg)
-            got = self._read_orders(series, [seg]).get(seg)
-            if got == orders[seg]:
-                return
-            if got is None:
-                del orders[seg]
-            else:
-                orders[seg] = got
 
     def latest(self, series: Series) -> tuple[Run, Manifest, str] | None:
         """The newest committed run, its manifest and where its bytes are.
@@ -800,7 +775,7 @@ class Store:
                 got = self._confirm(series, run)
                 if got is not None:
                     return run, *got
-        runs = self.runs(series, sure_of_newest=True)
+        runs = self.runs(series, exact=True)
         newest = runs[-1] if runs else None
         self._repair(series, newest, runs)
         if newest is None:
