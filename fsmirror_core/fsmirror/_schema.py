@@ -12,6 +12,7 @@ from .layout import DEFAULT_LAYOUT, check_segment, compile_layout
 __all__ = ["Config", "Mirror", "OpenLineage", "Storage", "parse_config", "json_schema"]
 
 Provider = Literal["local", "memory", "s3", "gcs", "blob"]
+Sender = Literal["inline", "thread", "process"]  # where OpenLineage events are built (fsmirror.openlineage)
 
 
 def _segment(value: str | None, what: str) -> str | None:
@@ -165,7 +166,7 @@ class OpenLineage(BaseModel):
         default=None,
         description="The job namespace (default $FSMIRROR_OPENLINEAGE_NAMESPACE, else 'fsmirror').",
     )
-    sender: Literal["inline", "thread", "process"] = Field(
+    sender: Sender = Field(
         default="inline",
         description="Where events are built and sent: 'inline' in the step's thread, 'thread' a sender "
         "thread, 'process' a sender process (for long-lived processes running many steps; "

@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal, Union
+from typing import TYPE_CHECKING, Any, BinaryIO, Union
 
 from . import lineage, names
 from .address import CodeAddress, address_of
@@ -37,7 +37,7 @@ from .runid import (
 )
 
 if TYPE_CHECKING:
-    from ._schema import Config, Mirror
+    from ._schema import Config, Mirror, Sender
     from .hashing import HashingWriter
     from .lookup import Found
     from .protocol import Run, Series, Slot, Store
@@ -127,7 +127,7 @@ class FSMirror:
         if (ol.enabled and env not in ("0", "false", "no", "off")) or env in ("1", "true", "yes", "on"):
             self._openlineage(ol.namespace, ol.sender)
 
-    def _openlineage(self, namespace: str | None, sender: Literal["inline", "thread", "process"]) -> None:
+    def _openlineage(self, namespace: str | None, sender: Sender) -> None:
         """Register the OpenLineage emitter (:mod:`fsmirror.openlineage`): the config or env enabled it."""
         from . import openlineage
 

@@ -36,9 +36,10 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, get_args
 
 from . import lineage, names
+from ._schema import Sender
 
 if TYPE_CHECKING:
     from .lineage import Scope
@@ -304,8 +305,7 @@ def defer(claim: Callable[[Scope], bool]) -> None:
         _claims.append(claim)
 
 
-Sender = Literal["inline", "thread", "process"]
-SENDERS: tuple[str, ...] = ("inline", "thread", "process")
+SENDERS: tuple[str, ...] = get_args(Sender)
 
 
 class Emitter:
@@ -349,7 +349,7 @@ class Emitter:
                 "(openlineage.yml, $OPENLINEAGE_URL, ...): it cannot use a client passed in"
             )
         self.namespace = namespace or os.environ.get(ENV_NAMESPACE) or DEFAULT_NAMESPACE
-        self.sender: Sender = chosen  # type: ignore[assignment]
+        self.sender: Sender = chosen
         self._client = client
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -362,10 +362,6 @@ class Emitter:
         self.azure_accounts: dict[str, str] = {}
         if hasattr(os, "register_at_fork"):  # a fork may copy the lock held: the child starts afresh
             os.register_at_fork(after_in_child=self._after_fork)
-
-    @property
-    def background(self) -> bool:
-        return self.sender != "inline"
 
     def _after_fork(self) -> None:
         self._lock = threading.Lock()
@@ -419,7 +415,7 @@ class Emitter:
     # sending
 
     def _submit(self, step: Step, state: str) -> None:
-        if not self._to_process(("run", step.portable(), state)):
+        if not self._to_process(("run", step, state)):
             self._send(lambda: self._run_event(step, state))
 
     def _to_process(self, message: tuple[Any, ...]) -> bool:
@@ -458,14 +454,19 @@ class Emitter:
 
     def _send_here(self, message: tuple[Any, ...]) -> None:
         """Build and send, in this process, a message the sender process could not take."""
-        kind, payload, extra, _namespace, _accounts = message
         try:
-            self._emit(self._run_event(payload, extra) if kind == "run" else self._drop_event(payload, extra))
+            self._emit(self.event_of(message))
         except Exception:  # lineage reporting never fails a pipeline
             log.warning("fsmirror: sending an OpenLineage event failed", exc_info=True)
 
+    def event_of(self, message: tuple[Any, ...]) -> Any:
+        """The event a sender message stands for: ``("run", Step, state, ...)`` or
+        ``("drop", Manifest, at, ...)`` (the namespace and Azure accounts after it are the sender's)."""
+        kind, payload, extra = message[:3]
+        return self._run_event(payload, extra) if kind == "run" else self._drop_event(payload, extra)
+
     def _send(self, build: Callable[[], Any]) -> None:
-        if self.sender == "inline" or self.sender == "process":
+        if self.sender != "thread":  # a sender process's fallback is inline too
             self._emit(build())
             return
         self._worker().put(build)

@@ -276,9 +276,6 @@ def serve() -> None:
         try:
             kind, payload, extra, namespace, accounts = decode(body)
             emitter.namespace, emitter.azure_accounts = namespace, accounts
-            if kind == "run":
-                emitter._emit(emitter._run_event(payload, extra))
-            else:
-                emitter._emit(emitter._drop_event(payload, extra))
+            emitter._emit(emitter.event_of((kind, payload, extra)))
         except Exception:  # lineage reporting never fails a pipeline, nor stops its sender
             log.warning("fsmirror: sending an OpenLineage event failed", exc_info=True)
