@@ -89,10 +89,7 @@ def s3_config(tmp_path: Path, s3_server: S3Server) -> ConfigFactory:
 @pytest.fixture
 def ear() -> Iterator[Any]:
     """A :class:`lineage_ear.Ear` listening to lineage scopes for the test's duration."""
-    from fsmirror import lineage
-    from lineage_ear import Ear
+    from lineage_ear import Ear, listening
 
-    e = Ear()
-    lineage.add_listener(e)
-    yield e
-    lineage.remove_listener(e)
+    with listening(Ear()) as e:
+        yield e

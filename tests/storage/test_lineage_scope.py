@@ -81,28 +81,16 @@ def test_scopes_do_not_leak_between_threads(make_mirror: MirrorFactory) -> None:
     assert lineage.current() is None
 
 
-def test_a_failing_step_ends_its_scope_with_the_error_and_listeners_hear_it(make_mirror: MirrorFactory) -> None:
+def test_a_failing_step_ends_its_scope_with_the_error_and_listeners_hear_it(
+    make_mirror: MirrorFactory, ear: Any
+) -> None:
     fm = make_mirror(output_format="json")
-    heard: list[tuple[str, str | None, str | None]] = []
-
-    class Ear:
-        def scope_started(self, s: lineage.Scope) -> None:
-            heard.append(("start", s.job, None))
-
-        def scope_ended(self, s: lineage.Scope) -> None:
-            heard.append(("end", s.job, type(s.error).__name__ if s.error else None))
-
-    ear = Ear()
-    lineage.add_listener(ear)
-    try:
-        with pytest.raises(ZeroDivisionError), fm.run("r1", job="job-x"):
-            fm.write(ADDR_A, 1)
-            1 / 0  # noqa: B018
-        with fm.run("r2", job="job-y"):
-            pass
-    finally:
-        lineage.remove_listener(ear)
-    assert heard == [
+    with pytest.raises(ZeroDivisionError), fm.run("r1", job="job-x"):
+        fm.write(ADDR_A, 1)
+        1 / 0  # noqa: B018
+    with fm.run("r2", job="job-y"):
+        pass
+    assert ear.heard(by="job") == [
         ("start", "job-x", None),
         ("end", "job-x", "ZeroDivisionError"),
         ("start", "job-y", None),
