@@ -9,7 +9,6 @@ shows. ``fsmirror ls``, ``runs`` and ``gc --all`` stand on this.
 from __future__ import annotations
 
 import datetime as _dt
-import re
 import threading
 import warnings
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import FSMirrorError, ResolveError, StorageError, StoreWarning
+from .identity import Instance, instance_sort_key
 from .names import MANIFEST_SUFFIX
 from .runid import RunId, decode_run_id
 
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["Artifact", "scan", "scan_manifests", "series", "newest", "partition_key", "parse_target", "age"]
 
 _SCRATCH = ("/.fsmirror/", "/_fsmirror/")
-_DIGITS = re.compile(r"(\d+)")
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class Artifact:
     qualname: str
     run_id: RunId
     segment: str
-    partition: str | None
+    partition: Instance | None  # the instance (fsmirror.identity)
     output_name: str
     uri: str
     format: str
@@ -49,8 +48,8 @@ class Artifact:
     latest: bool = False
 
     @property
-    def series(self) -> tuple[str, str, str | None, str]:
-        """What ``gc`` and ``latest`` group runs by: the code, its partition and output."""
+    def series(self) -> tuple[str, str, Instance | None, str]:
+        """What ``gc`` and ``latest`` group runs by: code x instance x output (fsmirror.identity)."""
         return (self.module, self.qualname, self.partition, self.output_name)
 
     def to_json(self) -> dict[str, Any]:
@@ -168,7 +167,7 @@ def scan_manifests(
             continue
         out.append((man.order, art, man, isinstance(cell, Pending)))
     out.sort(key=lambda x: (x[0], x[1].uri), reverse=True)  # order_key sorts newest first
-    newest: dict[tuple[str, str, str | None, str], Artifact] = {}
+    newest: dict[tuple[str, str, Instance | None, str], Artifact] = {}
     for _, a, _, _ in out:
         newest[a.series] = a
     latest = {id(a) for a in newest.values()}
@@ -201,23 +200,21 @@ def _read_all(
     return backend.parallel(*[(lambda p=p: get(p)) for p in paths])
 
 
-def partition_key(partition: str | None) -> tuple[Any, ...]:
-    """Sort key for partitions: none first, then numbers by value (``2`` before ``10``), then text.
+def partition_key(partition: Instance | None) -> tuple[Any, ...]:
+    """Sort key for instances: none first, then numbers by value (``2`` before ``10``), then text.
 
     Runs of digits compare as numbers, so ``2026-1-9`` sorts before ``2026-1-10`` and map
-    indexes ``0 .. 11`` sort as numbers, not as strings.
+    indexes ``0 .. 11`` sort as numbers, not as strings (:func:`fsmirror.identity.instance_sort_key`).
     """
-    if partition is None:
-        return (0,)
-    return (1, *((0, int(c), "") if c.isdigit() else (1, 0, c) for c in _DIGITS.split(partition) if c))
+    return instance_sort_key(partition)
 
 
-def series(artifacts: list[Artifact]) -> dict[tuple[str, str, str | None, str], list[Artifact]]:
+def series(artifacts: list[Artifact]) -> dict[tuple[str, str, Instance | None, str], list[Artifact]]:
     """Artifacts grouped by code, partition and output; each group oldest first.
 
     Groups come sorted by module, qualname, partition (:func:`partition_key`) and output.
     """
-    groups: dict[tuple[str, str, str | None, str], list[Artifact]] = {}
+    groups: dict[tuple[str, str, Instance | None, str], list[Artifact]] = {}
     for a in artifacts:
         groups.setdefault(a.series, []).append(a)
     order = sorted(groups, key=lambda k: (k[0], k[1], partition_key(k[2]), k[3]))

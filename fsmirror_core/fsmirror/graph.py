@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import ArtifactNotFoundError, FSMirrorError
+from .identity import Instance, instance_json, instance_label
 from .record import ContentHash, Input, Manifest
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ class Node:
     address: str
     run: str
     output_name: str
-    partition: str | None
+    partition: Instance | None  # the instance (fsmirror.identity)
     hash: ContentHash | None
     created_at: str | None
     state: State = "committed"
@@ -57,7 +58,7 @@ class Node:
             "address": self.address,
             "run": self.run,
             "output_name": self.output_name,
-            "partition": self.partition,
+            "partition": instance_json(self.partition),
             "hash": None
             if self.hash is None
             else {"algorithm": self.hash.algorithm, "digest": self.hash.digest},
@@ -67,7 +68,7 @@ class Node:
 
     def label(self) -> str:
         """``address [run]`` (``[run, partition=p]``): what a person reads a node by."""
-        extra = f", partition={self.partition}" if self.partition is not None else ""
+        extra = f", partition={instance_label(self.partition)}" if self.partition is not None else ""
         return f"{self.address} [{self.run}{extra}]"
 
 
@@ -146,7 +147,7 @@ class Lineage:
         for n in self.nodes:
             text = f"{n.address}<br/>{n.run}"
             if n.partition is not None:
-                text += f"<br/>partition {n.partition}"
+                text += f"<br/>partition {instance_label(n.partition)}"
             if n.state != "committed":
                 text += f"<br/>({n.state})"
             out.append(f'  {ids[n.uri]}["{_mermaid_escape(text)}"]')

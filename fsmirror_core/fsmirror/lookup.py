@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 from . import names
 from .errors import ArtifactNotFoundError, FSMirrorError, NotAnArtifactError, ResolveError, StorageError
+from .identity import Instance, instance_label, instance_sort_key, parse_instance_segment
 from .layout import base_uri
-from .runid import RunId, decode_run_id, decode_segment
+from .runid import RunId, decode_run_id
 
 if TYPE_CHECKING:
     from .inventory import Committed
@@ -85,7 +86,7 @@ def lookup(
     target: str,
     *,
     run_id: RunId | None = "latest",
-    partition: str | None = None,
+    partition: Instance | None = None,
     output_name: str | None = None,
 ) -> Found:
     """The committed artifact ``target`` names (see the module doc for the forms taken).
@@ -128,7 +129,7 @@ def lookup(
 
 
 def _by_address(
-    fm: FSMirror, target: str, run_id: RunId | None, partition: str | None, output_name: str | None
+    fm: FSMirror, target: str, run_id: RunId | None, partition: Instance | None, output_name: str | None
 ) -> Found:
     try:
         if run_id == "latest" and not _may_have_runs(fm, target, partition, output_name):
@@ -140,7 +141,7 @@ def _by_address(
     return Found(target, "address", slot.data(man.format), slot.manifest, man)
 
 
-def _may_have_runs(fm: FSMirror, target: str, partition: str | None, output_name: str | None) -> bool:
+def _may_have_runs(fm: FSMirror, target: str, partition: Instance | None, output_name: str | None) -> bool:
     """False when a local series has no pointer and no run: then reading ``latest`` would only
     leave an empty pointer behind (the protocol repairs hints on a miss), so a mistyped name
     would litter the store."""
@@ -165,7 +166,7 @@ def _diagnose_address(
     fm: FSMirror,
     target: str,
     run_id: RunId | None,
-    partition: str | None,
+    partition: Instance | None,
     output_name: str | None,
     error: ArtifactNotFoundError,
 ) -> None:
@@ -216,7 +217,13 @@ def _diagnose_address(
             subject=address,
             choices=tuple(outputs),
         ) from error
-    parts = sorted({a.partition for a in arts if a.output_name == want and a.partition is not None})
+    parts = [
+        str(instance_label(p))
+        for p in sorted(
+            {a.partition for a in arts if a.output_name == want and a.partition is not None},
+            key=instance_sort_key,
+        )
+    ]
     if partition is None and parts:
         raise NotAnArtifactError(
             f"{address} is partitioned: {_quoted(parts)}; name one (partition=...)",
@@ -226,7 +233,7 @@ def _diagnose_address(
         ) from error
     if partition is not None:
         raise NotAnArtifactError(
-            f"{address} has no partition {partition!r}"
+            f"{address} has no partition {instance_label(partition)!r}"
             + (f"; its partitions: {_quoted(parts)}" if parts else " (it is not partitioned)"),
             kind="partitions",
             subject=address,
@@ -527,7 +534,7 @@ def _fits_layout(fm: FSMirror, path: str, out: str) -> tuple[str, str] | None:
             n = mlen if t == "{module}" else 1
             got[t] = "/".join(body[i : i + n])
             i += n
-        partition = decode_segment(parts[-2]) if with_partition else None
+        partition = parse_instance_segment(parts[-2]) if with_partition else None
         address = f"{got['{module}']}.py::{got['{name}']}"
         try:
             slot = fm._slot(address, decode_run_id(got["{run_id}"]), partition, out)

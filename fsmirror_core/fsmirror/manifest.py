@@ -20,6 +20,7 @@ from typing import Any
 from . import names
 from .address import CodeAddress
 from .fingerprint import code_version, project_root
+from .identity import Instance
 from .record import MANIFEST_VERSION, ContentHash, Manifest, check_jsonable, utcnow
 
 __all__ = [
@@ -136,9 +137,10 @@ def build_manifest(
     requested_format: str,
     fell_back: bool,
     python_type: str,
-    partition: str | None,
+    partition: Instance | None,
     output_name: str,
     hash_algorithm: str,
+    attempt: int = 0,
 ) -> Manifest:
     """The manifest record, validated before any byte is written; size and hash are filled at commit."""
     from . import __version__
@@ -181,4 +183,5 @@ def build_manifest(
         created_at="",
         versions={"fsmirror": __version__, "python": platform.python_version()},
         writer={"host": socket.gethostname(), "pid": os.getpid()},
+        attempt=attempt,
     )

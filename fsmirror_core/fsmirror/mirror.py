@@ -25,6 +25,7 @@ from .errors import (
     ResolveError,
     StorageError,
 )
+from .identity import Instance, check_attempt, check_instance, instance_segment
 from .layout import base_uri, check_segment, compile_layout, module_path, output_file, relative_path
 from .runid import (
     ID_METHODS,
@@ -166,13 +167,12 @@ class FSMirror:
         """The encoded run slot for ``run_id`` (this instance's run id when None)."""
         return self._run_seg if run_id is None else encode_run_id(run_id)
 
-    def _relative(self, obj: Any, with_id: bool, run_id: RunId | None, partition: str | None) -> str:
+    def _relative(self, obj: Any, with_id: bool, run_id: RunId | None, partition: Instance | None) -> str:
         module, name = self._resolve(obj)
         seg = (self._run_seg if run_id is None else encode_run_id(run_id)) if with_id else None
         rel = relative_path(self._tokens, module, seg, name)
-        if partition is not None:
-            rel += "/" + encode_segment(str(partition), what="partition")
-        return rel
+        inst = instance_segment(partition)
+        return rel if inst is None else f"{rel}/{inst}"
 
     def _output(self, output_name: str | None, output_format: str | None) -> str:
         name = self.settings.output_name if output_name is None else output_name
@@ -197,7 +197,12 @@ class FSMirror:
     # -- the seed's path API -----------------------------------------------------
 
     def mirror_relative(
-        self, obj: Any, with_id: bool = True, *, run_id: RunId | None = None, partition: str | None = None
+        self,
+        obj: Any,
+        with_id: bool = True,
+        *,
+        run_id: RunId | None = None,
+        partition: Instance | None = None,
     ) -> str:
         """The artifact directory relative to the storage root: ``<root>/.../<module>/<run id>/<name>``."""
         if with_id is True and run_id is None and partition is None:
@@ -208,7 +213,12 @@ class FSMirror:
         return self._relative(obj, with_id, run_id, partition)
 
     def mirror_full(
-        self, obj: Any, with_id: bool = True, *, run_id: RunId | None = None, partition: str | None = None
+        self,
+        obj: Any,
+        with_id: bool = True,
+        *,
+        run_id: RunId | None = None,
+        partition: Instance | None = None,
     ) -> str:
         """The artifact directory as a full URI: ``s3://bucket/<relative>``."""
         if with_id is True and run_id is None and partition is None:
@@ -225,7 +235,7 @@ class FSMirror:
         with_id: bool = True,
         *,
         run_id: RunId | None = None,
-        partition: str | None = None,
+        partition: Instance | None = None,
         output_name: str | None = None,
         output_format: str | None = None,
     ) -> str:
@@ -250,7 +260,7 @@ class FSMirror:
         with_id: bool = True,
         *,
         run_id: RunId | None = None,
-        partition: str | None = None,
+        partition: Instance | None = None,
         output_name: str | None = None,
         output_format: str | None = None,
     ) -> str:
@@ -298,7 +308,7 @@ class FSMirror:
         self._output(output_name, None)  # validates
         return output_name
 
-    def _slot(self, obj: Any, run_id: RunId, partition: str | None, output_name: str | None) -> Slot:
+    def _slot(self, obj: Any, run_id: RunId, partition: Instance | None, output_name: str | None) -> Slot:
         from .protocol import Slot
 
         return Slot(
@@ -315,7 +325,7 @@ class FSMirror:
         parts = module.split("/")
         return CodeAddress((*parts[:-1], parts[-1] + ".py"), name)
 
-    def _series(self, obj: Any, partition: str | None, output_name: str | None) -> Series:
+    def _series(self, obj: Any, partition: Instance | None, output_name: str | None) -> Series:
         from .protocol import Series
 
         out = self._out_name(output_name)
@@ -336,11 +346,12 @@ class FSMirror:
         run_id: RunId | None = None,
         format: str | None = None,
         overwrite: bool = False,
-        partition: str | None = None,
+        partition: Instance | None = None,
         output_name: str | None = None,
         run_source: str | None = None,
         orchestrator: Mapping[str, Any] | None = None,
         inputs: Iterable[InputLike] = (),
+        attempt: int = 0,
     ) -> WriteResult:
         """Store ``value`` as ``obj``'s artifact for a run; returns the URI written.
 
@@ -375,6 +386,7 @@ class FSMirror:
             run_source=run_source,
             orchestrator=orchestrator,
             inputs=inputs,
+            attempt=attempt,
         ) as w:
             try:
                 fmt.dump(value, w)  # type: ignore[arg-type]
@@ -393,11 +405,12 @@ class FSMirror:
         run_id: RunId | None = None,
         format: str | None = None,
         overwrite: bool = False,
-        partition: str | None = None,
+        partition: Instance | None = None,
         output_name: str | None = None,
         run_source: str | None = None,
         orchestrator: Mapping[str, Any] | None = None,
         inputs: Iterable[InputLike] = (),
+        attempt: int = 0,
     ) -> contextlib.AbstractContextManager[HashingWriter]:
         """A binary writer committed (atomically, with its manifest) only on a clean exit.
 
@@ -420,6 +433,7 @@ class FSMirror:
             run_source=run_source,
             orchestrator=orchestrator,
             inputs=inputs,
+            attempt=attempt,
         )
 
     @contextlib.contextmanager
@@ -433,11 +447,12 @@ class FSMirror:
         fell_back: bool,
         python_type: str,
         overwrite: bool,
-        partition: str | None,
+        partition: Instance | None,
         output_name: str | None,
         run_source: str | None,
         orchestrator: Mapping[str, Any] | None,
         inputs: Iterable[InputLike] = (),
+        attempt: int = 0,
     ) -> Iterator[HashingWriter]:
         from .manifest import build_manifest
         from .names import RESERVED_RUN_IDS
@@ -449,6 +464,7 @@ class FSMirror:
         if isinstance(rid, str) and rid in RESERVED_RUN_IDS:
             raise ResolveError(f"run id {rid!r} is reserved: read(run_id='latest') means the newest run")
         source = run_source or ("argument" if run_id is not None else self.run_id_source)
+        partition = check_instance(partition)
         slot = self._slot(obj, rid, partition, output_name)
         module, _ = self._resolve(obj)
         draft = build_manifest(
@@ -467,6 +483,7 @@ class FSMirror:
             partition=partition,
             output_name=slot.output_name,
             hash_algorithm=self.config.storage.hash,
+            attempt=check_attempt(attempt),
         )
         read = tuple(self._as_input(i) for i in inputs) + (step.inputs if step is not None else ())
         if read:
@@ -525,7 +542,7 @@ class FSMirror:
         )
 
     def _find(
-        self, obj: Any, run_id: RunId | None, partition: str | None, output_name: str | None
+        self, obj: Any, run_id: RunId | None, partition: Instance | None, output_name: str | None
     ) -> tuple[Slot, Manifest, str]:
         """The slot, visible manifest and data path a read of ``run_id`` (or "latest") finds."""
         if run_id == "latest":
@@ -584,7 +601,7 @@ class FSMirror:
         obj: Any,
         *,
         run_id: RunId | None = "latest",
-        partition: str | None = None,
+        partition: Instance | None = None,
         output_name: str | None = None,
     ) -> dict[str, Any]:
         """The manifest of ``obj``'s committed artifact for a run (default: the latest)."""
@@ -595,7 +612,7 @@ class FSMirror:
         obj: Any,
         *,
         run_id: RunId | None = "latest",
-        partition: str | None = None,
+        partition: Instance | None = None,
         output_name: str | None = None,
         format: str | None = None,
     ) -> Any:
@@ -665,7 +682,7 @@ class FSMirror:
         target: str,
         *,
         run_id: RunId | None = "latest",
-        partition: str | None = None,
+        partition: Instance | None = None,
         output_name: str | None = None,
     ) -> Found:
         """The committed artifact ``target`` names, and its manifest: the code from an artifact.
@@ -706,7 +723,7 @@ class FSMirror:
         obj: Any,
         *,
         run_id: RunId | None = "latest",
-        partition: str | None = None,
+        partition: Instance | None = None,
         output_name: str | None = None,
     ) -> BinaryIO:
         """A binary reader over ``obj``'s committed artifact for a run (its size checked)."""
@@ -720,7 +737,7 @@ class FSMirror:
         obj: Any,
         *,
         run_id: RunId | None = "latest",
-        partition: str | None = None,
+        partition: Instance | None = None,
         output_name: str | None = None,
     ) -> str:
         """The committed artifact's actual URI (its extension may show a fallback format)."""
@@ -732,7 +749,7 @@ class FSMirror:
         obj: Any,
         *,
         run_id: RunId | None = None,
-        partition: str | None = None,
+        partition: Instance | None = None,
         output_name: str | None = None,
     ) -> bool:
         """Whether a committed artifact is there (``run_id=None``: this instance's run id)."""
@@ -747,13 +764,13 @@ class FSMirror:
             raise
 
     def latest(
-        self, obj: Any, *, partition: str | None = None, output_name: str | None = None
+        self, obj: Any, *, partition: Instance | None = None, output_name: str | None = None
     ) -> RunId | None:
         """The newest committed run of ``obj``: one verified hint, so constant cost however many runs."""
         got = self._protocol().latest(self._series(obj, partition, output_name))
         return None if got is None else got[0].run_id
 
-    def _run_listing(self, obj: Any, partition: str | None, out: str) -> tuple[str, tuple[str, ...]]:
+    def _run_listing(self, obj: Any, partition: Instance | None, out: str) -> tuple[str, tuple[str, ...]]:
         """(the URI to list under, the path parts expected after the run segment)."""
         module, name = self._resolve(obj)
         i = self._tokens.index("{run_id}")
@@ -763,18 +780,21 @@ class FSMirror:
 
         before = "/".join(fill(t) for t in self._tokens[:i])
         after = [fill(t) for t in self._tokens[i + 1 :]]
-        if partition is not None:
-            after.append(encode_segment(str(partition), what="partition"))
+        inst = instance_segment(partition)
+        if inst is not None:
+            after.append(inst)
         after.append(names.manifest_file("", out)[1:])
         prefix = f"{self.base}/{before}" if before else self.base
         return prefix, tuple("/".join(after).split("/"))
 
-    def runs(self, obj: Any, *, partition: str | None = None, output_name: str | None = None) -> list[RunId]:
+    def runs(
+        self, obj: Any, *, partition: Instance | None = None, output_name: str | None = None
+    ) -> list[RunId]:
         """Every committed run of ``obj``, oldest first, in commit order (``docs/protocol.md``)."""
         return [r.run_id for r in self._protocol().runs(self._series(obj, partition, output_name))]
 
     def delete(
-        self, obj: Any, *, run_id: RunId, partition: str | None = None, output_name: str | None = None
+        self, obj: Any, *, run_id: RunId, partition: Instance | None = None, output_name: str | None = None
     ) -> bool:
         """Remove a run's artifact, manifest and sidecars; False when nothing is committed there."""
         return self._protocol().delete(self._slot(obj, run_id, partition, output_name))
@@ -785,7 +805,7 @@ class FSMirror:
         *,
         keep: int,
         dry_run: bool = False,
-        partition: str | None = None,
+        partition: Instance | None = None,
         output_name: str | None = None,
         on_delete: Callable[[RunId], None] | None = None,
     ) -> list[RunId]:

@@ -42,6 +42,7 @@ from . import lineage, names
 from ._schema import Sender
 
 if TYPE_CHECKING:
+    from .identity import Instance
     from .lineage import Scope
     from .openlineage_sender import SenderProcess
     from .record import Input, Manifest
@@ -152,7 +153,7 @@ def azure_account(storage_options: Mapping[str, Any]) -> str | None:
 
 
 def dataset_name(
-    uri: str, segment: str, partition: str | None, azure_accounts: Mapping[str, str] | None = None
+    uri: str, segment: str, partition: Instance | None, azure_accounts: Mapping[str, str] | None = None
 ) -> DatasetName:
     """The stable OpenLineage identity of the artifact at ``uri``, written by run ``segment``.
 
@@ -590,7 +591,7 @@ class Emitter:
             )
         return None
 
-    def _name(self, uri: str, segment: str, partition: str | None) -> DatasetName:
+    def _name(self, uri: str, segment: str, partition: Instance | None) -> DatasetName:
         return dataset_name(uri, segment, partition, self.azure_accounts)
 
     def _common_facets(self, n: DatasetName, fields: dict[str, Any]) -> dict[str, Any]:

@@ -185,7 +185,9 @@ class Store:
     def _exists_error(self, slot: Slot, m: Manifest) -> ArtifactExistsError:
         self._check_owner(slot, m)
         return ArtifactExistsError(
-            f"{m.uri} is committed already (run {m.run_id!r}); pass overwrite=True to replace it"
+            f"{m.uri} is committed already (run {m.run_id!r}"
+            + (f", attempt {m.attempt}" if m.attempt else "")
+            + "); pass overwrite=True to replace it, or write a later attempt of the run (attempt=...)"
         )
 
     def _in_progress(self, slot: Slot, what: str, age: float) -> ArtifactExistsError:
@@ -226,7 +228,8 @@ class Store:
         overwrite: bool,
     ) -> Manifest:
         b = self.backend
-        if b.exclusive or overwrite:
+        retry = draft.attempt > 0  # may replace an earlier attempt's commit: read the cell first
+        if b.exclusive or overwrite or retry:
             cell, etag = self._cell(slot)
             if isinstance(cell, Pending) and (b.exclusive or cell.stale(time.time(), self.claim_ttl)):
                 cell, etag = self._recover(slot, cell, etag), None
@@ -236,7 +239,7 @@ class Store:
             if isinstance(cell, Pending):
                 raise self._in_progress(slot, cell.kind, time.time() - cell.at)
             if isinstance(cell, Manifest):
-                if not overwrite:
+                if not (overwrite or self._replaces(draft, cell)):
                     raise self._exists_error(slot, cell)
                 self._check_owner(slot, cell)
                 try:
@@ -251,6 +254,16 @@ class Store:
                             "(another overwrite won, or a write or delete is in progress)"
                         ) from None
         return self._fresh(slot, ext, draft, spool, size, digest)
+
+    @staticmethod
+    def _replaces(draft: Manifest, committed: Manifest) -> bool:
+        """Whether a write is a later attempt of the committed run (``docs/protocol.md``, "Attempts").
+
+        The slot already fixes code, instance, run and output; only the attempt is left to
+        compare. The same or an earlier attempt never replaces: two live writers of one attempt
+        still have one winner, and a slow earlier try cannot undo a later one.
+        """
+        return draft.attempt > committed.attempt and draft.segment == committed.segment
 
     def _stamp(self, draft: Manifest, size: int, digest: ContentHash, etag: str | None) -> Manifest:
         return draft.with_content(size, digest, etag, utcnow())
@@ -370,6 +383,14 @@ class Store:
         cell, etag = self._cell(slot)
         now = time.time()
         if isinstance(cell, Manifest):
+            if self._replaces(draft, cell):  # an earlier attempt committed between our GET and PUT
+                self._check_owner(slot, cell)
+                try:
+                    return self._overwrite(slot, ext, draft, spool, size, digest, cell, etag)
+                except _CellChanged:
+                    raise ArtifactExistsError(
+                        f"{slot.dir}/{slot.output_name}.* changed while replacing an earlier attempt"
+                    ) from None
             raise self._exists_error(slot, cell)
         if isinstance(cell, Pending):
             if not cell.stale(now, self.claim_ttl):

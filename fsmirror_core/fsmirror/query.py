@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import QueryError
+from .identity import Instance, instance_label
 
 if TYPE_CHECKING:
     from .inventory import Committed
@@ -126,7 +127,7 @@ def _utc(created_at: str) -> str:
 
 def rows_of(found: list[Committed]) -> list[dict[str, Any]]:
     """One flat row per committed artifact, keyed by :data:`COLUMNS` (pure: no I/O)."""
-    newest: dict[tuple[str, str, str | None, str], str] = {}
+    newest: dict[tuple[str, str, Instance | None, str], str] = {}
     for c in found:
         m = c.manifest
         key = (str(m.code.get("module")), str(m.code.get("qualname")), m.partition, m.output_name)
@@ -153,7 +154,7 @@ def rows_of(found: list[Committed]) -> list[dict[str, Any]]:
                 "segment": m.segment,
                 "run_source": m.run_source,
                 "orchestrator": m.orchestrator,
-                "partition": m.partition,
+                "partition": instance_label(m.partition),
                 "output_name": m.output_name,
                 "format": m.format,
                 "requested_format": m.requested_format,

@@ -23,6 +23,7 @@ from typing import Any
 
 from . import names
 from .errors import FormatError, StorageError
+from .identity import Identity, Instance, check_attempt, instance_from_json, instance_json
 
 __all__ = [
     "PENDING_MAX",
@@ -94,7 +95,7 @@ class Input:
     address: str
     run: str  # the run's path segment
     output_name: str
-    partition: str | None
+    partition: Instance | None  # the instance (fsmirror.identity)
     hash: ContentHash | None
     created_at: str | None = None
 
@@ -108,7 +109,7 @@ class Input:
             "address": self.address,
             "run": self.run,
             "output_name": self.output_name,
-            "partition": self.partition,
+            "partition": instance_json(self.partition),
             "hash": None
             if self.hash is None
             else {"algorithm": self.hash.algorithm, "digest": self.hash.digest},
@@ -123,7 +124,7 @@ class Input:
             address=str(d.get("address") or ""),
             run=str(d.get("run") or ""),
             output_name=str(d.get("output_name") or ""),
-            partition=None if d.get("partition") is None else str(d["partition"]),
+            partition=instance_from_json(d.get("partition")),
             hash=None if not h else ContentHash(str(h["algorithm"]), str(h["digest"])),
             created_at=None if d.get("created_at") is None else str(d["created_at"]),
         )
@@ -145,7 +146,7 @@ class Manifest:
     segment: str
     run_source: str
     orchestrator: dict[str, Any]
-    partition: str | None
+    partition: Instance | None  # the instance: a partition key, or parts (fsmirror.identity)
     output_name: str
     format: str
     requested_format: str
@@ -158,6 +159,7 @@ class Manifest:
     etag: str | None = None
     writer: dict[str, Any] = field(default_factory=dict)  # host and pid of the process that committed
     inputs: tuple[Input, ...] = ()  # what the step that wrote it read (lineage)
+    attempt: int = 0  # the try within its run that committed it (0: the first; fsmirror.identity)
     version: int = MANIFEST_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -168,6 +170,11 @@ class Manifest:
     @property
     def address(self) -> str:
         return str(self.code.get("address", ""))
+
+    @property
+    def identity(self) -> Identity:
+        """Code x instance x run x attempt x output: what this artifact is (fsmirror.identity)."""
+        return Identity(self.address, self.partition, self.run_id, self.attempt, self.output_name)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -184,7 +191,8 @@ class Manifest:
                 "source": self.run_source,
             },
             "orchestrator": self.orchestrator,
-            "partition": self.partition,
+            "partition": instance_json(self.partition),
+            "attempt": self.attempt,
             "output_name": self.output_name,
             "format": self.format,
             "requested_format": self.requested_format,
@@ -237,6 +245,7 @@ class Manifest:
                 "fsmirror_manifest", "state", "uri", "mirror", "code", "git", "run", "orchestrator",
                 "partition", "output_name", "format", "requested_format", "fell_back", "python_type",
                 "size", "hash", "sha256", "created_at", "versions", "etag", "writer", "inputs",
+                "attempt",
             }  # fmt: skip
             raw_inputs = d.get("inputs") or []
             if not isinstance(raw_inputs, list):
@@ -250,7 +259,7 @@ class Manifest:
                 segment=segment,
                 run_source=str(run.get("source", "")),
                 orchestrator=dict(d.get("orchestrator") or {}),
-                partition=d.get("partition"),
+                partition=instance_from_json(d.get("partition")),
                 output_name=str(d.get("output_name") or ""),
                 format=fmt,
                 requested_format=str(d.get("requested_format", fmt)),
@@ -263,6 +272,7 @@ class Manifest:
                 etag=d.get("etag"),
                 writer=dict(d.get("writer") or {}),
                 inputs=tuple(Input.from_json(i) for i in raw_inputs),
+                attempt=check_attempt(d.get("attempt", 0)),
                 version=int(d.get("fsmirror_manifest", 1)),
                 extra={k: v for k, v in d.items() if k not in known},
             )

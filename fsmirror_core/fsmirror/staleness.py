@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .fingerprint import CodeVersion, code_version, project_root
+from .identity import Instance, instance_json, instance_label, instance_sort_key
 from .record import order_key
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Staleness", "staleness", "find_source"]
 
-SeriesKey = tuple[str, str, "str | None", str]
+SeriesKey = tuple[str, str, "Instance | None", str]
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Staleness:
     """One series' latest artifact and why it is stale (no reasons: fresh)."""
 
     address: str
-    partition: str | None
+    partition: Instance | None
     output_name: str
     run: str  # the latest run's path segment
     uri: str
@@ -57,7 +58,7 @@ class Staleness:
     def to_json(self) -> dict[str, Any]:
         return {
             "address": self.address,
-            "partition": self.partition,
+            "partition": instance_json(self.partition),
             "output_name": self.output_name,
             "run": self.run,
             "uri": self.uri,
@@ -90,7 +91,7 @@ def find_source(code: dict[str, Any], source_root: str | None = None) -> str | N
     return None
 
 
-def _key(address: str, partition: str | None, output_name: str) -> SeriesKey:
+def _key(address: str, partition: Instance | None, output_name: str) -> SeriesKey:
     path, _, qualname = address.rpartition("::")
     return (path[:-3] if path.endswith(".py") else path, qualname, partition, output_name)
 
@@ -111,10 +112,10 @@ class _Judge:
         self.today: dict[str, tuple[CodeVersion, str | None]] = {}
         self.walking: set[SeriesKey] = set()
 
-    def label(self, address: str, partition: str | None, output_name: str) -> str:
+    def label(self, address: str, partition: Instance | None, output_name: str) -> str:
         return (
             address
-            + (f" partition {partition}" if partition is not None else "")
+            + (f" partition {instance_label(partition)}" if partition is not None else "")
             + (f" output {output_name}" if output_name != self.default_output else "")
         )
 
@@ -218,5 +219,5 @@ def staleness(fm: FSMirror, target: str | None = None, *, source_root: str | Non
                 today=judge.code_now(man)[0].fingerprint,
             )
         )
-    out.sort(key=lambda s: (s.address, s.partition or "", s.output_name))
+    out.sort(key=lambda s: (s.address, instance_sort_key(s.partition), s.output_name))
     return out

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from .errors import FSMirrorError
+from .identity import Instance, instance_json
 
 if TYPE_CHECKING:
     from .catalog import Artifact
@@ -34,7 +35,7 @@ class Verified:
     uri: str
     address: str
     segment: str
-    partition: str | None
+    partition: Instance | None
     size: int
     algorithm: str
     problem: str | None = None
@@ -48,7 +49,7 @@ class Verified:
             "uri": self.uri,
             "address": self.address,
             "run": self.segment,
-            "partition": self.partition,
+            "partition": instance_json(self.partition),
             "size": self.size,
             "algorithm": self.algorithm,
             "ok": self.ok,

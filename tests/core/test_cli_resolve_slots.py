@@ -45,16 +45,16 @@ def test_airflow_slot_from_dag_at_run(cfg: Path) -> None:
 
 
 def test_airflow_map_index_task_id_and_xcom_key(cfg: Path) -> None:
-    """A mapped instance (``<dag>@<map_index>``), a task id that is no Python name, an XCom key and format."""
+    """A mapped instance (``(dag, map_index)``, ``<dag>@<map_index>`` on disk), a task id that is no Python name, an XCom key and format."""
     out = resolve(
         cfg, "fsmirror/dags/etl.py::load-orders", "--airflow", "-r", f"daily_etl@{AIRFLOW_RUN}",
         "--map-index", "2", "--output-name", "rows", "--format", "json",
     )
-    assert out == f"s3://test.bucket/fsmirror/dags/etl/daily_etl@{ENCODED_RUN}/load-orders/daily_etl~402/rows.json"
+    assert out == f"s3://test.bucket/fsmirror/dags/etl/daily_etl@{ENCODED_RUN}/load-orders/daily_etl@2/rows.json"
     fm = FSMirror(str(cfg), mirror="fsmirror")
     assert out == fm.mirror_full_output(
         CodeAddress(("fsmirror", "dags", "etl.py"), "load-orders"),
-        run_id=("daily_etl", AIRFLOW_RUN), partition="daily_etl@2", output_name="rows", output_format="json",
+        run_id=("daily_etl", AIRFLOW_RUN), partition=("daily_etl", "2"), output_name="rows", output_format="json",
     )
     # --map-index -1 is Airflow's "not mapped"
     unmapped = resolve(cfg, "fsmirror/dags/etl.py::export", "--airflow", "-r", "d@r", "--map-index", "-1")
@@ -78,8 +78,8 @@ def test_json_names_the_slot(cfg: Path) -> None:
         "-r", "d@r1", "--map-index", "0", "--output-name", "rows", "--json",
     )
     data = json.loads(r.stdout)
-    assert data["run_id"] == ["d", "r1"] and data["partition"] == "d@0" and data["run_segment"] == "d@r1"
-    assert data["full_output"] == "s3://test.bucket/fsmirror/dags/etl/d@r1/export/d~400/rows.parquet"
+    assert data["run_id"] == ["d", "r1"] and data["partition"] == ["d", "0"] and data["run_segment"] == "d@r1"
+    assert data["full_output"] == "s3://test.bucket/fsmirror/dags/etl/d@r1/export/d@0/rows.parquet"
     assert data["full"] == "s3://test.bucket/fsmirror/dags/etl/d@r1/export/d~400"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._app import cli, fails_cleanly, open_mirror, print_json, run_option
+from ._app import cli, fails_cleanly, open_mirror, partition_option, print_json, run_option
 
 
 @cli.command()
@@ -53,7 +53,11 @@ def lineage(
     fm = open_mirror(ctx, mirror)
     where = {}
     if "::" in target:
-        where = {"run_id": run_option(run_id), "partition": partition, "output_name": output_name}
+        where = {
+            "run_id": run_option(run_id),
+            "partition": partition_option(partition),
+            "output_name": output_name,
+        }
     elif partition is not None or output_name is not None or run_id != "latest":
         raise click.UsageError("--run-id, --partition and --output-name go with an ADDRESS, not a URI")
     start = resolve(fm, target, **where)

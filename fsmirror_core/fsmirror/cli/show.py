@@ -8,7 +8,8 @@ from typing import Any
 import click
 
 from ..errors import NotAnArtifactError
-from ._app import cli, fails_cleanly, human_size, open_mirror, print_json, run_option
+from ..identity import instance_from_json, instance_label
+from ._app import cli, fails_cleanly, human_size, open_mirror, partition_option, print_json, run_option
 
 # What an orchestrator's record calls its ids, in the order a person looks for them.
 _ID_KEYS = (
@@ -45,7 +46,8 @@ def _inputs(inputs: list[dict[str, Any]]) -> list[str]:
     out = []
     for i in inputs:
         h = i.get("hash") or {}
-        part = f" partition={i['partition']}" if i.get("partition") is not None else ""
+        inst = instance_label(instance_from_json(i.get("partition")))
+        part = f" partition={inst}" if inst is not None else ""
         digest = f"  {h.get('algorithm')}:{str(h.get('digest'))[:12]}" if h else ""
         out.append(f"{i.get('address') or i.get('uri')} run {i.get('run')}{part}{digest}")
     return out
@@ -85,7 +87,9 @@ def show(
     """
     fm = open_mirror(ctx, mirror)
     try:
-        found = fm.lookup(target, run_id=run_option(run_id), partition=partition, output_name=output_name)
+        found = fm.lookup(
+            target, run_id=run_option(run_id), partition=partition_option(partition), output_name=output_name
+        )
     except NotAnArtifactError as e:
         raise NotAnArtifactError(_cli_hint(e), kind=e.kind, subject=e.subject, choices=e.choices) from e
     man = found.manifest.to_json()
@@ -109,7 +113,7 @@ def show(
         ("source", code.get("source_file")),
         ("source blob", f"{blob}  (git log --all --find-object={blob})" if blob else None),
         ("source sha256", code.get("source_sha256")),
-        ("partition", man.get("partition")),
+        ("partition", instance_label(instance_from_json(man.get("partition")))),
         ("output", man.get("output_name") if man.get("output_name") != fm.settings.output_name else None),
         (
             "format",

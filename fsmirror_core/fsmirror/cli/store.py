@@ -7,7 +7,8 @@ from typing import Any
 import click
 
 from .. import FSMirror
-from ._app import cli, fails_cleanly, human_size, open_mirror, print_json, wants_json
+from ..identity import instance_json, instance_label
+from ._app import cli, fails_cleanly, human_size, open_mirror, partition_option, print_json, wants_json
 
 
 @cli.command()
@@ -68,6 +69,7 @@ def resolve(
     from ..address import CodeAddress
 
     fm = open_mirror(ctx, mirror)
+    instance: Any = partition_option(partition)
     parts = run_id
     if airflow and len(run_id) == 1:
         dag, sep, run = run_id[0].partition("@")  # a DAG id never holds '@'
@@ -77,9 +79,9 @@ def resolve(
     if airflow:
         if len(parts) != 2:
             raise click.BadParameter("--airflow takes -r DAG_ID@RUN_ID (or -r DAG_ID -r RUN_ID)")
-        if partition is None:
-            # the XCom backend's series: the DAG id, <dag_id>@<map_index> for a mapped instance
-            partition = parts[0] if map_index is None or map_index < 0 else f"{parts[0]}@{map_index}"
+        if instance is None:
+            # the XCom backend's instance: the DAG id, and the map index of a mapped task
+            instance = parts[0] if map_index is None or map_index < 0 else (parts[0], str(map_index))
     elif map_index is not None:
         raise click.BadParameter("--map-index is Airflow's: give --airflow too")
     rid: Any = None if not parts else parts[0] if len(parts) == 1 else tuple(parts)
@@ -88,7 +90,7 @@ def resolve(
         # Airflow task ids ('load-orders') are not Python names: a task id after the DAG file
         path, _, name = address.rpartition("::")
         obj = CodeAddress(tuple(p for p in path.replace("\\", "/").split("/") if p), name)
-    kw: dict[str, Any] = {"with_id": not no_id, "run_id": rid, "partition": partition}
+    kw: dict[str, Any] = {"with_id": not no_id, "run_id": rid, "partition": instance}
     out_kw: dict[str, Any] = {**kw, "output_name": output_name, "output_format": output_format}
     if as_json:
         chosen = rid if rid is not None else fm.run_id
@@ -98,7 +100,7 @@ def resolve(
                 "mirror": fm.mirror,
                 "run_id": list(chosen) if isinstance(chosen, tuple) else chosen,
                 "run_segment": fm.run_segment(chosen),
-                "partition": partition,
+                "partition": instance_json(instance),
                 "relative": fm.mirror_relative(obj, **kw),
                 "full": fm.mirror_full(obj, **kw),
                 "relative_output": fm.mirror_relative_output(obj, **out_kw),
@@ -121,7 +123,9 @@ def tree(fm: FSMirror, artifacts: list[Any], totals: dict[Any, int] | None = Non
         node = modules.get(module)
         if node is None:
             node = modules[module] = tree.add(f"[bold blue]{module}[/]")
-        label = qualname + (f" [dim]partition[/] {partition}" if partition is not None else "")
+        label = qualname + (
+            f" [dim]partition[/] {instance_label(partition)}" if partition is not None else ""
+        )
         if output != fm.settings.output_name:
             label += f" [dim]output[/] {output}"
         total = (totals or {}).get((module, qualname, partition, output), len(runs))
@@ -202,7 +206,7 @@ def runs(ctx: click.Context, address: str, mirror: str | None, as_json: bool) ->
         click.echo(f"no committed runs of {address} in mirror {fm.mirror!r}")
         return
     for a in artifacts:
-        extra = (f"  partition={a.partition}" if a.partition is not None else "") + (
+        extra = (f"  partition={instance_label(a.partition)}" if a.partition is not None else "") + (
             f"  output={a.output_name}" if a.output_name != fm.settings.output_name else ""
         )
         mark = "  latest" if a.latest else ""
@@ -255,7 +259,9 @@ def gc(
     done: list[dict[str, Any]] = []
     if dry_run or total == 0:
         done = [
-            {"address": c, "partition": p, "output_name": o, "run_id": r} for c, p, o, d in plan for r in d
+            {"address": c, "partition": instance_json(p), "output_name": o, "run_id": r}
+            for c, p, o, d in plan
+            for r in d
         ]
     else:
         with progress("deleting old runs", quiet=as_json) as bar:
@@ -268,7 +274,14 @@ def gc(
                     output_name=output,
                     on_delete=lambda _r: bar.advance(),
                 ):
-                    done.append({"address": code, "partition": partition, "output_name": output, "run_id": r})
+                    done.append(
+                        {
+                            "address": code,
+                            "partition": instance_json(partition),
+                            "output_name": output,
+                            "run_id": r,
+                        }
+                    )
     if as_json:
         print_json({"dry_run": dry_run, "deleted": done})
         return
