@@ -80,7 +80,7 @@ def test_json_names_the_slot(cfg: Path) -> None:
     data = json.loads(r.stdout)
     assert data["run_id"] == ["d", "r1"] and data["partition"] == ["d", "0"] and data["run_segment"] == "d@r1"
     assert data["full_output"] == "s3://test.bucket/fsmirror/dags/etl/d@r1/export/d@0/rows.parquet"
-    assert data["full"] == "s3://test.bucket/fsmirror/dags/etl/d@r1/export/d~400"
+    assert data["full"] == "s3://test.bucket/fsmirror/dags/etl/d@r1/export/d@0"
 
 
 @pytest.mark.parametrize(
