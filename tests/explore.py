@@ -103,6 +103,11 @@ def _ow(actor: str, run: str, size: int) -> OpSpec:
     return OpSpec("overwrite", run, data(actor, run, size))
 
 
+def _retry(actor: str, run: str, attempt: int, size: int) -> OpSpec:
+    """A later attempt of a committed run: its bytes say which attempt wrote them (store_model.attempt_of)."""
+    return OpSpec("retry", run, data(f"{actor}#{attempt}", run, size), attempt=attempt)
+
+
 SCENARIOS: dict[str, list[Scenario]] = {
     "write/write": [
         Scenario(
@@ -176,6 +181,36 @@ SCENARIOS: dict[str, list[Scenario]] = {
             "read of latest while it is overwritten",
             _setup("r0"),
             (("A", _ow("A", "r0", 90)), ("B", OpSpec("read_latest"))),
+        ),
+    ],
+    "attempt/attempt": [
+        Scenario(
+            "attempt/attempt",
+            "attempts 1 and 2 of a committed run",
+            _setup("r0", "r1"),
+            (("A", _retry("A", "r1", 1, 90)), ("B", _retry("B", "r1", 2, 130))),
+        ),
+        Scenario(
+            "attempt/attempt",
+            "two writers of attempt 1 of a committed run",
+            _setup("r0", "r1"),
+            (("A", _retry("A", "r1", 1, 90)), ("B", _retry("B", "r1", 1, 130))),
+        ),
+    ],
+    "attempt/gc": [
+        Scenario(
+            "attempt/gc",
+            "gc(keep=0) beside attempt 1 of the oldest run (which makes it the newest)",
+            _setup("r0", "r1"),
+            (("A", _retry("A", "r0", 1, 90)), ("B", OpSpec("gc", keep=0))),
+        ),
+    ],
+    "attempt/read": [
+        Scenario(
+            "attempt/read",
+            "read of a run while attempt 1 replaces it",
+            _setup("r0"),
+            (("A", _retry("A", "r0", 1, 90)), ("B", OpSpec("read", "r0"))),
         ),
     ],
     "gc/gc": [

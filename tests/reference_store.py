@@ -76,7 +76,12 @@ class RefBackend:
         self._ttl = claim_ttl
         self._bugs = bugs
 
-    def claim(self, run: str, token: str, overwrite: bool) -> str:
+    def _replaces(self, run: str, overwrite: bool, attempt: int) -> bool:
+        """An overwrite, or a later attempt of the committed run (the bucket's lock is held)."""
+        m = self._b.manifests.get(run)
+        return overwrite or (m is not None and attempt > int(m.get("attempt", 0)))
+
+    def claim(self, run: str, token: str, overwrite: bool, attempt: int = 0) -> str:
         """'ok', 'busy' (a live claim of another writer) or 'committed' (and not overwrite)."""
         b = self._b
         with b.lock:
@@ -84,7 +89,7 @@ class RefBackend:
             live = held is not None and time.monotonic() - held[1] <= self._ttl
             if live and not ("no-exclusion" in self._bugs or ("takeover" in self._bugs and overwrite)):
                 return "busy"
-            if run in b.manifests and not overwrite and "no-exclusion" not in self._bugs:
+            if run in b.manifests and not self._replaces(run, overwrite, attempt) and "no-exclusion" not in self._bugs:
                 return "committed"
             b.claims[run] = (token, time.monotonic())
             return "ok"
@@ -93,16 +98,17 @@ class RefBackend:
         with self._b.lock:
             self._b.blobs[key] = bytes(data)
 
-    def commit(self, run: str, token: str, key: str, size: int, overwrite: bool) -> None:
+    def commit(self, run: str, token: str, key: str, size: int, overwrite: bool, attempt: int = 0) -> None:
         b = self._b
         with b.lock:
             held = b.claims.get(run)
             blind = bool(self._bugs & {"no-exclusion", "takeover", "late-commit"})
             if (held is None or held[0] != token) and not blind:
                 raise ClaimLost(run)
-            if run in b.manifests and not overwrite and not blind:
+            if run in b.manifests and not self._replaces(run, overwrite, attempt) and not blind:
                 raise ClaimLost(run)
             b.manifests[run] = {
+                "attempt": attempt,
                 "run": {"segment": run},
                 "key": key,
                 "size": size,
@@ -188,11 +194,18 @@ class RefMirror:
         return self._proto.backend
 
     def write(
-        self, obj: Any, value: bytes, *, run_id: str, format: str | None = None, overwrite: bool = False
+        self,
+        obj: Any,
+        value: bytes,
+        *,
+        run_id: str,
+        format: str | None = None,
+        overwrite: bool = False,
+        attempt: int = 0,
     ) -> str:
         b, token = self._b, uuid.uuid4().hex
         try:
-            got = b.claim(run_id, token, overwrite)
+            got = b.claim(run_id, token, overwrite, attempt)
         except OSError as e:
             raise StorageError(f"cannot claim {run_id}: {e}") from e
         if got == "busy":
@@ -205,7 +218,7 @@ class RefMirror:
             key = f"{run_id}/{token}"
             b.put(key, value)
             try:
-                b.commit(run_id, token, key, len(value), overwrite)
+                b.commit(run_id, token, key, len(value), overwrite, attempt)
             except ClaimLost:
                 raise ArtifactExistsError(
                     f"{run_id}: the claim went stale and another writer committed"

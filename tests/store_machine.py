@@ -147,6 +147,7 @@ def make_machine(
             self.ctl = Controller()
             install(self.fm, self.ctl)
             self.model: dict[str, bytes] = {}
+            self.attempts: dict[str, int] = {}  # run -> the attempt its committed bytes came from
             self.order: list[str] = []
             self.damaged: set[str] = set()
             self.hints_tampered = False
@@ -179,8 +180,9 @@ def make_machine(
         def _claim_may_block(self, run: str) -> bool:
             return time.monotonic() < self.claims.get(run, 0.0)
 
-        def _commit(self, run: str, value: bytes) -> None:
+        def _commit(self, run: str, value: bytes, attempt: int = 0) -> None:
             self.model[run] = value
+            self.attempts[run] = attempt
             if run in self.order:
                 self.order.remove(run)
             self.order.append(run)
@@ -255,6 +257,35 @@ def make_machine(
         @rule(run=st.sampled_from(RUNS), raw=st.binary(max_size=48))
         def overwrite(self, run: str, raw: bytes) -> None:
             self._write(run, self._value(raw), True, "overwrite")
+
+        @rule(run=st.sampled_from(RUNS), raw=st.binary(max_size=48), later=st.integers(0, 2))
+        def retry(self, run: str, raw: bytes, later: int) -> None:
+            """A later attempt of a run replaces the earlier one's commit; the same attempt is refused."""
+            from fsmirror import ArtifactExistsError
+
+            counts.rule("retry")
+            value = self._value(raw)
+            committed = self.attempts.get(run) if run in self.model else None
+            attempt = (committed or 0) + later  # later=0 over a committed run: the same attempt again
+            blocked_ok = self._claim_may_block(run)
+            try:
+                self.fm.write(ADDR, value, run_id=run, format="bytes", attempt=attempt)
+            except ArtifactExistsError as e:
+                if committed is not None and attempt <= committed:
+                    return  # the same or an earlier attempt never replaces
+                if blocked_ok:
+                    return  # a dead writer's claim, still fresh
+                raise Broken(
+                    f"attempts: write({run}, attempt={attempt}) refused over "
+                    f"{'nothing' if committed is None else f'attempt {committed}'}: {e}{self._after()}"
+                ) from e
+            except Exception as e:
+                raise Broken(
+                    f"G5: write({run}, attempt={attempt}) raised {type(e).__name__}: {e}{self._after()}"
+                ) from e
+            if committed is not None and attempt <= committed:
+                raise Broken(f"attempts: attempt {attempt} of {run} replaced attempt {committed}")
+            self._commit(run, value, attempt)
 
         @rule(run=st.sampled_from(RUNS))
         def delete(self, run: str) -> None:

@@ -126,14 +126,17 @@ class Tenants:
 class OpSpec:
     """One operation an actor performs on the slot ``ADDR``."""
 
-    kind: str  # write | overwrite | delete | gc | read | read_latest
+    kind: str  # write | overwrite | retry | delete | gc | read | read_latest
     run: str | None = None
     data: bytes | None = None
     keep: int | None = None
+    attempt: int = 0  # retry: the attempt number written (docs/protocol.md, "Attempts")
 
     def __call__(self, fm: Any) -> Any:
         if self.kind == "write":
             return fm.write(ADDR, self.data, run_id=self.run, format="bytes")
+        if self.kind == "retry":
+            return fm.write(ADDR, self.data, run_id=self.run, format="bytes", attempt=self.attempt)
         if self.kind == "overwrite":
             return fm.write(ADDR, self.data, run_id=self.run, format="bytes", overwrite=True)
         if self.kind == "delete":
@@ -149,6 +152,8 @@ class OpSpec:
     def __str__(self) -> str:
         if self.kind in ("write", "overwrite"):
             return f"{self.kind}({self.run}, {len(self.data or b'')}B)"
+        if self.kind == "retry":
+            return f"write({self.run}, attempt={self.attempt}, {len(self.data or b'')}B)"
         if self.kind == "gc":
             return f"gc(keep={self.keep})"
         if self.kind == "read_latest":
@@ -157,7 +162,7 @@ class OpSpec:
 
     @property
     def writes(self) -> bool:
-        return self.kind in ("write", "overwrite")
+        return self.kind in ("write", "overwrite", "retry")
 
 
 # -- what the store holds afterwards -----------------------------------------------------------
@@ -252,6 +257,12 @@ def _newest(state: State) -> str | None:
     return state[-1][0] if state else None
 
 
+def attempt_of(data: bytes) -> int:
+    """The attempt that wrote ``data``: ``explore.data`` tags a retry's bytes ``<actor>#<attempt>:``."""
+    tag = data.split(b":", 1)[0]
+    return int(tag.rsplit(b"#", 1)[1]) if b"#" in tag else 0
+
+
 def doomed(state: State, keep: int) -> list[str]:
     """What gc(keep) deletes from ``state``: all but the ``keep`` newest, never the newest."""
     runs = _runs(state)
@@ -271,6 +282,7 @@ class Ev:
     gc: bool = False
     keep: int = 0
     deleted: tuple[str, ...] | None = None
+    attempt: int = 0  # a commit's attempt: a later one replaces the run's earlier attempt
 
 
 _UNSEEN = object()
@@ -279,13 +291,17 @@ _UNSEEN = object()
 def apply(state: State, ev: Ev) -> State | None:
     """``state`` after ``ev``, or None if ``ev`` cannot have observed what it did."""
     if ev.kind == "commit":
-        present = _get(state, ev.run) is not None  # type: ignore[arg-type]
-        if present and not ev.overwrite:
+        current = _get(state, ev.run)  # type: ignore[arg-type]
+        present = current is not None
+        # A later attempt of a committed run replaces it, as an overwrite does (never an earlier one).
+        replaces = current is not None and ev.attempt > attempt_of(current)
+        if present and not ev.overwrite and not replaces:
             return None if ev.expect == "ok" else state
         if ev.expect == "exists":
             # An overwrite that lost its compare-and-swap to another actor (a concurrent overwrite,
-            # a delete or gc in progress) raises ArtifactExistsError and changes nothing.
-            return state if ev.overwrite else None
+            # a delete or gc in progress) raises ArtifactExistsError and changes nothing. A later
+            # attempt reads the cell first as an overwrite does, so it is refused by the same.
+            return state if ev.overwrite or ev.attempt > 0 else None
         return (*((r, b) for r, b in state if r != ev.run), (ev.run, ev.data))  # type: ignore[return-value]
     if ev.kind == "delete":
         present = _get(state, ev.run) is not None  # type: ignore[arg-type]
@@ -374,7 +390,7 @@ def scripts(
     """
     op, st, err = d.op, d.status, d.error
     if op.writes:
-        commit = functools.partial(Ev, "commit", op.run, op.data, op.kind == "overwrite")
+        commit = functools.partial(Ev, "commit", op.run, op.data, op.kind == "overwrite", attempt=op.attempt)
         racing = any(o is not d and o.op.writes and o.op.run == op.run and _overlap(d, o) for o in others)
         if st == "ok":
             alts = [[commit(expect="ok")]]
@@ -616,7 +632,7 @@ def _direct(initial: Mapping[str, bytes], done: Sequence[Done], observed: Observ
             continue
         if d.op.kind in ("read", "read_latest") and d.error == "ArtifactNotFoundError":
             continue
-        tag = {"write": "G2", "overwrite": "G2", "read": "G1", "read_latest": "G1"}.get(d.op.kind, "G4")
+        tag = {"write": "G2", "overwrite": "G2", "retry": "G2", "read": "G1", "read_latest": "G1"}.get(d.op.kind, "G4")
         out.append((tag, f"{d.actor}: {d.op} raised {d.error}: {str(d.result.error)[:200]}"))
     for d in done:
         if d.status == "hung":
@@ -645,7 +661,7 @@ def _direct(initial: Mapping[str, bytes], done: Sequence[Done], observed: Observ
         none_won = len(writers) > 1 and all(
             d.status == "error" and not d.unresolved() and not d.stalled for d in writers
         )
-        if none_won and (run not in initial or all(d.op.kind == "overwrite" for d in writers)):
+        if none_won and (run not in initial or all(d.op.kind in ("overwrite", "retry") for d in writers)):
             out.append(
                 ("G2", f"racing writers of {run}: none succeeded ({', '.join(d.error for d in writers)})")
             )

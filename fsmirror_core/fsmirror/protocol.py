@@ -45,6 +45,10 @@ __all__ = ["Slot", "Series", "Store", "Run", "MTIME_GRAIN"]
 #: stores keep LastModified in whole seconds, so a write just begun can look up to 1 s old.
 MTIME_GRAIN = 1.0
 
+#: How many times a later attempt retries its compare-and-swap when earlier attempts keep
+#: committing under it (each loss means another attempt of the run committed: bounded, not a spin).
+_ATTEMPT_RACES = 4
+
 
 @dataclass(frozen=True)
 class Slot:
@@ -242,17 +246,26 @@ class Store:
                 if not (overwrite or self._replaces(draft, cell)):
                     raise self._exists_error(slot, cell)
                 self._check_owner(slot, cell)
-                try:
-                    return self._overwrite(slot, ext, draft, spool, size, digest, cell, etag)
-                except _CellChanged:
-                    # Another actor changed the cell first. Deleted (gc, delete): nothing left to
-                    # replace, so this is a fresh write; anything else won and stands.
-                    cell, etag = self._cell(slot)
-                    if cell is not None:
-                        raise ArtifactExistsError(
-                            f"{slot.dir}/{slot.output_name}.* changed while overwriting it "
-                            "(another overwrite won, or a write or delete is in progress)"
-                        ) from None
+                for _ in range(_ATTEMPT_RACES):
+                    try:
+                        return self._overwrite(slot, ext, draft, spool, size, digest, cell, etag)
+                    except _CellChanged:
+                        # Another actor changed the cell first. Deleted (gc, delete): nothing left
+                        # to replace, so this is a fresh write. An earlier attempt that committed
+                        # meanwhile is still replaced by this later one; anything else won and stands.
+                        cell, etag = self._cell(slot)
+                        if cell is None:
+                            break
+                        if not (isinstance(cell, Manifest) and not overwrite and self._replaces(draft, cell)):
+                            raise ArtifactExistsError(
+                                f"{slot.dir}/{slot.output_name}.* changed while overwriting it "
+                                "(another overwrite won, or a write or delete is in progress)"
+                            ) from None
+                else:
+                    raise ArtifactExistsError(
+                        f"{slot.dir}/{slot.output_name}.* kept changing while attempt {draft.attempt} "
+                        "replaced an earlier attempt"
+                    )
         return self._fresh(slot, ext, draft, spool, size, digest)
 
     @staticmethod
