@@ -79,16 +79,6 @@ def parse_target(target: str | None) -> tuple[str | None, str | None]:
     return path, (name or None)
 
 
-def _listing_root(fm: FSMirror, module: str | None) -> str:
-    """List as narrowly as the layout allows: under the module when the layout starts with it."""
-    if module is None:
-        return fm.base
-    tokens = fm._tokens
-    if tokens and tokens[0] == "{module}":
-        return f"{fm.base}/{module}"
-    return fm.base
-
-
 def scan(
     fm: FSMirror, target: str | None = None, *, on_progress: Callable[[int, int], None] | None = None
 ) -> list[Artifact]:
@@ -114,16 +104,16 @@ def scan_manifests(
 
     module, qualname = parse_target(target)
     if qualname is not None:
-        module = fm._resolve(f"{module}.py::{qualname}")[0]
+        module = fm.resolver.pieces(f"{module}.py::{qualname}")[0]
     elif module is not None:
         parts = module.split("/")
         root = fm.settings.root
         if root in parts:  # 'src/project/etl' -> 'project/etl', as addresses resolve
             module = "/".join(parts[len(parts) - 1 - parts[::-1].index(root) :])
-    backend = fm._protocol().backend
+    backend = fm.store.backend
     cells = [
         st.path
-        for st in backend.listing(_listing_root(fm, module))
+        for st in backend.listing(fm.resolver.listing_root(module))
         if st.path.rsplit("/", 1)[-1].startswith("_")
         and st.path.endswith(MANIFEST_SUFFIX)
         and not any(s in "/" + st.path for s in _SCRATCH)

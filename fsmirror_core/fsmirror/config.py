@@ -309,7 +309,7 @@ def _check_connect(raw: dict[str, Any], name: str) -> Check:
 
     try:
         fm = FSMirror(raw, mirror=name)
-        fm._protocol().backend.list_names(fm.base, limit=1)
+        fm.store.backend.list_names(fm.base, limit=1)
     except FSMirrorError as e:
         return Check("store", False, str(e))
     return Check("store", True, f"listed {fm.base}")

@@ -180,7 +180,7 @@ def manifest_at(fm: FSMirror, uri: str) -> Manifest | None:
     stem = filename.rpartition(".")[0] or filename
     if not directory or not stem or stem.startswith("_"):
         return None
-    backend = fm._protocol().backend
+    backend = fm.store.backend
     try:
         backend.check_inside(directory)
     except FSMirrorError:

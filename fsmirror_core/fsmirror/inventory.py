@@ -45,7 +45,7 @@ def committed(fm: FSMirror) -> list[Committed]:
     out: list[Committed] = []
     for _, man, _ in scan_manifests(fm):
         try:
-            slot = fm._slot(man.address, man.run_id, man.partition, man.output_name or None)
+            slot = fm.resolver.slot_of(man)
             if slot.data(man.format) != man.uri:
                 raise FSMirrorError(f"its fields derive another artifact ({slot.data(man.format)})")
         except (FSMirrorError, ValueError) as e:

@@ -355,4 +355,4 @@ def open_steps() -> tuple[Scope, ...]:
 
 def job_of(fm: FSMirror, obj: Any) -> str:
     """The code address manifests record for ``obj`` (``pkg/mod.py::Name``): a scope's ``job``."""
-    return str(fm._code_address(obj))
+    return str(fm.resolver.address(obj))

@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 from . import names
 from .errors import ArtifactNotFoundError, FSMirrorError, NotAnArtifactError, ResolveError, StorageError
-from .identity import Instance, instance_label, instance_sort_key, parse_instance_segment
+from .identity import Instance, instance_label, instance_sort_key
 from .layout import base_uri
-from .runid import RunId, decode_run_id
+from .runid import RunId
 
 if TYPE_CHECKING:
     from .inventory import Committed
@@ -134,7 +134,7 @@ def _by_address(
     try:
         if run_id == "latest" and not _may_have_runs(fm, target, partition, output_name):
             raise ArtifactNotFoundError(f"no committed run of {target}")
-        slot, man, _ = fm._find(target, run_id, partition, output_name)
+        slot, man, _ = fm.find(target, run_id, partition, output_name)
     except ArtifactNotFoundError as e:
         _diagnose_address(fm, target, run_id, partition, output_name, e)
         raise  # pragma: no cover - _diagnose_address always raises
@@ -147,12 +147,12 @@ def _may_have_runs(fm: FSMirror, target: str, partition: Instance | None, output
     would litter the store."""
     from .catalog import scan
 
-    if not fm._protocol().backend.local:
+    if not fm.store.backend.local:
         return True
     series = fm.mirror_full(target, with_id=False, partition=partition)
-    if os.path.exists(names.pointer_file(series, fm._out_name(output_name))):
+    if os.path.exists(names.pointer_file(series, fm.resolver.output_name(output_name))):
         return True
-    out = fm._out_name(output_name)
+    out = fm.resolver.output_name(output_name)
     return any(a.output_name == out and a.partition == partition for a in scan(fm, target))
 
 
@@ -174,9 +174,9 @@ def _diagnose_address(
     from .catalog import scan
 
     arts = scan(fm, target)
-    address = str(fm._code_address(target))
+    address = str(fm.resolver.address(target))
     if not arts:
-        module = fm._resolve(target)[0]
+        module = fm.resolver.pieces(target)[0]
         qualname = target.rpartition("::")[2]
         known = sorted({a.qualname for a in scan(fm, module + ".py") if a.module == module})
         close = difflib.get_close_matches(qualname, known, n=3, cutoff=0.6)
@@ -470,7 +470,7 @@ def _in_store(fm: FSMirror, target: str, path: str, form: str) -> Found:
             subject=target,
         )
     try:
-        found = fm._slot_for_uri(path)
+        found = fm.visible_at(path)
     except StorageError:  # a damaged cell (said below); a failing store fails again there
         found = None
     if found is not None:
@@ -481,7 +481,7 @@ def _in_store(fm: FSMirror, target: str, path: str, form: str) -> Found:
 
 
 def _pointer_run(fm: FSMirror, path: str) -> str:
-    blob = fm._protocol().backend.get(path)
+    blob = fm.store.backend.get(path)
     if blob is None:
         return ""
     try:
@@ -493,7 +493,7 @@ def _pointer_run(fm: FSMirror, path: str) -> str:
 def _manifest_file(fm: FSMirror, target: str, path: str) -> None:
     from .record import Manifest, Pending, parse_cell
 
-    blob = fm._protocol().backend.get(path)
+    blob = fm.store.backend.get(path)
     if blob is None:
         raise NotAnArtifactError(f"nothing at {target}", kind="missing", subject=target)
     try:
@@ -518,37 +518,10 @@ def _manifest_file(fm: FSMirror, target: str, path: str) -> None:
     )
 
 
-def _fits_layout(fm: FSMirror, path: str, out: str) -> tuple[str, str] | None:
-    """(address, run segment) of the slot whose data file would be ``path``, if any would."""
-    parts = path[len(fm.base) :].strip("/").split("/")
-    tokens = fm._tokens
-    ext = parts[-1].rpartition(".")[2]
-    for with_partition in (False, True):
-        body = parts[:-1][: len(parts) - 1 - with_partition]
-        mlen = len(body) - (len(tokens) - 1)
-        if mlen < 1:
-            continue
-        got: dict[str, str] = {}
-        i = 0
-        for t in tokens:
-            n = mlen if t == "{module}" else 1
-            got[t] = "/".join(body[i : i + n])
-            i += n
-        partition = parse_instance_segment(parts[-2]) if with_partition else None
-        address = f"{got['{module}']}.py::{got['{name}']}"
-        try:
-            slot = fm._slot(address, decode_run_id(got["{run_id}"]), partition, out)
-        except (FSMirrorError, ValueError):
-            continue
-        if slot.data(ext) == path:
-            return address, slot.segment
-    return None
-
-
 def _explain_uncommitted(fm: FSMirror, target: str, path: str, out: str) -> None:
     from .record import Manifest, Pending, parse_cell
 
-    backend = fm._protocol().backend
+    backend = fm.store.backend
     directory = path.rpartition("/")[0]
     cell_path = names.manifest_file(directory, out)
     inside = [s.path for s in backend.listing(path)]
@@ -563,7 +536,8 @@ def _explain_uncommitted(fm: FSMirror, target: str, path: str, out: str) -> None
     if backend.head(path) is None:
         raise NotAnArtifactError(f"nothing at {path}", kind="missing", subject=target)
     blob = backend.get(cell_path)
-    fits = _fits_layout(fm, path, out)
+    located = fm.resolver.locate(path)
+    fits = None if located is None else (located.identity.address, located.identity.run_segment)
     if blob is None:
         if fits is not None:
             raise NotAnArtifactError(
@@ -592,7 +566,7 @@ def _explain_uncommitted(fm: FSMirror, target: str, path: str, out: str) -> None
         )
     if isinstance(cell, Manifest):
         try:
-            slot = fm._slot(cell.address, cell.run_id, cell.partition, cell.output_name or None)
+            slot = fm.resolver.slot_of(cell)
         except FSMirrorError:
             slot = None
         if slot is not None and slot.manifest == cell_path:

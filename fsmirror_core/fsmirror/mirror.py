@@ -25,14 +25,13 @@ from .errors import (
     ResolveError,
     StorageError,
 )
-from .identity import Instance, check_attempt, check_instance, instance_segment
-from .layout import base_uri, check_segment, compile_layout, module_path, output_file, relative_path
+from .identity import Instance, check_attempt, check_instance
+from .layout import base_uri, compile_layout
+from .resolver import Resolver
 from .runid import (
     ID_METHODS,
     RunId,
-    decode_run_id,
     encode_run_id,
-    encode_segment,
     env_run_id,
     generate_run_id,
 )
@@ -41,7 +40,7 @@ if TYPE_CHECKING:
     from ._schema import Config, Mirror, Sender
     from .hashing import HashingWriter
     from .lookup import Found
-    from .protocol import Run, Series, Slot, Store
+    from .protocol import Run, Slot, Store
     from .record import Input, Manifest
 
 #: What ``write(inputs=...)`` takes: a manifest (or its JSON), an Input record, or a URI.
@@ -111,12 +110,18 @@ class FSMirror:
         env = env_run_id()
         self.run_id: str = env or generate_run_id(id_method)
         self.run_id_source: str = "env" if env else "generated"
-        self._run_seg = encode_run_id(self.run_id)
-        self._take_last = take_last_instance
-        self._tokens = compile_layout(self.settings.layout)
         st = self.config.storage
         self.base: str = base_uri(st.provider, st.tenant, st.namespace, self.settings.prefix)
-        self._pieces: dict[Any, tuple[str, str]] = {}
+        self.resolver: Resolver = Resolver(
+            base=self.base,
+            tokens=compile_layout(self.settings.layout),
+            root=self.settings.root,
+            take_last=take_last_instance,
+            output_name=self.settings.output_name,
+            output_format=self.settings.output_format,
+            default_run_segment=encode_run_id(self.run_id),
+        )
+        """Code -> identity -> slot and series, and back: this mirror's path rules (public, typed)."""
         self._rel_cache: dict[Any, str] = {}
         self._full_cache: dict[Any, str] = {}
         self._rel_out_cache: dict[Any, str] = {}
@@ -148,43 +153,9 @@ class FSMirror:
         """The code address of ``obj`` (function, class, instance, method or string)."""
         return address_of(obj)
 
-    def _resolve(self, obj: Any) -> tuple[str, str]:
-        """(module path under the root, name), cached per object."""
-        try:
-            return self._pieces[obj]
-        except (KeyError, TypeError):
-            pass
-        addr = address_of(obj)
-        module = module_path(addr, self.settings.root, last=self._take_last)
-        pieces = (module, check_segment(addr.qualname, "name"))
-        try:
-            self._pieces[obj] = pieces
-        except TypeError:  # unhashable instance: resolved each call
-            pass
-        return pieces
-
     def run_segment(self, run_id: RunId | None = None) -> str:
         """The encoded run slot for ``run_id`` (this instance's run id when None)."""
-        return self._run_seg if run_id is None else encode_run_id(run_id)
-
-    def _relative(self, obj: Any, with_id: bool, run_id: RunId | None, partition: Instance | None) -> str:
-        module, name = self._resolve(obj)
-        seg = (self._run_seg if run_id is None else encode_run_id(run_id)) if with_id else None
-        rel = relative_path(self._tokens, module, seg, name)
-        inst = instance_segment(partition)
-        return rel if inst is None else f"{rel}/{inst}"
-
-    def _output(self, output_name: str | None, output_format: str | None) -> str:
-        name = self.settings.output_name if output_name is None else output_name
-        fmt = self.settings.output_format if output_format is None else output_format
-        if output_name is not None:
-            encode_segment(name, what="output name")
-            check_segment(name, "output name")  # the name goes into the path as given, unescaped
-            if name.startswith("_") or "." in name:
-                raise ResolveError(f"output name {name!r} must not start with '_' or contain '.'")
-        if output_format is not None and (not fmt.isalnum() or not fmt.isascii()):
-            raise ResolveError(f"output format {fmt!r} must be letters and digits, e.g. 'parquet'")
-        return output_file(name, fmt)
+        return self.resolver.run_segment(run_id)
 
     @staticmethod
     def _cached(cache: dict[Any, str], obj: Any, value: str) -> str:
@@ -209,8 +180,8 @@ class FSMirror:
             try:
                 return self._rel_cache[obj]
             except (KeyError, TypeError):
-                return self._cached(self._rel_cache, obj, self._relative(obj, True, None, None))
-        return self._relative(obj, with_id, run_id, partition)
+                return self._cached(self._rel_cache, obj, self.resolver.relative(obj, True, None, None))
+        return self.resolver.relative(obj, with_id, run_id, partition)
 
     def mirror_full(
         self,
@@ -225,9 +196,9 @@ class FSMirror:
             try:
                 return self._full_cache[obj]
             except (KeyError, TypeError):
-                value = f"{self.base}/{self._relative(obj, True, None, None)}"
+                value = f"{self.base}/{self.resolver.relative(obj, True, None, None)}"
                 return self._cached(self._full_cache, obj, value)
-        return f"{self.base}/{self._relative(obj, with_id, run_id, partition)}"
+        return f"{self.base}/{self.resolver.relative(obj, with_id, run_id, partition)}"
 
     def mirror_relative_output(
         self,
@@ -250,9 +221,11 @@ class FSMirror:
             try:
                 return self._rel_out_cache[obj]
             except (KeyError, TypeError):
-                value = f"{self._relative(obj, True, None, None)}/{self._output(None, None)}"
+                value = (
+                    f"{self.resolver.relative(obj, True, None, None)}/{self.resolver.output_file(None, None)}"
+                )
                 return self._cached(self._rel_out_cache, obj, value)
-        return f"{self._relative(obj, with_id, run_id, partition)}/{self._output(output_name, output_format)}"
+        return f"{self.resolver.relative(obj, with_id, run_id, partition)}/{self.resolver.output_file(output_name, output_format)}"
 
     def mirror_full_output(
         self,
@@ -275,10 +248,10 @@ class FSMirror:
             try:
                 return self._full_out_cache[obj]
             except (KeyError, TypeError):
-                value = f"{self.base}/{self._relative(obj, True, None, None)}/{self._output(None, None)}"
+                value = f"{self.base}/{self.resolver.relative(obj, True, None, None)}/{self.resolver.output_file(None, None)}"
                 return self._cached(self._full_out_cache, obj, value)
-        rel = self._relative(obj, with_id, run_id, partition)
-        return f"{self.base}/{rel}/{self._output(output_name, output_format)}"
+        rel = self.resolver.relative(obj, with_id, run_id, partition)
+        return f"{self.base}/{rel}/{self.resolver.output_file(output_name, output_format)}"
 
     # -- storage -----------------------------------------------------------------
     #
@@ -297,46 +270,16 @@ class FSMirror:
         return self._store
 
     @property
+    def store(self) -> Store:
+        """The commit protocol over this mirror's backend (``docs/protocol.md``): what reads and
+        writes go through. Tools read cells through it (``store.visible(slot)``), never raw files."""
+        return self._protocol()
+
+    @property
     def filesystem(self) -> Any:
         """The fsspec filesystem artifacts are stored on."""
         self._protocol()
         return self._fs
-
-    def _out_name(self, output_name: str | None) -> str:
-        if output_name is None:
-            return self.settings.output_name
-        self._output(output_name, None)  # validates
-        return output_name
-
-    def _slot(self, obj: Any, run_id: RunId, partition: Instance | None, output_name: str | None) -> Slot:
-        from .protocol import Slot
-
-        return Slot(
-            self.mirror_full(obj, run_id=run_id, partition=partition),
-            self.mirror_full(obj, with_id=False, partition=partition),
-            self._out_name(output_name),
-            self.run_segment(run_id),
-            str(self._code_address(obj)),
-        )
-
-    def _code_address(self, obj: Any) -> CodeAddress:
-        """The address as the manifest records it: the module path under the root, then the name."""
-        module, name = self._resolve(obj)
-        parts = module.split("/")
-        return CodeAddress((*parts[:-1], parts[-1] + ".py"), name)
-
-    def _series(self, obj: Any, partition: Instance | None, output_name: str | None) -> Series:
-        from .protocol import Series
-
-        out = self._out_name(output_name)
-        prefix, after = self._run_listing(obj, partition, out)
-        return Series(
-            self.mirror_full(obj, with_id=False, partition=partition),
-            out,
-            str(self._code_address(obj)),
-            lambda seg: self._slot(obj, decode_run_id(seg), partition, output_name),
-            (prefix, after),
-        )
 
     def write(
         self,
@@ -465,8 +408,8 @@ class FSMirror:
             raise ResolveError(f"run id {rid!r} is reserved: read(run_id='latest') means the newest run")
         source = run_source or ("argument" if run_id is not None else self.run_id_source)
         partition = check_instance(partition)
-        slot = self._slot(obj, rid, partition, output_name)
-        module, _ = self._resolve(obj)
+        slot = self.resolver.slot(obj, rid, partition, output_name)
+        module, _ = self.resolver.pieces(obj)
         draft = build_manifest(
             address=self.address(obj),
             module=module,
@@ -508,7 +451,7 @@ class FSMirror:
             got = getattr(x, "manifest", None)  # a WriteResult carries its manifest
             if got is not None:
                 return Input.of(got)
-            found = self._slot_for_uri(x)
+            found = self.visible_at(x)
             if found is None:
                 raise ArtifactNotFoundError(f"input {x} is not a committed artifact of this mirror")
             return Input.of(found[1])
@@ -541,12 +484,20 @@ class FSMirror:
             key=key,
         )
 
-    def _find(
-        self, obj: Any, run_id: RunId | None, partition: Instance | None, output_name: str | None
+    def find(
+        self,
+        obj: Any,
+        run_id: RunId | None = "latest",
+        partition: Instance | None = None,
+        output_name: str | None = None,
     ) -> tuple[Slot, Manifest, str]:
-        """The slot, visible manifest and data path a read of ``run_id`` (or "latest") finds."""
+        """The slot, visible manifest and data path a read of ``run_id`` (or "latest") finds.
+
+        What ``read`` reads, without reading the bytes: adapters and tools locate an artifact
+        through this (``ArtifactNotFoundError`` when nothing is committed there).
+        """
         if run_id == "latest":
-            got = self._protocol().latest(self._series(obj, partition, output_name))
+            got = self._protocol().latest(self.resolver.series(obj, partition, output_name))
             if got is None:
                 where = self.mirror_full(obj, with_id=False, partition=partition)
                 raise ArtifactNotFoundError(
@@ -554,9 +505,9 @@ class FSMirror:
                     "or pass run_id=..."
                 )
             run, man, path = got
-            return self._slot(obj, run.run_id, partition, output_name), man, path
+            return self.resolver.slot(obj, run.run_id, partition, output_name), man, path
         rid = self.run_id if run_id is None else run_id
-        slot = self._slot(obj, rid, partition, output_name)
+        slot = self.resolver.slot(obj, rid, partition, output_name)
         man, path = self._visible(slot, rid)
         return slot, man, path
 
@@ -605,7 +556,7 @@ class FSMirror:
         output_name: str | None = None,
     ) -> dict[str, Any]:
         """The manifest of ``obj``'s committed artifact for a run (default: the latest)."""
-        return self._find(obj, run_id, partition, output_name)[1].to_json()
+        return self.find(obj, run_id, partition, output_name)[1].to_json()
 
     def read(
         self,
@@ -617,7 +568,7 @@ class FSMirror:
         format: str | None = None,
     ) -> Any:
         """Read ``obj``'s artifact for a run (default: the latest), whatever format it fell back to."""
-        return self._read_settled(lambda: self._find(obj, run_id, partition, output_name)[1:], format)
+        return self._read_settled(lambda: self.find(obj, run_id, partition, output_name)[1:], format)
 
     def _read_settled(self, find: Callable[[], tuple[Manifest, str]], format: str | None = None) -> Any:
         """Load what ``find`` names; when the bytes do not match, look again before calling it damage.
@@ -651,8 +602,13 @@ class FSMirror:
         if step is not None:
             step.note_read(man)
 
-    def _slot_for_uri(self, uri: str) -> tuple[Slot, Manifest, str] | None:
-        """The committed artifact whose derived path is exactly ``uri``, found from its manifest."""
+    def visible_at(self, uri: str) -> tuple[Slot, Manifest, str] | None:
+        """The committed artifact whose derived path is exactly ``uri``, found from its manifest.
+
+        The one reader rule for a URI: the manifest beside ``uri`` must derive exactly that
+        path from its own fields (a tampered or foreign manifest names nothing), and what a
+        reader sees there is the protocol's (mid-overwrite: the previous run). None otherwise.
+        """
         from .record import Manifest, parse_cell
 
         directory, _, filename = uri.rpartition("/")
@@ -669,7 +625,7 @@ class FSMirror:
         if man is None:
             return None
         try:  # the manifest's own fields must derive exactly this path: a tampered one names nothing
-            slot = self._slot(man.address, man.run_id, man.partition, man.output_name or None)
+            slot = self.resolver.slot_of(man)
         except FSMirrorError:
             return None
         got = store.visible_in(cell, slot)
@@ -702,7 +658,7 @@ class FSMirror:
 
     def manifest_uri(self, uri: str) -> dict[str, Any]:
         """The manifest of the committed artifact at ``uri`` (as returned by :meth:`write`)."""
-        found = self._slot_for_uri(uri)
+        found = self.visible_at(uri)
         if found is None:
             raise ArtifactNotFoundError(f"no committed artifact at {uri}")
         return found[1].to_json()
@@ -711,7 +667,7 @@ class FSMirror:
         """Read the committed artifact at ``uri`` (as returned by :meth:`write`)."""
 
         def find() -> tuple[Manifest, str]:
-            found = self._slot_for_uri(uri)
+            found = self.visible_at(uri)
             if found is None:
                 raise ArtifactNotFoundError(f"no committed artifact at {uri}")
             return found[1], found[2]
@@ -727,7 +683,7 @@ class FSMirror:
         output_name: str | None = None,
     ) -> BinaryIO:
         """A binary reader over ``obj``'s committed artifact for a run (its size checked)."""
-        _, man, path = self._find(obj, run_id, partition, output_name)
+        _, man, path = self.find(obj, run_id, partition, output_name)
         reader = self._protocol().open_verified(man, path, self.settings.verify)
         self._note_read(man)
         return reader
@@ -741,7 +697,7 @@ class FSMirror:
         output_name: str | None = None,
     ) -> str:
         """The committed artifact's actual URI (its extension may show a fallback format)."""
-        slot, man, _ = self._find(obj, run_id, partition, output_name)
+        slot, man, _ = self.find(obj, run_id, partition, output_name)
         return slot.data(man.format)
 
     def exists(
@@ -757,7 +713,7 @@ class FSMirror:
             return self.latest(obj, partition=partition, output_name=output_name) is not None
         rid = self.run_id if run_id is None else run_id
         try:
-            return self._protocol().exists(self._slot(obj, rid, partition, output_name))
+            return self._protocol().exists(self.resolver.slot(obj, rid, partition, output_name))
         except StorageError as e:
             if type(e) is StorageError and "damaged" in str(e):
                 return False
@@ -767,37 +723,20 @@ class FSMirror:
         self, obj: Any, *, partition: Instance | None = None, output_name: str | None = None
     ) -> RunId | None:
         """The newest committed run of ``obj``: one verified hint, so constant cost however many runs."""
-        got = self._protocol().latest(self._series(obj, partition, output_name))
+        got = self._protocol().latest(self.resolver.series(obj, partition, output_name))
         return None if got is None else got[0].run_id
-
-    def _run_listing(self, obj: Any, partition: Instance | None, out: str) -> tuple[str, tuple[str, ...]]:
-        """(the URI to list under, the path parts expected after the run segment)."""
-        module, name = self._resolve(obj)
-        i = self._tokens.index("{run_id}")
-
-        def fill(t: str) -> str:
-            return module if t == "{module}" else name if t == "{name}" else t
-
-        before = "/".join(fill(t) for t in self._tokens[:i])
-        after = [fill(t) for t in self._tokens[i + 1 :]]
-        inst = instance_segment(partition)
-        if inst is not None:
-            after.append(inst)
-        after.append(names.manifest_file("", out)[1:])
-        prefix = f"{self.base}/{before}" if before else self.base
-        return prefix, tuple("/".join(after).split("/"))
 
     def runs(
         self, obj: Any, *, partition: Instance | None = None, output_name: str | None = None
     ) -> list[RunId]:
         """Every committed run of ``obj``, oldest first, in commit order (``docs/protocol.md``)."""
-        return [r.run_id for r in self._protocol().runs(self._series(obj, partition, output_name))]
+        return [r.run_id for r in self._protocol().runs(self.resolver.series(obj, partition, output_name))]
 
     def delete(
         self, obj: Any, *, run_id: RunId, partition: Instance | None = None, output_name: str | None = None
     ) -> bool:
         """Remove a run's artifact, manifest and sidecars; False when nothing is committed there."""
-        return self._protocol().delete(self._slot(obj, run_id, partition, output_name))
+        return self._protocol().delete(self.resolver.slot(obj, run_id, partition, output_name))
 
     def gc(
         self,
@@ -816,7 +755,7 @@ class FSMirror:
         """
         if keep < 0:
             raise ValueError(f"keep must be 0 or more, got {keep}")
-        series = self._series(obj, partition, output_name)
+        series = self.resolver.series(obj, partition, output_name)
         store = self._protocol()
         # Listeners that report deletions (the OpenLineage DROP) get the deleted runs' manifests,
         # read before the delete; without such a listener gc reads nothing more.
@@ -837,7 +776,7 @@ class FSMirror:
 
     def delete_uri(self, uri: str) -> bool:
         """Remove the committed artifact whose path is exactly ``uri``; False (nothing deleted) otherwise."""
-        found = self._slot_for_uri(uri)
+        found = self.visible_at(uri)
         if found is None:
             return False
         return self._protocol().delete(found[0])

@@ -59,11 +59,11 @@ class Verified:
 
 def _check_one(fm: FSMirror, art: Artifact, man: Manifest, pending: bool) -> Verified | None:
     """Size and hash of one artifact; None when it was deleted since the listing."""
-    store = fm._protocol()
+    store = fm.store
     result = Verified(art.uri, art.address, art.segment, art.partition, man.size, man.hash.algorithm)
     try:
         if pending:  # mid-overwrite: the committed bytes may sit in the backup
-            found = fm._slot_for_uri(art.uri)
+            found = fm.visible_at(art.uri)
             if found is None:
                 return None
             _, man, path = found
@@ -71,7 +71,7 @@ def _check_one(fm: FSMirror, art: Artifact, man: Manifest, pending: bool) -> Ver
             path = man.uri
         store.open_verified(man, path, True).close()
     except FSMirrorError as e:
-        if fm._slot_for_uri(art.uri) is None:
+        if fm.visible_at(art.uri) is None:
             return None  # deleted (gc, delete) since the listing: nothing to vouch for any more
         return replace(result, problem=str(e).removeprefix(f"{art.uri}: "))  # the uri is the line's
     return result
@@ -95,7 +95,7 @@ def verify(
     from .catalog import scan_manifests
 
     found = scan_manifests(fm, target)
-    backend = fm._protocol().backend
+    backend = fm.store.backend
     total = len(found)
     out: list[Verified] = []
     if on_progress is not None:
