@@ -100,7 +100,7 @@ def scan_manifests(
     fm: FSMirror, target: str | None = None, *, on_progress: Callable[[int, int], None] | None = None
 ) -> list[tuple[Artifact, Manifest, bool]]:
     """:func:`scan` with each artifact's manifest, and whether an overwrite of it is pending."""
-    from .record import Manifest, Pending, parse_cell
+    from .record import Pending, parse_cell, visible_manifest
 
     module, qualname = parse_target(target)
     if qualname is not None:
@@ -129,8 +129,8 @@ def scan_manifests(
             if blob is None:
                 continue  # deleted since the listing
             cell = parse_cell(blob.data, path)
-            man = cell if isinstance(cell, Manifest) else cell.previous if isinstance(cell, Pending) else None
-            if man is None or (isinstance(cell, Pending) and cell.kind != "overwrite"):
+            man = visible_manifest(cell)
+            if man is None:
                 continue
             code = man.code
             art = Artifact(

@@ -170,7 +170,7 @@ def manifest_at(fm: FSMirror, uri: str) -> Manifest | None:
     """
     from . import names
     from .layout import base_uri
-    from .record import Pending, parse_cell
+    from .record import parse_cell, visible_manifest
 
     st = fm.config.storage
     root = base_uri(st.provider, st.tenant, None, None).rstrip("/")
@@ -195,8 +195,8 @@ def manifest_at(fm: FSMirror, uri: str) -> Manifest | None:
         cell = parse_cell(blob.data, uri)
     except FSMirrorError:
         return None
-    man = cell.previous if isinstance(cell, Pending) and cell.kind == "overwrite" else cell
-    if not isinstance(man, Manifest) or man.uri != uri:
+    man = visible_manifest(cell)
+    if man is None or man.uri != uri:
         return None
     return man
 

@@ -491,7 +491,7 @@ def _pointer_run(fm: FSMirror, path: str) -> str:
 
 
 def _manifest_file(fm: FSMirror, target: str, path: str) -> None:
-    from .record import Manifest, Pending, parse_cell
+    from .record import Pending, parse_cell, visible_manifest
 
     blob = fm.store.backend.get(path)
     if blob is None:
@@ -500,15 +500,15 @@ def _manifest_file(fm: FSMirror, target: str, path: str) -> None:
         cell = parse_cell(blob.data, path)
     except StorageError as e:
         raise NotAnArtifactError(str(e), kind="damaged", subject=target) from None
-    if isinstance(cell, Pending) and (cell.kind != "overwrite" or cell.previous is None):
+    man = visible_manifest(cell)
+    if man is None:
+        assert isinstance(cell, Pending)  # a manifest is always visible
         raise NotAnArtifactError(
             f"{target} is the state cell of a slot not committed yet (a {cell.kind} under way, "
             f"or one that died, by {cell.holder or 'an unknown writer'})",
             kind="pending",
             subject=target,
         )
-    man = cell if isinstance(cell, Manifest) else cell.previous
-    assert man is not None
     raise NotAnArtifactError(
         f"{target} is the manifest of {man.uri} ({man.address}, run {man.segment}): "
         "look up the artifact itself",

@@ -609,7 +609,7 @@ class FSMirror:
         path from its own fields (a tampered or foreign manifest names nothing), and what a
         reader sees there is the protocol's (mid-overwrite: the previous run). None otherwise.
         """
-        from .record import Manifest, parse_cell
+        from .record import parse_cell, visible_manifest
 
         directory, _, filename = uri.rpartition("/")
         stem = filename.rpartition(".")[0] or filename
@@ -621,7 +621,7 @@ class FSMirror:
         if blob is None:
             return None
         cell = parse_cell(blob.data, muri)
-        man = cell if isinstance(cell, Manifest) else getattr(cell, "previous", None)
+        man = visible_manifest(cell)
         if man is None:
             return None
         try:  # the manifest's own fields must derive exactly this path: a tampered one names nothing

@@ -36,7 +36,7 @@ from . import names
 from .backends import Backend, PreconditionFailed, S3Backend, Spool
 from .errors import ArtifactExistsError, ArtifactNotFoundError, IntegrityError, StorageError, StoreWarning
 from .hashing import HashingWriter, new_hasher
-from .record import PENDING_MAX, ContentHash, Manifest, Pending, parse_cell, utcnow
+from .record import PENDING_MAX, ContentHash, Manifest, Pending, parse_cell, utcnow, visible_manifest
 from .runid import decode_run_id, encode_run_id
 
 __all__ = ["Slot", "Series", "Store", "Run", "MTIME_GRAIN"]
@@ -549,10 +549,13 @@ class Store:
         Every path comes from the slot: never from the record's fields (only its format, an
         extension of letters and digits, and a pending record's hex token).
         """
+        man = visible_manifest(cell)
+        if man is None:
+            return None
         if isinstance(cell, Manifest):
             return cell, slot.data(_ext(cell.format))
-        if isinstance(cell, Pending) and cell.kind == "overwrite" and cell.previous is not None:
-            prev = cell.previous
+        if isinstance(cell, Pending):
+            prev = man
             backup = self._backup_of(slot, cell)
             if backup is not None and self.backend.head(backup) is not None:
                 return prev, backup

@@ -33,6 +33,7 @@ __all__ = [
     "Manifest",
     "Pending",
     "parse_cell",
+    "visible_manifest",
     "order_key",
     "created_us",
     "utcnow",
@@ -333,6 +334,20 @@ class Pending:
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"damaged pending record: {e!r}") from None
+
+
+def visible_manifest(cell: Manifest | Pending | None) -> Manifest | None:
+    """The one reader rule for a cell: which committed manifest a reader sees in this slot.
+
+    A manifest is itself; mid-overwrite, the run it replaces (``previous``); anything else (a
+    takeover, a delete under way, nothing): no artifact. Where its bytes are read from is the
+    protocol's (``Store.visible_in``); every tool that lists or looks up asks this function.
+    """
+    if isinstance(cell, Manifest):
+        return cell
+    if isinstance(cell, Pending) and cell.kind == "overwrite":
+        return cell.previous
+    return None
 
 
 def parse_cell(data: bytes, where: str) -> Manifest | Pending:
