@@ -28,7 +28,7 @@ from luigi.task import task_id_str
 import luigi
 from fsmirror import ConfigError, FSMirror, FSMirrorError, ResolveError
 from fsmirror.identity import Instance, check_instance, instance_segment
-from fsmirror.runid import RunId
+from fsmirror.runid import MAX_SEGMENT, RunId
 
 from .config import get_mirror
 from .target import FSMirrorTarget
@@ -47,8 +47,9 @@ two parameter values never share an instance. The core escapes ``~`` on disk
 (``~7E``).
 """
 
+_WIDEST_ESCAPE = 12  # characters one character can encode to in a path segment (4 UTF-8 bytes, ~XX each)
 _TASK_CLASSES: set[type] = set()
-_INSTANCE_PARAMS: dict[type, tuple[tuple[str, luigi.Parameter], ...]] = {}
+_INSTANCE_PARAMS: dict[type, tuple[tuple[str, Any], ...]] = {}  # class -> (name, param.serialize)
 
 
 def instance_part(value: str) -> str:
@@ -58,18 +59,20 @@ def instance_part(value: str) -> str:
     return EMPTY + value if value.startswith(EMPTY) else value
 
 
-def _instance_params(cls: type) -> tuple[tuple[str, luigi.Parameter], ...]:
-    """The significant public parameters of a task class, in declaration order (Luigi's ``task_id`` set).
+def _instance_params(cls: type) -> tuple[tuple[str, Any], ...]:
+    """``(name, serialize)`` of a task class's instance parameters, in declaration order.
 
-    Cached per class: ``output()`` runs on every ``complete()`` check, and
-    ``get_params()`` walks the class's attributes.
+    The significant public parameters (the ones Luigi's ``task_id`` hashes) but
+    the run-id parameter. Cached per class: ``output()`` runs on every
+    ``complete()`` check, and ``get_params()`` walks the class's attributes.
     """
     params = _INSTANCE_PARAMS.get(cls)
     if params is None:
+        run_param = getattr(cls, "fsmirror_run_id_param", None)
         params = tuple(
-            (name, p)
+            (name, p.serialize)
             for name, p in cls.get_params()  # type: ignore[attr-defined]
-            if p.significant and p.visibility == ParameterVisibility.PUBLIC
+            if p.significant and p.visibility == ParameterVisibility.PUBLIC and name != run_param
         )
         _INSTANCE_PARAMS[cls] = params
     return params
@@ -139,13 +142,15 @@ class FSMirrorTask:
         tuple for several, None for none.
         """
         values = self._fsmirror_values()
-        parts = []
-        for name, value in values.items():
-            part = instance_part(value)
-            check_instance(part, what=f"parameter {name!r} of {type(self).__qualname__}")
-            parts.append(part)
+        parts = [v if v and v[0] != EMPTY else instance_part(v) for v in values.values()]
         if not parts:
             return None
+        # The core checks the instance on every use; here, only one that could be too long for a
+        # path segment is checked, to name its parameter (complete() stays cheap for the rest).
+        if sum(map(len, parts)) * _WIDEST_ESCAPE + len(parts) - 1 <= MAX_SEGMENT:
+            return parts[0] if len(parts) == 1 else tuple(parts)
+        for name, part in zip(values, parts, strict=True):
+            check_instance(part, what=f"parameter {name!r} of {type(self).__qualname__}")
         if len(parts) == 1:
             return parts[0]
         instance = tuple(parts)
@@ -164,14 +169,12 @@ class FSMirrorTask:
         The same values Luigi's ``task_id`` hashes (``to_str_params(only_significant=True,
         only_public=True)``), without walking the class on every call.
         """
-        task = self._task()
-        run_param = type(self).fsmirror_run_id_param
-        kwargs = task.param_kwargs
-        return {
-            name: str(param.serialize(kwargs[name]))
-            for name, param in _instance_params(type(self))
-            if name != run_param
-        }
+        cls = type(self)
+        params = _INSTANCE_PARAMS.get(cls)
+        if params is None:
+            params = _instance_params(cls)
+        kwargs = self._task().param_kwargs
+        return {name: str(serialize(kwargs[name])) for name, serialize in params}
 
     def fsmirror_v2_slot(self) -> tuple[RunId, Instance | None]:
         """Where fsmirror 2.0 put this task's outputs: ``(run_id, partition)``.

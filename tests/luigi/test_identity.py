@@ -120,7 +120,9 @@ def test_each_day_is_its_own_series_for_gc_and_stale(
     }
 
 
+@pytest.mark.parametrize("cls", ["TwoOutputs", "HandTwoOutputs"])
 def test_a_rerun_after_a_crash_replaces_the_partial_outputs_as_a_new_attempt(
+    cls: str,
     store: Store,
     tasks: ModuleType,
     build: Build,
@@ -131,7 +133,7 @@ def test_a_rerun_after_a_crash_replaces_the_partial_outputs_as_a_new_attempt(
 ) -> None:
     flag = tmp_path / "second-build"
     monkeypatch.setenv("FSMIRROR_LUIGI_TEST_FLAG", str(flag))
-    task = tasks.TwoOutputs()
+    task = getattr(tasks, cls)()
 
     assert build([task]).status == LuigiStatusCode.FAILED
     a, b = task.output()["a"], task.output()["b"]
@@ -147,9 +149,10 @@ def test_a_rerun_after_a_crash_replaces_the_partial_outputs_as_a_new_attempt(
     assert a.read() == {"out": "a", "build": 2}
     assert b.read() == {"out": "b", "build": 2}
     assert (a.manifest()["attempt"], b.manifest()["attempt"]) == (1, 0)
-    assert (a.manifest()["run"]["id"], a.manifest()["partition"]) == ("luigi", "k")
-    assert artifacts(store, "TwoOutputs") == {
-        f"{MODULE_DIR}/luigi/TwoOutputs/k/{f}"
+    run, name = ("luigi", "TwoOutputs") if cls == "TwoOutputs" else ("hand", "hand_made")
+    assert (a.manifest()["run"]["id"], a.manifest()["partition"]) == (run, "k")
+    assert artifacts(store, name) == {
+        f"{MODULE_DIR}/{run}/{name}/k/{f}"
         for f in ("a.json", "_a.manifest.json", "b.json", "_b.manifest.json")
     }
 
@@ -158,12 +161,22 @@ def test_a_rerun_after_a_crash_replaces_the_partial_outputs_as_a_new_attempt(
     assert build([task]).status == LuigiStatusCode.SUCCESS
     assert len(run_log()) == 2
     with pytest.raises(ArtifactExistsError):
-        tasks.TwoOutputs().output()["a"].write({"out": "a", "build": 3})
+        getattr(tasks, cls)().output()["a"].write({"out": "a", "build": 3})
+    assert a.read() == {"out": "a", "build": 2} and a.manifest()["attempt"] == 1
+    if cls == "HandTwoOutputs":
+        return
     thief = tasks.Thief()
     assert build([thief]).status == LuigiStatusCode.FAILED
     assert run_log()[2:] == [thief.task_id]
     assert "ArtifactExistsError" in caplog.text and not thief.complete()
     assert a.read() == {"out": "a", "build": 2} and a.manifest()["attempt"] == 1
+
+    # one output written twice in one run: the same attempt, refused as before
+    twice = tasks.WritesTwice()
+    caplog.clear()
+    assert build([twice]).status == LuigiStatusCode.FAILED
+    assert "ArtifactExistsError" in caplog.text
+    assert twice.output().read() == {"write": 1} and twice.output().manifest()["attempt"] == 0
 
 
 def test_an_empty_parameter_value_is_a_documented_token(
@@ -200,9 +213,14 @@ def test_a_store_built_by_fsmirror_2_0_is_still_complete_and_readable(
         w.write(b"day,events\n2026-11-05,99\n")
     regional = pipeline.RegionalTask(run_id="r1", region="eu")
     v2_part = task_id_str("RegionalTask", {"region": "eu"})
-    fm.write(pipeline.RegionalTask, {"run": "r1", "region": "eu", "by": "2.0"}, run_id="r1", partition=v2_part)
+    fm.write(
+        pipeline.RegionalTask, {"run": "r1", "region": "eu", "by": "2.0"}, run_id="r1", partition=v2_part
+    )
     v2_extract = f"{MODULE_DIR}/{extract.task_id}/Extract/out.csv"
-    assert artifacts(store, "Extract") == {v2_extract, f"{MODULE_DIR}/{extract.task_id}/Extract/_out.manifest.json"}
+    assert artifacts(store, "Extract") == {
+        v2_extract,
+        f"{MODULE_DIR}/{extract.task_id}/Extract/_out.manifest.json",
+    }
 
     assert extract.complete() and regional.complete()
     assert regional.output().read() == {"run": "r1", "region": "eu", "by": "2.0"}
@@ -215,6 +233,9 @@ def test_a_store_built_by_fsmirror_2_0_is_still_complete_and_readable(
     (i,) = summary.output().manifest()["inputs"]
     assert (i["uri"], i["run"], i["partition"]) == (f"{fm.base}/{v2_extract}", extract.task_id, None)
     assert not fm.exists(tasks.Extract, run_id="luigi", partition="2026-11-05")  # nothing rewritten
+    with extract.output().open("r") as f:
+        assert f.read() == "day,events\n2026-11-05,99\n"
+    assert fm.runs(tasks.Extract) == [extract.task_id]  # listed as 2.0 did: a run of the instance-less series
 
     # remove() takes the 2.0 artifact too, so Luigi sees the task as not done, and the rerun
     # writes at the new slot

@@ -116,9 +116,7 @@ def test_luigi_cfg_names_config_and_mirror(
 
     task = pipeline.SummarizeTask(rows=3)
     assert build([task]).status == LuigiStatusCode.SUCCESS
-    assert (
-        task.output().path == f"{tmp_path / 's'}/scratch/{MODULE_DIR}/luigi/SummarizeTask/3/out.json"
-    )
+    assert task.output().path == f"{tmp_path / 's'}/scratch/{MODULE_DIR}/luigi/SummarizeTask/3/out.json"
     assert task.output().read() == {"rows": 3, "total": 5}
 
     assert fsmirror_luigi.get_mirror().mirror == "scratch"

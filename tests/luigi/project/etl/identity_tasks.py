@@ -104,3 +104,32 @@ class Tagged(FSMirrorTask, luigi.Task):
     def run(self) -> None:
         record(self)
         self.output().write({"tag": self.tag, "name": self.name})
+
+
+HAND = "project/etl/identity_tasks.py::hand_made"
+
+
+class HandTwoOutputs(luigi.Task):
+    """TwoOutputs without the mixin: hand-built targets are the task's own outputs all the same."""
+
+    key = luigi.Parameter(default="k")
+
+    def output(self) -> dict[str, FSMirrorTarget]:
+        return {
+            name: FSMirrorTarget(HAND, run_id="hand", partition=self.key, output_name=name, format="json")
+            for name in ("a", "b")
+        }
+
+    def run(self) -> None:
+        TwoOutputs.run(self)  # type: ignore[arg-type]
+
+
+class WritesTwice(FSMirrorTask, luigi.Task):
+    """Writes its one output twice in one run: the second write is the same attempt, so refused."""
+
+    fsmirror_format = "json"
+
+    def run(self) -> None:
+        record(self)
+        self.output().write({"write": 1})
+        self.output().write({"write": 2})
