@@ -102,6 +102,9 @@ def test_each_day_is_its_own_series_for_gc_and_stale(
     assert extract.output().path == f"{store.fm.base}/{MODULE_DIR}/luigi/Extract/2026-11-05/out.csv"
     assert store.fm.filesystem.cat_file(extract.output().path) == b"day,events\n2026-11-05,15\n"
     assert tasks.Summary(day=DAY).output().read() == {"day": "2026-11-05", "events": 15}
+    # any reader names it by address and instance; there is no instance-less series
+    assert store.fm.read(f"{ADDR}::Summary", partition="2026-11-05") == {"day": "2026-11-05", "events": 15}
+    assert store.fm.latest(f"{ADDR}::Extract") is None
 
     # Extract(day + 1) ran after Summary(day): a different series, so Summary(day) is not stale
     stale = fsmirror(store, "stale")
