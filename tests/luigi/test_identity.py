@@ -248,6 +248,18 @@ def test_a_store_built_by_fsmirror_2_0_is_still_complete_and_readable(
     assert extract.output().uri == f"{fm.base}/{MODULE_DIR}/luigi/Extract/2026-11-05/out.csv"
     assert extract.output().manifest()["attempt"] == 0
 
+    # 2.0 artifacts are runs of the instance-less series, as 2.0 listed them: gc --keep 1 keeps the
+    # newest 2.0 parameter set only, and never touches an instance
+    later = [tasks.Extract(day=DAY + dt.timedelta(days=i)) for i in (1, 2)]
+    for t in later:
+        with fm.open_write(tasks.Extract, run_id=t.task_id, format="csv", run_source="luigi") as w:
+            w.write(b"day,events\n")
+    assert fm.runs(tasks.Extract) == [t.task_id for t in later]
+    gc = fsmirror(store, "gc", f"{ADDR}::Extract", "--keep", "1")
+    assert gc.output.strip().splitlines()[-1] == "deleted 1 run(s) of 2 series"
+    assert [t.complete() for t in later] == [False, True]
+    assert extract.complete() and fm.runs(tasks.Extract, partition="2026-11-05") == ["luigi"]
+
 
 def test_complete_of_a_built_task_is_one_request(
     store: Store, tasks: ModuleType, build: Build, monkeypatch: pytest.MonkeyPatch
