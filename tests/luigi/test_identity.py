@@ -169,6 +169,7 @@ def test_a_rerun_after_a_crash_replaces_the_partial_outputs_as_a_new_attempt(
     if cls == "HandTwoOutputs":
         return
     thief = tasks.Thief()
+    caplog.clear()
     assert build([thief]).status == LuigiStatusCode.FAILED
     assert run_log()[2:] == [thief.task_id]
     assert "ArtifactExistsError" in caplog.text and not thief.complete()
