@@ -20,25 +20,29 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
-from typing import IO, Any, TypedDict
+from typing import IO, Any, TypedDict, TypeVar
 
 import luigi.format
 import luigi.target
 
 from fsmirror import ArtifactNotFoundError, FSMirror
+from fsmirror.identity import Instance
 from fsmirror.runid import RunId
 
+from . import _running
 from .config import get_mirror
 from .luigi_format import format_label, is_luigi_format
 
 __all__ = ["FSMirrorTarget", "FSMirrorFileSystem"]
+
+T = TypeVar("T")
 
 
 class _Where(TypedDict):
     """Which artifact of ``obj`` a target is: the core's slot arguments."""
 
     run_id: RunId
-    partition: str | None
+    partition: Instance | None
     output_name: str | None
 
 
@@ -241,13 +245,15 @@ class FSMirrorTarget(luigi.target.FileSystemTarget):
     Args:
         obj: the code the artifact belongs to (a task class, function, or
             ``"pkg/mod.py::Name"``).
-        run_id: the run slot (the mixin passes Luigi's ``task_id``); ``"latest"``
-            reads the newest committed run, whoever wrote it (a Dagster asset, an
-            earlier build), for an upstream another orchestrator produces.
+        run_id: the run slot (the mixin passes ``"luigi"``, or the value of its
+            run-id parameter); ``"latest"`` reads the newest committed run, whoever
+            wrote it (a Dagster asset, an earlier build), for an upstream another
+            orchestrator produces.
         mirror: an ``FSMirror``, a mirror name, or None for ``[fsmirror] mirror`` /
             the core's default.
-        partition: an extra path segment after the name (keeps tasks apart
-            that share a run id).
+        partition: the instance: which use of the code this is (the mixin passes
+            the task's parameter values); a string or a tuple of strings, one path
+            segment after the name.
         output_name: the file stem, default the mirror's (``out``).
         format: an fsmirror format name (``"csv"``: the extension, and the format
             of ``write``/``read``), default the mirror's; or a Luigi format object
@@ -259,6 +265,14 @@ class FSMirrorTarget(luigi.target.FileSystemTarget):
         orchestrator: Luigi's ids for the manifest (task id, family, params), or a
             function returning them (called only when writing).
         overwrite: replace a committed artifact instead of refusing.
+        fallback: ``(run_id, partition)`` of a second slot to read when nothing
+            is committed at the target's own: where fsmirror 2.0 put the same
+            output (the mixin passes it). Writes never go there.
+
+    A write made from ``run()`` of the task whose ``output()`` holds this target
+    is a new attempt (one more than the attempt committed here, if any), so the
+    rerun of a task that crashed halfway replaces its partial outputs; any other
+    write refuses to replace a committed artifact (see :mod:`fsmirror_luigi._running`).
 
     Example:
         >>> t = FSMirrorTarget("project/etl/my_etl_task.py::LiftDataTask", run_id="r1")  # doctest: +SKIP
@@ -272,12 +286,13 @@ class FSMirrorTarget(luigi.target.FileSystemTarget):
         *,
         run_id: RunId,
         mirror: FSMirror | str | None = None,
-        partition: str | None = None,
+        partition: Instance | None = None,
         output_name: str | None = None,
         format: str | luigi.format.Format | None = None,
         orchestrator: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
         run_source: str | None = "luigi",
         overwrite: bool = False,
+        fallback: tuple[RunId, Instance | None] | None = None,
     ) -> None:
         # No super().__init__(): ``path`` is computed on first use, because Luigi builds a
         # target on every complete() check and only exists() is needed there.
@@ -298,10 +313,19 @@ class FSMirrorTarget(luigi.target.FileSystemTarget):
         self.overwrite = overwrite
         self._path: str | None = None
         self._where: _Where = {"run_id": run_id, "partition": partition, "output_name": output_name}
+        self.fallback = fallback
+        self._fallback: _Where | None = (
+            None
+            if fallback is None
+            else {"run_id": fallback[0], "partition": fallback[1], "output_name": output_name}
+        )
 
     @property
     def path(self) -> str:  # type: ignore[override]
-        """The artifact's URI in the target's format (a fallback format shows in :attr:`uri`).
+        """The artifact's URI at the target's own slot, in the target's format: where a write lands.
+
+        :attr:`uri` is where the committed artifact is (after a format fallback,
+        or when it was found at the ``fallback`` slot).
 
         With ``run_id="latest"``: the newest committed run's artifact, or, while
         there is none, the path without a run segment.
@@ -341,8 +365,51 @@ class FSMirrorTarget(luigi.target.FileSystemTarget):
         return FSMirrorFileSystem(self.fsmirror.filesystem, self.fsmirror)
 
     def exists(self) -> bool:
-        """True only when a committed artifact (its manifest) is there: a half-written file never counts."""
-        return self.fsmirror.exists(self.obj, **self._where)
+        """True only when a committed artifact (its manifest) is there: a half-written file never counts.
+
+        One request when the target's own slot holds it; the fallback slot is
+        asked only when it does not.
+        """
+        if self.fsmirror.exists(self.obj, **self._where):
+            return True
+        return self._fallback is not None and self.fsmirror.exists(self.obj, **self._fallback)
+
+    def _found(self, op: Callable[[_Where], T]) -> T:
+        """``op`` on the target's own slot, else (nothing committed there) on the fallback slot.
+
+        When neither holds an artifact the error names the target's own slot.
+        """
+        try:
+            return op(self._where)
+        except ArtifactNotFoundError as missing:
+            if self._fallback is None:
+                raise
+            try:
+                return op(self._fallback)
+            except ArtifactNotFoundError:
+                raise missing from None
+
+    def slot_key(self) -> tuple[str, str]:
+        """Which artifact a write lands on: the slot's directory and the output name (no I/O)."""
+        fm = self.fsmirror
+        where = self._where
+        return (
+            fm.mirror_full(self.obj, run_id=where["run_id"], partition=where["partition"]),
+            fm.settings.output_name if self.output_name is None else self.output_name,
+        )
+
+    def next_attempt(self) -> int:
+        """One more than the attempt committed at the target's own slot; 0 when nothing is."""
+        try:
+            committed = self.fsmirror.manifest(self.obj, **self._where)
+        except ArtifactNotFoundError:
+            return 0
+        return int(committed.get("attempt", 0)) + 1
+
+    def _attempt(self) -> int:
+        """The attempt a write is: a new one from the owning task's ``run()``, else the first."""
+        attempt = _running.attempt_for(self)
+        return 0 if attempt is None else attempt
 
     def open(self, mode: str = "r") -> Any:
         """``"w"``/``"wb"``: an atomic writer committed on close; ``"r"``/``"rb"``: the committed artifact.
@@ -360,13 +427,14 @@ class FSMirrorTarget(luigi.target.FileSystemTarget):
                 overwrite=self.overwrite,
                 run_source=self.run_source,
                 orchestrator=self.orchestrator,
+                attempt=self._attempt(),
                 **self._where,
             )
             if fmt is not None:
                 return fmt.pipe_writer(_AtomicWriter(cm, text=False))
             return _AtomicWriter(cm, text="b" not in mode)
         if rw == "r":
-            f = self.fsmirror.open_read(self.obj, **self._where)
+            f = self._found(lambda where: self.fsmirror.open_read(self.obj, **where))
             if fmt is not None:  # FileWrapper: formats may set attributes on the pipe they wrap
                 return fmt.pipe_reader(luigi.format.FileWrapper(f))
             return f if "b" in mode else io.TextIOWrapper(f, encoding="utf-8")
@@ -383,25 +451,32 @@ class FSMirrorTarget(luigi.target.FileSystemTarget):
             overwrite=self.overwrite,
             run_source=self.run_source,
             orchestrator=self.orchestrator,
+            attempt=self._attempt(),
             **self._where,
         )
 
     def read(self, *, format: str | None = None) -> Any:
         """The committed value, loaded in the format its manifest records."""
-        return self.fsmirror.read(self.obj, format=format, **self._where)
+        return self._found(lambda where: self.fsmirror.read(self.obj, format=format, **where))
 
     def manifest(self) -> dict[str, Any]:
         """The committed artifact's manifest (task id, parameters, size, hash, code, git)."""
-        return self.fsmirror.manifest(self.obj, **self._where)
+        return self._found(lambda where: self.fsmirror.manifest(self.obj, **where))
 
     @property
     def uri(self) -> str:
-        """The committed artifact's actual URI (its extension shows any format fallback)."""
-        return self.fsmirror.artifact_uri(self.obj, **self._where)
+        """The committed artifact's actual URI (its extension shows any format fallback; the
+        fallback slot's URI when the artifact is there)."""
+        return self._found(lambda where: self.fsmirror.artifact_uri(self.obj, **where))
 
     def remove(self) -> None:
-        """Remove the artifact and its manifest (manifest first), so Luigi sees the task as not done."""
+        """Remove the artifact and its manifest (manifest first), so Luigi sees the task as not done.
+
+        The fallback slot's artifact too: it would keep the task complete.
+        """
         self.fsmirror.delete(self.obj, **self._where)
+        if self._fallback is not None:
+            self.fsmirror.delete(self.obj, **self._fallback)
 
     @contextlib.contextmanager
     def temporary_path(self) -> Iterator[str]:

@@ -1,12 +1,20 @@
 """``FSMirrorTask``: a mixin giving a Luigi task an ``output()`` at its mirrored path.
 
 Luigi has no run id and reruns any task whose output is missing, so the path
-must come from what Luigi itself knows about the task. By default the run slot
-is Luigi's ``task_id`` (family + parameter hash): the same parameters always
-land in the same folder and a rerun skips them. A task that wants one folder
-per run names a parameter in ``fsmirror_run_id_param``; its value becomes the
-run slot, and the remaining significant parameters (as Luigi's own id of them)
-become a partition segment, so two tasks never share a path.
+must come from what Luigi itself knows about the task. In fsmirror's identity
+(``fsmirror.identity``: code x instance x run x attempt x output) a task's
+parameter set is an *instance*, not a run: ``Extract(day=...)`` for eight days
+is eight series of one code, each with its own runs, so ``fsmirror stale``,
+``gc``, ``latest`` never compare one day with another. The instance is the
+task's significant public parameter values as Luigi serializes them, in
+declaration order (``.../Extract/2026-11-05/out.csv``); the run slot is the
+fixed word ``luigi``, because Luigi has none. A task that wants one folder per
+run names a parameter in ``fsmirror_run_id_param``; its value becomes the run
+slot and the other significant parameters the instance.
+
+fsmirror 2.0 put a task's output at run slot ``task_id`` (run-id tasks: at
+partition ``task_id_str(family, others)``); a target reads there when nothing
+is committed at its own slot, so a store built by 2.0 stays complete.
 """
 
 from __future__ import annotations
@@ -14,17 +22,60 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import luigi.format
+from luigi.parameter import ParameterVisibility
 from luigi.task import task_id_str
 
 import luigi
-from fsmirror import ConfigError, FSMirror, FSMirrorError
+from fsmirror import ConfigError, FSMirror, FSMirrorError, ResolveError
+from fsmirror.identity import Instance, check_instance, instance_segment
+from fsmirror.runid import MAX_SEGMENT, RunId
 
 from .config import get_mirror
 from .target import FSMirrorTarget
 
-__all__ = ["FSMirrorTask"]
+__all__ = ["FSMirrorTask", "RUN", "EMPTY", "instance_part"]
 
+RUN = "luigi"
+"""The run slot of a task without a run-id parameter: Luigi has no run."""
+
+EMPTY = "~"
+"""The instance part of a parameter serialized as ``""`` (an unset ``OptionalParameter``).
+
+An empty string cannot be a path segment. ``~`` stands for it, and a value that
+itself starts with ``~`` gets one more ``~`` in front (``"~x"`` -> ``"~~x"``), so
+two parameter values never share an instance. The core escapes ``~`` on disk
+(``~7E``).
+"""
+
+_WIDEST_ESCAPE = 12  # characters one character can encode to in a path segment (4 UTF-8 bytes, ~XX each)
 _TASK_CLASSES: set[type] = set()
+_INSTANCE_PARAMS: dict[type, tuple[tuple[str, Any], ...]] = {}  # class -> (name, param.serialize)
+
+
+def instance_part(value: str) -> str:
+    """One parameter's part of the instance: its serialized value, ``""`` as :data:`EMPTY` (injective)."""
+    if not value:
+        return EMPTY
+    return EMPTY + value if value.startswith(EMPTY) else value
+
+
+def _instance_params(cls: type) -> tuple[tuple[str, Any], ...]:
+    """``(name, serialize)`` of a task class's instance parameters, in declaration order.
+
+    The significant public parameters (the ones Luigi's ``task_id`` hashes) but
+    the run-id parameter. Cached per class: ``output()`` runs on every
+    ``complete()`` check, and ``get_params()`` walks the class's attributes.
+    """
+    params = _INSTANCE_PARAMS.get(cls)
+    if params is None:
+        run_param = getattr(cls, "fsmirror_run_id_param", None)
+        params = tuple(
+            (name, p.serialize)
+            for name, p in cls.get_params()  # type: ignore[attr-defined]
+            if p.significant and p.visibility == ParameterVisibility.PUBLIC and name != run_param
+        )
+        _INSTANCE_PARAMS[cls] = params
+    return params
 
 
 class FSMirrorTask:
@@ -34,7 +85,7 @@ class FSMirrorTask:
         fsmirror_mirror: the mirror name; else ``[fsmirror] mirror`` in luigi.cfg,
             else the core's default (``$FSMIRROR_MIRROR`` or the config's only mirror).
         fsmirror_run_id_param: the name of a parameter whose value is the run id
-            (one folder per run); default: Luigi's ``task_id``.
+            (one folder per run); default: none, the run slot is ``luigi``.
         fsmirror_format: the output format, default the mirror's: an fsmirror
             format name (``"csv"``) or a Luigi format object (``luigi.format.Gzip``).
         fsmirror_output_name: the file stem, default the mirror's.
@@ -67,11 +118,11 @@ class FSMirrorTask:
         return get_mirror(type(self).fsmirror_mirror)
 
     def fsmirror_run_id(self) -> str:
-        """The run slot: the run-id parameter's value when one is named, else Luigi's ``task_id``."""
+        """The run slot: the run-id parameter's value when one is named, else :data:`RUN` (``luigi``)."""
         task = self._task()
         name = type(self).fsmirror_run_id_param
         if name is None:
-            return str(task.task_id)
+            return RUN
         params = dict(task.get_params())
         if name not in params:
             raise ConfigError(
@@ -83,16 +134,59 @@ class FSMirrorTask:
             raise ConfigError(f"run-id parameter {name!r} is empty; pass a run id")
         return str(value)
 
-    def fsmirror_partition(self) -> str | None:
-        """With a run-id parameter, Luigi's id of the other significant parameters (None if there are none)."""
-        task = self._task()
-        name = type(self).fsmirror_run_id_param
-        if name is None:
+    def fsmirror_partition(self) -> Instance | None:
+        """The instance: the significant public parameters' values (but the run-id parameter).
+
+        Serialized by Luigi (``param.serialize``), in declaration order, one
+        part each (:func:`instance_part`): ``"2026-11-05"`` for one parameter, a
+        tuple for several, None for none.
+        """
+        values = self._fsmirror_values()
+        parts = [v if v and v[0] != EMPTY else instance_part(v) for v in values.values()]
+        if not parts:
             return None
-        others = {
-            k: v for k, v in task.to_str_params(only_significant=True, only_public=True).items() if k != name
-        }
-        return task_id_str(task.get_task_family(), others) if others else None
+        # The core checks the instance on every use; here, only one that could be too long for a
+        # path segment is checked, to name its parameter (complete() stays cheap for the rest).
+        if sum(map(len, parts)) * _WIDEST_ESCAPE + len(parts) - 1 <= MAX_SEGMENT:
+            return parts[0] if len(parts) == 1 else tuple(parts)
+        for name, part in zip(values, parts, strict=True):
+            check_instance(part, what=f"parameter {name!r} of {type(self).__qualname__}")
+        if len(parts) == 1:
+            return parts[0]
+        instance = tuple(parts)
+        try:
+            instance_segment(instance)
+        except ResolveError as e:
+            raise ResolveError(
+                f"parameters {', '.join(values)} of {type(self).__qualname__} make an instance too long "
+                f"for one path segment ({e}); override fsmirror_partition()"
+            ) from e
+        return instance
+
+    def _fsmirror_values(self) -> dict[str, str]:
+        """The significant public parameters but the run-id one, serialized, in declaration order.
+
+        The same values Luigi's ``task_id`` hashes (``to_str_params(only_significant=True,
+        only_public=True)``), without walking the class on every call.
+        """
+        cls = type(self)
+        params = _INSTANCE_PARAMS.get(cls)
+        if params is None:
+            params = _instance_params(cls)
+        kwargs = self._task().param_kwargs
+        return {name: str(serialize(kwargs[name])) for name, serialize in params}
+
+    def fsmirror_v2_slot(self) -> tuple[RunId, Instance | None]:
+        """Where fsmirror 2.0 put this task's outputs: ``(run_id, partition)``.
+
+        Run slot ``task_id`` and no partition; with a run-id parameter, its value
+        and Luigi's id of the other significant parameters (None if there are none).
+        """
+        task = self._task()
+        if type(self).fsmirror_run_id_param is None:
+            return str(task.task_id), None
+        others = self._fsmirror_values()
+        return self.fsmirror_run_id(), (task_id_str(task.get_task_family(), others) if others else None)
 
     def fsmirror_orchestrator(self) -> dict[str, Any]:
         """What the manifest records of Luigi: task id, family and public parameters (never private ones)."""
@@ -111,14 +205,17 @@ class FSMirrorTask:
         task = self._task()
         cls = type(self)
         try:
+            run_id, partition = self.fsmirror_run_id(), self.fsmirror_partition()
+            v2 = self.fsmirror_v2_slot()
             return FSMirrorTarget(
                 cls,
-                run_id=self.fsmirror_run_id(),
+                run_id=run_id,
                 mirror=self.fsmirror(),
-                partition=self.fsmirror_partition(),
+                partition=partition,
                 output_name=output_name or cls.fsmirror_output_name,
                 format=format or cls.fsmirror_format,
                 orchestrator=self.fsmirror_orchestrator,
+                fallback=None if v2 == (run_id, partition) else v2,
             )
         except FSMirrorError as e:
             raise type(e)(f"luigi task {task.task_id}: {e}") from e

@@ -48,13 +48,13 @@ def test_a_task_records_its_input_in_its_output(
     assert lift.inputs == ()
     (i,) = out.inputs
     assert i == Input.of(lift)
-    assert (i.uri, i.address, i.run, i.hash) == (
-        summary.input().uri, "project/etl/my_etl_task.py::LiftDataTask", summary.requires().task_id, lift.hash,
+    assert (i.uri, i.address, i.run, i.partition, i.hash) == (
+        summary.input().uri, "project/etl/my_etl_task.py::LiftDataTask", "luigi", "3", lift.hash,
     )  # fmt: skip
     by_key = {s.key: s for s in ear.ended}
     step = by_key[f"luigi:{summary.task_id}"]
     assert step.job == "project/etl/my_etl_task.py::SummarizeTask" and step.error is None
-    assert step.run_id == summary.task_id and step.orchestrator == summary.fsmirror_orchestrator()
+    assert step.run_id == "luigi" and step.orchestrator == summary.fsmirror_orchestrator()
     assert [m.uri for m in step.outputs] == [out.uri]
     assert by_key[f"luigi:{summary.requires().task_id}"].inputs == ()
     assert lineage.open_steps() == () and lineage.current() is None

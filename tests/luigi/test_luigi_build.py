@@ -26,22 +26,21 @@ from fsmirror import FSMirror
 MODULE_DIR = "project/etl/my_etl_task"
 
 
-def lift_path(task_id: str, ext: str = "csv") -> str:
-    return f"{MODULE_DIR}/{task_id}/LiftDataTask/out.{ext}"
+def lift_path(rows: int, ext: str = "csv") -> str:
+    """Run slot ``luigi`` (Luigi has no run); the parameter value is the instance."""
+    return f"{MODULE_DIR}/luigi/LiftDataTask/{rows}/out.{ext}"
 
 
-def summary_path(task_id: str) -> str:
-    return f"{MODULE_DIR}/{task_id}/SummarizeTask/out.json"
+def summary_path(rows: int) -> str:
+    return f"{MODULE_DIR}/luigi/SummarizeTask/{rows}/out.json"
 
 
 def expected_files(pipeline: ModuleType, rows: int) -> set[str]:
-    lift = pipeline.LiftDataTask(rows=rows).task_id
-    summ = pipeline.SummarizeTask(rows=rows).task_id
     return {
-        lift_path(lift),
-        f"{MODULE_DIR}/{lift}/LiftDataTask/_out.manifest.json",
-        summary_path(summ),
-        f"{MODULE_DIR}/{summ}/SummarizeTask/_out.manifest.json",
+        lift_path(rows),
+        f"{MODULE_DIR}/luigi/LiftDataTask/{rows}/_out.manifest.json",
+        summary_path(rows),
+        f"{MODULE_DIR}/luigi/SummarizeTask/{rows}/_out.manifest.json",
     }
 
 
@@ -59,12 +58,13 @@ def test_chain_lands_at_mirrored_paths_with_manifests(
     assert result.status == LuigiStatusCode.SUCCESS, result.summary_text
     assert run_log() == [lift.task_id, summ.task_id]
     assert artifacts(store.files()) == expected_files(pipeline, 5)
-    assert summ.output().path == f"{store.fm.base}/{summary_path(summ.task_id)}"
+    assert summ.output().path == f"{store.fm.base}/{summary_path(5)}"
 
     man = lift.output().manifest()
-    assert man["uri"] == f"{store.fm.base}/{lift_path(lift.task_id)}"
+    assert man["uri"] == f"{store.fm.base}/{lift_path(5)}"
     assert man["code"]["address"] == "project/etl/my_etl_task.py::LiftDataTask"
-    assert man["run"] == {"id": lift.task_id, "segment": lift.task_id, "source": "luigi"}
+    assert man["run"] == {"id": "luigi", "segment": "luigi", "source": "luigi"}
+    assert man["partition"] == "5" and man["attempt"] == 0
     assert man["orchestrator"] == {
         "name": "luigi",
         "task_id": lift.task_id,
@@ -79,7 +79,8 @@ def test_chain_lands_at_mirrored_paths_with_manifests(
     # the downstream read the upstream through self.input() and wrote its value through the registry
     assert summ.output().read() == {"rows": 5, "total": sum(i * i for i in range(5))}
     assert summ.output().manifest()["orchestrator"]["task_id"] == summ.task_id
-    assert store.fm.latest(pipeline.SummarizeTask) == summ.task_id
+    assert store.fm.latest(pipeline.SummarizeTask, partition="5") == "luigi"
+    assert store.fm.latest(pipeline.SummarizeTask) is None  # no instance-less series
 
 
 def test_second_build_runs_nothing(
@@ -256,10 +257,10 @@ def test_luigi_format_object_is_committed_through_the_store(
     assert build([down]).status == LuigiStatusCode.SUCCESS
     assert run_log() == [up.task_id, down.task_id]
 
-    rel = f"{MODULE_DIR}/{up.task_id}/CompressedTask/out.gz"
+    rel = f"{MODULE_DIR}/luigi/CompressedTask/3/out.gz"
     assert {f for f in artifacts(store.files()) if "/CompressedTask/" in f} == {
         rel,
-        f"{MODULE_DIR}/{up.task_id}/CompressedTask/_out.manifest.json",
+        f"{MODULE_DIR}/luigi/CompressedTask/3/_out.manifest.json",
     }
     stored = store.fm.filesystem.cat_file(f"{store.fm.base}/{rel}")
     assert gzip.decompress(stored).decode("utf-8") == "0é\n1é\n2é\n"

@@ -33,10 +33,12 @@ def test_example_pipeline_runs_from_its_directory(tmp_path: Path) -> None:
     assert "2 ran successfully" in first.stderr
 
     base = work / "store" / "project" / "etl" / "my_etl_task"
-    lifts = sorted(p.relative_to(base).as_posix() for p in base.glob("*/LiftDataTask/*"))
-    assert len(lifts) == 2 and lifts[0].startswith("LiftDataTask_2026_11_25_")
-    assert [p.rsplit("/", 1)[1] for p in lifts] == ["_out.manifest.json", "out.parquet"]
-    summary = next(base.glob("SummarizeTask_2026_11_25_*/SummarizeTask/out.json"))
+    lifts = sorted(p.relative_to(base).as_posix() for p in base.glob("*/LiftDataTask/*/*"))
+    assert lifts == [  # run slot 'luigi', the day (the task's one parameter) as the instance
+        "luigi/LiftDataTask/2026-11-25/_out.manifest.json",
+        "luigi/LiftDataTask/2026-11-25/out.parquet",
+    ]
+    summary = base / "luigi" / "SummarizeTask" / "2026-11-25" / "out.json"
     assert json.loads(summary.read_text()) == {
         "day": "2026-11-25",
         "events": sum((h * 37) % 11 for h in range(24)),

@@ -77,8 +77,9 @@ def test_other_parameters_beside_a_run_id_never_share_a_path(
     assert build([eu, us]).status == LuigiStatusCode.SUCCESS
 
     assert eu.output().path != us.output().path
-    part = luigi.task.task_id_str("RegionalTask", {"region": "eu"})
-    assert eu.output().path == f"{local.fm.base}/{MODULE_DIR}/r1/RegionalTask/{part}/out.json"
+    # the other parameter's value is the instance, readable on disk
+    assert eu.output().path == f"{local.fm.base}/{MODULE_DIR}/r1/RegionalTask/eu/out.json"
+    assert eu.output().manifest()["partition"] == "eu"
     assert eu.output().read() == {"run": "r1", "region": "eu"}
     assert us.output().read() == {"run": "r1", "region": "us"}
 
@@ -115,15 +116,13 @@ def test_luigi_cfg_names_config_and_mirror(
 
     task = pipeline.SummarizeTask(rows=3)
     assert build([task]).status == LuigiStatusCode.SUCCESS
-    assert (
-        task.output().path == f"{tmp_path / 's'}/scratch/{MODULE_DIR}/{task.task_id}/SummarizeTask/out.json"
-    )
+    assert task.output().path == f"{tmp_path / 's'}/scratch/{MODULE_DIR}/luigi/SummarizeTask/3/out.json"
     assert task.output().read() == {"rows": 3, "total": 5}
 
     assert fsmirror_luigi.get_mirror().mirror == "scratch"
 
     monkeypatch.setattr(pipeline.SummarizeTask, "fsmirror_mirror", "main")  # the class attribute wins
-    assert task.output().path == f"{tmp_path / 's'}/{MODULE_DIR}/{task.task_id}/SummarizeTask/out.json"
+    assert task.output().path == f"{tmp_path / 's'}/{MODULE_DIR}/luigi/SummarizeTask/3/out.json"
     assert not task.complete()  # nothing was built in the 'main' mirror
 
 
@@ -172,7 +171,7 @@ def test_relative_config_path_in_luigi_cfg_is_relative_to_that_file(
     assert fsmirror_luigi.get_mirror().source == str(conf / "fsmirror.yml")
     task = pipeline.SummarizeTask(rows=2)
     assert build([task]).status == LuigiStatusCode.SUCCESS
-    assert task.output().path == f"{store}/{MODULE_DIR}/{task.task_id}/SummarizeTask/out.json"
+    assert task.output().path == f"{store}/{MODULE_DIR}/luigi/SummarizeTask/2/out.json"
     assert json.loads(Path(task.output().path).read_text()) == {"rows": 2, "total": 1}
 
 
