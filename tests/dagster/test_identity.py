@@ -1,0 +1,169 @@
+"""Core v3 identity for Dagster: a node is an instance of its function (not a run), a retry is an attempt.
+
+Real jobs on a real instance, asserting what landed in storage and what ``fsmirror stale`` /
+``fsmirror gc`` make of it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from dagster_sample.project.etl import identity_ops as X
+
+from conftest import stored_files
+from dagster import DagsterInstance, ReexecutionOptions, execute_job, reconstructable
+from fsmirror import FSMirror
+from fsmirror.cli import cli
+from fsmirror.runid import encode_run_id
+
+MOD = "project/etl/identity_ops"
+ADDR = f"{MOD}.py"
+HERE = Path(__file__).parent
+MIRROR = {"project": {"root": "project", "output_name": "out", "output_format": "pkl"}}
+
+ADD_1 = X.add_1.compute_fn.decorated_fn
+START = X.start.compute_fn.decorated_fn
+TOTAL = X.total.compute_fn.decorated_fn
+
+
+@pytest.fixture(params=["local", "s3"])
+def config(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The fsmirror config the jobs' EnvVar fields read (local disk, or a moto S3 bucket)."""
+    make = request.getfixturevalue("local_config" if request.param == "local" else "s3_config")
+    path = Path(make(mirrors=MIRROR))
+    monkeypatch.setenv("FSMIRROR_CONFIG_PATH", str(path))
+    monkeypatch.setenv("FSMIRROR_DAGSTER_MIRROR", "project")
+    monkeypatch.chdir(HERE)  # reconstructable() records the cwd; step processes import dagster_sample from it
+    return path
+
+
+@pytest.fixture
+def local(local_config: Any, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = Path(local_config(mirrors=MIRROR))
+    monkeypatch.setenv("FSMIRROR_CONFIG_PATH", str(path))
+    monkeypatch.setenv("FSMIRROR_DAGSTER_MIRROR", "project")
+    monkeypatch.chdir(HERE)
+    return path
+
+
+def _cli(config: Path, *args: str) -> tuple[int, str]:
+    got = CliRunner().invoke(cli, ["--config", str(config), *args], catch_exceptions=False)
+    return got.exit_code, got.output
+
+
+def _artifacts(store: Path) -> set[str]:
+    return {f for f in stored_files(store) if f.startswith(f"{MOD}/") and "/_" not in f}
+
+
+# -- an op used twice: two instances of one function, one run --------------------------------
+
+
+def test_a_reused_op_is_two_instances_of_one_run_not_two_runs(
+    config: Path, instance: DagsterInstance
+) -> None:
+    result = X.reuse_job.execute_in_process(instance=instance)
+    assert result.success and result.output_for_node("total") == 3
+    rid = result.run_id
+    fm = FSMirror(config, mirror="project")
+
+    # the node add_1_2 is an instance of add_1 in run rid: one path segment after the name
+    assert fm.read(START, run_id=rid) == 1
+    assert fm.read(ADD_1, run_id=rid) == 2
+    assert fm.read(ADD_1, run_id=rid, partition="add_1_2") == 3
+    assert fm.read(TOTAL, run_id=rid) == 3
+    assert fm.runs(ADD_1) == [rid]
+    assert fm.runs(ADD_1, partition="add_1_2") == [rid]
+    assert fm.artifact_uri(ADD_1, run_id=rid, partition="add_1_2").endswith(
+        f"{MOD}/{encode_run_id(rid)}/add_1/add_1_2/out.pkl"
+    )
+    man = fm.manifest(ADD_1, partition="add_1_2")
+    assert man["run"]["id"] == rid and man["partition"] == "add_1_2" and man["attempt"] == 0
+    assert man["orchestrator"]["node"] == "add_1_2" and man["orchestrator"]["step_key"] == "add_1_2"
+    # lineage links each node to the instance it read
+    assert [(i["address"], i["partition"]) for i in fm.manifest(TOTAL)["inputs"]] == [
+        (f"{ADDR}::add_1", "add_1_2")
+    ]
+    assert [(i["address"], i["partition"]) for i in man["inputs"]] == [(f"{ADDR}::add_1", None)]
+
+    # nothing is stale right after the run, and gc --keep 1 keeps every node's only run
+    code, out = _cli(config, "stale", "--json")
+    assert code == 0, out
+    assert sorted((s["address"], s["partition"] or "", s["run"], s["stale"]) for s in json.loads(out)) == [
+        (f"{ADDR}::add_1", "", encode_run_id(rid), False),
+        (f"{ADDR}::add_1", "add_1_2", encode_run_id(rid), False),
+        (f"{ADDR}::start", "", encode_run_id(rid), False),
+        (f"{ADDR}::total", "", encode_run_id(rid), False),
+    ]
+    code, out = _cli(config, "gc", f"{ADDR}::add_1", "--keep", "1", "--json")
+    assert code == 0, out
+    assert json.loads(out) == {"dry_run": False, "deleted": []}
+    assert fm.read(ADD_1, run_id=rid) == 2 and fm.read(ADD_1, run_id=rid, partition="add_1_2") == 3
+
+    # a second run: each node's series has two runs, and gc --keep 1 drops the first of each
+    again = X.reuse_job.execute_in_process(instance=instance)
+    assert again.success
+    assert fm.runs(ADD_1, partition="add_1_2") == [rid, again.run_id]
+    code, out = _cli(config, "gc", f"{ADDR}::add_1", "--keep", "1", "--json")
+    assert code == 0, out
+    assert sorted((d["partition"] or "", d["run_id"]) for d in json.loads(out)["deleted"]) == [
+        ("", rid),
+        ("add_1_2", rid),
+    ]
+    assert fm.runs(ADD_1) == [again.run_id] and fm.runs(ADD_1, partition="add_1_2") == [again.run_id]
+    code, out = _cli(config, "stale")
+    assert code == 0, out
+
+
+def test_a_partitioned_run_makes_the_node_and_the_partition_key_the_instance(
+    local: Path, instance: DagsterInstance, tmp_path: Path
+) -> None:
+    result = X.partitioned_reuse_job.execute_in_process(instance=instance, partition_key="d2")
+    assert result.success and result.output_for_node("total") == 3
+    seg = encode_run_id(result.run_id)
+    assert _artifacts(tmp_path / "store") == {
+        f"{MOD}/{seg}/start/d2/out.pkl",
+        f"{MOD}/{seg}/add_1/d2/out.pkl",
+        f"{MOD}/{seg}/add_1/add_1_2@d2/out.pkl",
+        f"{MOD}/{seg}/total/d2/out.pkl",
+    }
+    fm = FSMirror(local, mirror="project")
+    assert fm.read(ADD_1, partition="d2") == 2
+    assert fm.read(ADD_1, partition=("add_1_2", "d2")) == 3
+    assert fm.runs(ADD_1, partition=("add_1_2", "d2")) == [result.run_id]
+    assert fm.manifest(ADD_1, partition=("add_1_2", "d2"))["partition"] == ["add_1_2", "d2"]
+    code, out = _cli(local, "ls", f"{ADDR}::add_1")
+    assert code == 0 and "add_1 partition add_1_2@d2  1 run(s)" in out, out
+    code, out = _cli(local, "stale")
+    assert code == 0, out
+
+
+def test_reexecution_reads_a_parent_run_that_fsmirror_2_wrote_with_a_scoped_run_id(
+    local: Path, home_instance: DagsterInstance, tmp_path: Path
+) -> None:
+    """fsmirror 2.0 stored node add_1_2 of run R at ``R@add_1_2/add_1/``: a child run still finds it."""
+    with execute_job(reconstructable(X.reuse_job), instance=home_instance) as parent:
+        assert parent.success
+        rid = parent.run_id
+    fm = FSMirror(local, mirror="project")
+    # make the parent run's add_1_2 exactly what 2.0 left: the scoped run id, no instance
+    assert fm.delete(ADD_1, run_id=rid, partition="add_1_2")
+    fm.write(ADD_1, 3, run_id=(rid, "add_1_2"))
+    old = f"{MOD}/{encode_run_id(rid)}@add_1_2/add_1/out.pkl"
+    assert old in _artifacts(tmp_path / "store")
+
+    options = ReexecutionOptions(parent_run_id=rid, step_selection=["total"])
+    with execute_job(
+        reconstructable(X.reuse_job), instance=home_instance, reexecution_options=options
+    ) as child:
+        assert child.success
+        cid = child.run_id
+        assert child.output_for_node("total") == 3
+    logs = [e.user_message for e in home_instance.all_logs(cid) if e.user_message.startswith("fsmirror: ")]
+    assert [m for m in logs if m.startswith("fsmirror: loading input 'x'")] == [
+        f"fsmirror: loading input 'x' from {tmp_path / 'store' / old}"
+    ]
+    assert fm.read(TOTAL, run_id=cid) == 3
