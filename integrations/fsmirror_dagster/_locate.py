@@ -1,4 +1,4 @@
-"""Where a Dagster output's artifact is: code, instance, run and file stem, from one set of rules.
+"""Where a Dagster output's artifact is: code, instance, run, attempt and file stem, from one set of rules.
 
 ``handle_output`` and ``load_input`` (reading a same-run or parent-run
 upstream) must agree exactly, so the rules live here once. They follow the
@@ -18,6 +18,8 @@ node of a job, never one node's artifact as a newer run of another's:
   partition key when there is one: ``(node, partition key)``, the node alone, the
   partition key alone, or none (the function's own node, unpartitioned).
 - **run**: Dagster's run id, as it is.
+- **attempt**: the step's retry number within the run (0 for the first try), so a
+  retry replaces what an earlier try of the step committed.
 - **partition**: a partitioned asset's partition key; an op output's (no asset)
   is the run's partition key, if the run has one.
 - **file stem**: the mirror's ``output_name`` for a single output, else the
@@ -45,6 +47,7 @@ __all__ = [
     "Location",
     "Slot",
     "output_location",
+    "output_attempt",
     "declared_address",
     "user_fn",
     "step_key",
@@ -183,6 +186,21 @@ def output_location(fm: FSMirror, context: OutputContext, partition: str | None)
     """The slot of ``context``'s output for ``partition`` (the caller knows the partition)."""
     obj, qualname = _code(context)
     return Location(obj, str(context.run_id), _node(context, qualname), partition, _output_name(fm, context))
+
+
+def output_attempt(context: OutputContext) -> int:
+    """The step's retry number within its run: 0 on the first try, 1 on the first retry.
+
+    Dagster's ``OpExecutionContext.retry_number`` is the step context's
+    ``previous_attempt_count`` (the run's ``RetryState`` for this step key); an
+    ``OutputContext`` reaches the same step context. A context built by
+    ``build_output_context()`` has none: its write is a first try.
+    """
+    try:
+        count = context.step_context.previous_attempt_count
+    except Exception:  # build_output_context() without a step context
+        return 0
+    return int(count) if isinstance(count, int) and count >= 0 else 0
 
 
 def describe_output(context: OutputContext) -> str:

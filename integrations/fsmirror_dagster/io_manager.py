@@ -8,7 +8,7 @@ which code made them. All path and storage work is the core's
 
 - where to write: :mod:`fsmirror_dagster._locate` (the function; the instance:
   the node when a function runs as several nodes, and the partition; the run id;
-  the output name);
+  the step's retry number as the attempt; the output name);
 - what to read, per partition: the producing run's artifact (this run, or the
   parent run on re-execution) when that run made it; else the upstream asset's
   latest materialization in the instance's event log, whose ``uri`` metadata
@@ -48,6 +48,7 @@ from ._locate import (
     Slot,
     declared_address,
     describe_output,
+    output_attempt,
     output_location,
     output_name,
     step_key,
@@ -170,6 +171,7 @@ class FSMirrorIOManager(ConfigurableIOManager):  # type: ignore[misc]
         what = describe_output(context)
         partition = _output_partition(context)
         loc = output_location(fm, context, partition)
+        attempt = output_attempt(context)
         orchestrator: dict[str, Any] = {
             "name": "dagster",
             "run_id": context.run_id,
@@ -183,6 +185,8 @@ class FSMirrorIOManager(ConfigurableIOManager):  # type: ignore[misc]
             orchestrator["node"] = loc.node
         try:
             with _entered(step_scope(context, _job(fm, loc.obj))):
+                # attempt=: a retry of the step replaces what its earlier try committed (a try that
+                # stored one output and then failed would otherwise block every retry)
                 uri = fm.write(
                     loc.obj,
                     obj,
@@ -192,6 +196,7 @@ class FSMirrorIOManager(ConfigurableIOManager):  # type: ignore[misc]
                     output_name=loc.output_name,
                     run_source="dagster",
                     orchestrator=orchestrator,
+                    attempt=attempt,
                 )
         except FSMirrorError as e:
             raise Failure(description=f"fsmirror could not store {what}: {e}") from e

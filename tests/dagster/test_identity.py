@@ -28,6 +28,9 @@ MIRROR = {"project": {"root": "project", "output_name": "out", "output_format": 
 ADD_1 = X.add_1.compute_fn.decorated_fn
 START = X.start.compute_fn.decorated_fn
 TOTAL = X.total.compute_fn.decorated_fn
+FLAKY = X.flaky_pair.compute_fn.decorated_fn
+SHARDS = X.flaky_shards.compute_fn.decorated_fn
+DOUBLE = X.double.compute_fn.decorated_fn
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -167,3 +170,58 @@ def test_reexecution_reads_a_parent_run_that_fsmirror_2_wrote_with_a_scoped_run_
         f"fsmirror: loading input 'x' from {tmp_path / 'store' / old}"
     ]
     assert fm.read(TOTAL, run_id=cid) == 3
+
+
+# -- retries: a later attempt of the step replaces the earlier one's outputs ----------------
+
+
+def test_a_retried_step_that_stored_one_output_succeeds_with_the_retry_values(
+    config: Path, instance: DagsterInstance
+) -> None:
+    result = X.retry_job.execute_in_process(instance=instance, raise_on_error=False)
+    assert result.success
+    assert result.output_for_node("pair") == {"left": 11, "right": 21}  # the retry's values, both
+    rid = result.run_id
+    fm = FSMirror(config, mirror="project")
+    for name, value in (("left", 11), ("right", 21)):
+        man = fm.manifest(FLAKY, output_name=name)
+        assert (man["run"]["id"], man["attempt"], man["output_name"]) == (rid, 1, name)
+        assert fm.read(FLAKY, run_id=rid, output_name=name) == value
+        assert fm.runs(FLAKY, output_name=name) == [rid]
+    # the downstream was made from the retry's commit: nothing stale
+    pair_inputs = fm.manifest(X.pair.compute_fn.decorated_fn)["inputs"]
+    assert sorted((i["output_name"], i["created_at"]) for i in pair_inputs) == sorted(
+        (n, fm.manifest(FLAKY, output_name=n)["created_at"]) for n in ("left", "right")
+    )
+    code, out = _cli(config, "stale")
+    assert code == 0, out
+    retries = [
+        e
+        for e in instance.all_logs(rid)
+        if e.dagster_event and e.dagster_event.event_type_value == "STEP_UP_FOR_RETRY"
+    ]
+    assert len(retries) == 1
+
+
+def test_a_retry_in_a_step_process_knows_its_attempt(local: Path, home_instance: DagsterInstance) -> None:
+    """The multiprocess executor runs each try in a new process: the attempt comes with the step."""
+    with execute_job(reconstructable(X.retry_mp_job), instance=home_instance) as result:
+        assert result.success
+        rid = result.run_id
+        assert result.output_for_node("pair") == {"left": 11, "right": 21}
+    fm = FSMirror(local, mirror="project")
+    assert [fm.manifest(FLAKY, run_id=rid, output_name=n)["attempt"] for n in ("left", "right")] == [1, 1]
+
+
+def test_a_retried_generator_with_a_dynamic_output_replaces_its_shards(
+    config: Path, instance: DagsterInstance
+) -> None:
+    result = X.dynamic_retry_job.execute_in_process(instance=instance, raise_on_error=False)
+    assert result.success
+    assert result.output_for_node("gather_all") == [202, 402]  # shards a=101, b=201 of the retry, doubled
+    rid = result.run_id
+    fm = FSMirror(config, mirror="project")
+    assert [fm.read(SHARDS, run_id=rid, output_name=f"out-{k}") for k in ("a", "b")] == [101, 201]
+    assert [fm.manifest(SHARDS, run_id=rid, output_name=f"out-{k}")["attempt"] for k in ("a", "b")] == [1, 1]
+    # the mapped steps ran once each, after the retry
+    assert [fm.manifest(DOUBLE, run_id=rid, output_name=f"out-{k}")["attempt"] for k in ("a", "b")] == [0, 0]
