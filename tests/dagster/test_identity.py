@@ -15,10 +15,20 @@ from click.testing import CliRunner
 from dagster_sample.project.etl import identity_ops as X
 
 from conftest import stored_files
-from dagster import DagsterInstance, ReexecutionOptions, execute_job, reconstructable
+from dagster import (
+    AssetKey,
+    AssetMaterialization,
+    DagsterInstance,
+    MetadataValue,
+    ReexecutionOptions,
+    execute_job,
+    materialize,
+    reconstructable,
+)
 from fsmirror import FSMirror
 from fsmirror.cli import cli
 from fsmirror.runid import encode_run_id
+from fsmirror_dagster import FSMirrorIOManager
 
 MOD = "project/etl/identity_ops"
 ADDR = f"{MOD}.py"
@@ -170,6 +180,34 @@ def test_reexecution_reads_a_parent_run_that_fsmirror_2_wrote_with_a_scoped_run_
         f"fsmirror: loading input 'x' from {tmp_path / 'store' / old}"
     ]
     assert fm.read(TOTAL, run_id=cid) == 3
+
+
+def test_a_downstream_run_reads_an_asset_whose_materialization_fsmirror_2_recorded(
+    local: Path, instance: DagsterInstance, tmp_path: Path
+) -> None:
+    """The event log's ``uri`` of a 2.0 materialization (``R@shop__basket/basket/``) is read as it is."""
+    fm = FSMirror(local, mirror="project")
+    basket = X.basket.op.compute_fn.decorated_fn
+    uri = fm.write(basket, 5, run_id=("run-of-2.0", "shop__basket"))  # where 2.0 stored the node's output
+    assert uri == str(tmp_path / "store" / MOD / "run-of-2.0@shop__basket/basket/out.pkl")
+    instance.report_runless_asset_event(
+        AssetMaterialization(AssetKey(["shop", "basket"]), metadata={"uri": MetadataValue.path(uri)})
+    )
+    io = {"io_manager": FSMirrorIOManager(mirror="project", config_path=str(local))}
+    result = materialize(
+        [X.basket, X.basket_total], selection=[X.basket_total], instance=instance, resources=io
+    )
+    assert result.success and result.output_for_node("basket_total") == 10
+    logs = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert f"fsmirror: loading input 'basket' from {uri}" in logs
+
+    # materialized by this version: the node is basket's instance, in the run's own folder
+    now = materialize([X.basket], instance=instance, resources=io)
+    assert now.success
+    assert fm.runs(basket, partition="shop__basket") == [now.run_id]
+    assert fm.artifact_uri(basket, partition="shop__basket") == str(
+        tmp_path / "store" / MOD / encode_run_id(now.run_id) / "basket/shop__basket/out.pkl"
+    )
 
 
 # -- retries: a later attempt of the step replaces the earlier one's outputs ----------------

@@ -7,6 +7,8 @@ Jobs carry their IO manager (``EnvVar`` fields) so ``reconstructable()`` can re-
 from collections.abc import Iterator
 
 from dagster import (
+    AssetIn,
+    AssetKey,
     DynamicOut,
     DynamicOutput,
     EnvVar,
@@ -15,6 +17,7 @@ from dagster import (
     Output,
     RetryPolicy,
     StaticPartitionsDefinition,
+    asset,
     in_process_executor,
     job,
     multiprocess_executor,
@@ -55,6 +58,19 @@ def reuse_job() -> None:
 def partitioned_reuse_job() -> None:
     """The same graph in a partitioned run: add_1_2's instance is (node, partition key)."""
     total(add_1(add_1(start())))
+
+
+# -- a key-prefixed asset: its node shop__basket is not the function's name ---------------------
+
+
+@asset(key_prefix=["shop"])
+def basket() -> int:
+    return 5
+
+
+@asset(ins={"basket": AssetIn(key=AssetKey(["shop", "basket"]))})
+def basket_total(basket: int) -> int:
+    return basket * 2
 
 
 # -- a retried step that stored one output before it failed ------------------------------------
