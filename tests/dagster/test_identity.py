@@ -154,6 +154,23 @@ def test_a_partitioned_run_makes_the_node_and_the_partition_key_the_instance(
     assert code == 0, out
 
 
+def test_a_layout_grouping_runs_under_each_function_puts_the_node_after_the_run(
+    local_config: Any, monkeypatch: pytest.MonkeyPatch, instance: DagsterInstance, tmp_path: Path
+) -> None:
+    config = local_config(mirrors={"project": {**MIRROR["project"], "layout": "{module}/{name}/{run_id}"}})
+    monkeypatch.setenv("FSMIRROR_CONFIG_PATH", str(config))
+    monkeypatch.setenv("FSMIRROR_DAGSTER_MIRROR", "project")
+    result = X.reuse_job.execute_in_process(instance=instance)
+    assert result.success
+    seg = encode_run_id(result.run_id)
+    assert {f for f in _artifacts(tmp_path / "store") if "/add_1/" in f} == {
+        f"{MOD}/add_1/{seg}/out.pkl",
+        f"{MOD}/add_1/{seg}/add_1_2/out.pkl",
+    }
+    fm = FSMirror(config, mirror="project")
+    assert fm.runs(ADD_1, partition="add_1_2") == [result.run_id]
+
+
 def test_reexecution_reads_a_parent_run_that_fsmirror_2_wrote_with_a_scoped_run_id(
     local: Path, home_instance: DagsterInstance, tmp_path: Path
 ) -> None:
@@ -167,6 +184,7 @@ def test_reexecution_reads_a_parent_run_that_fsmirror_2_wrote_with_a_scoped_run_
     fm.write(ADD_1, 3, run_id=(rid, "add_1_2"))
     old = f"{MOD}/{encode_run_id(rid)}@add_1_2/add_1/out.pkl"
     assert old in _artifacts(tmp_path / "store")
+    assert fm.read(ADD_1, run_id=(rid, "add_1_2")) == 3  # 2.0's node artifact, read as 2.0 named it
 
     options = ReexecutionOptions(parent_run_id=rid, step_selection=["total"])
     with execute_job(
@@ -263,3 +281,17 @@ def test_a_retried_generator_with_a_dynamic_output_replaces_its_shards(
     assert [fm.manifest(SHARDS, run_id=rid, output_name=f"out-{k}")["attempt"] for k in ("a", "b")] == [1, 1]
     # the mapped steps ran once each, after the retry
     assert [fm.manifest(DOUBLE, run_id=rid, output_name=f"out-{k}")["attempt"] for k in ("a", "b")] == [0, 0]
+
+
+def test_a_retry_replaces_slot_by_slot_and_leaves_what_it_does_not_store_again(
+    local: Path, instance: DagsterInstance
+) -> None:
+    """The first try stored shards a and b; the retry yields a only: b stays as the first try left it."""
+    result = X.shrinking_retry_job.execute_in_process(instance=instance, raise_on_error=False)
+    assert result.success and result.output_for_node("gather_all") == [202]  # the retry's a, doubled
+    rid = result.run_id
+    fm = FSMirror(local, mirror="project")
+    shards = X.shrinking_shards.compute_fn.decorated_fn
+    got = {k: fm.manifest(shards, run_id=rid, output_name=f"out-{k}") for k in ("a", "b")}
+    assert {k: m["attempt"] for k, m in got.items()} == {"a": 1, "b": 0}
+    assert [fm.read(shards, run_id=rid, output_name=f"out-{k}") for k in ("a", "b")] == [101, 200]

@@ -117,6 +117,16 @@ def flaky_shards(context: OpExecutionContext) -> Iterator[DynamicOutput[int]]:
     yield DynamicOutput(200 + n, mapping_key="b")
 
 
+@op(out=DynamicOut(), retry_policy=RetryPolicy(max_retries=1))
+def shrinking_shards(context: OpExecutionContext) -> Iterator[DynamicOutput[int]]:
+    """The first try stores shards a and b and fails; the retry yields shard a only."""
+    n = context.retry_number
+    yield DynamicOutput(100 + n, mapping_key="a")
+    if n == 0:
+        yield DynamicOutput(200, mapping_key="b")
+        raise RuntimeError("the first try fails after storing shards 'a' and 'b' (on purpose)")
+
+
 @op
 def double(x: int) -> int:
     return 2 * x
@@ -130,3 +140,8 @@ def gather_all(xs: list[int]) -> list[int]:
 @job(executor_def=in_process_executor, resource_defs={"io_manager": _io})
 def dynamic_retry_job() -> None:
     gather_all(flaky_shards().map(double).collect())
+
+
+@job(executor_def=in_process_executor, resource_defs={"io_manager": _io})
+def shrinking_retry_job() -> None:
+    gather_all(shrinking_shards().map(double).collect())
