@@ -351,6 +351,7 @@ def _committed(fm: FSMirror, slot: Slot) -> tuple[str, Callable[[], Any]]:
 
 
 def _committed_or_none(fm: FSMirror, slot: Slot) -> tuple[str, Callable[[], Any]] | None:
+    """As :func:`_committed`, None when nothing is there (a fallback slot that may be empty)."""
     try:
         return _committed(fm, slot)
     except ArtifactNotFoundError:
