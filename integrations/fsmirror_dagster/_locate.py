@@ -1,7 +1,10 @@
-"""Where a Dagster output's artifact is: code, run slot, partition and file stem, from one set of rules.
+"""Where a Dagster output's artifact is: code, instance, run, attempt and file stem, from one set of rules.
 
 ``handle_output`` and ``load_input`` (reading a same-run or parent-run
-upstream) must agree exactly, so the rules live here once:
+upstream) must agree exactly, so the rules live here once. They follow the
+core's identity model (``fsmirror.identity``: code x instance x run x attempt x
+output), so that ``runs``, ``latest``, ``gc`` and ``stale`` see one series per
+node of a job, never one node's artifact as a newer run of another's:
 
 - **code**: the function the user decorated (``@asset``, ``@op``,
   ``@multi_asset``), or the code address in the output's definition metadata
@@ -9,15 +12,22 @@ upstream) must agree exactly, so the rules live here once:
   factory) has no stable qualname, so it is addressed by its file plus
   ``<enclosing function>.<Dagster name>``: ``make_assets.eu_sales`` for
   ``@asset(name="eu_sales")`` inside ``make_assets``.
-- **run slot**: Dagster's run id; when the step's node is not the function's own
-  name (an op used twice, ``add_1_2``; aliased, ``plus``; inside a graph,
-  ``four.add_1``; an asset with a key prefix, ``raw__orders``), the scoped run id
-  ``(run id, node)``, written ``<run id>@<node>``: one artifact per node, and the
-  path still names the function.
+- **instance**: which use of the code. The step's node when it is not the
+  function's own name (an op used twice, ``add_1_2``; aliased, ``plus``; inside a
+  graph, ``four.add_1``; an asset with a key prefix, ``raw__orders``), and the
+  partition key when there is one: ``(node, partition key)``, the node alone, the
+  partition key alone, or none (the function's own node, unpartitioned).
+- **run**: Dagster's run id, as it is.
+- **attempt**: the step's retry number within the run (0 for the first try), so a
+  retry replaces what an earlier try of the step committed.
 - **partition**: a partitioned asset's partition key; an op output's (no asset)
   is the run's partition key, if the run has one.
 - **file stem**: the mirror's ``output_name`` for a single output, else the
   output name; dynamic mapping keys are appended (``out-a``).
+
+fsmirror 2.0 put the node into the run instead (the scoped run id ``(run id,
+node)``, ``<run id>@<node>``); :attr:`Location.v2_slot` names that slot, so a
+parent run written by 2.0 is still found on re-execution.
 """
 
 from __future__ import annotations
@@ -28,13 +38,16 @@ from typing import Any
 from dagster import Failure, InputContext, OutputContext
 from fsmirror import FSMirror
 from fsmirror.address import CodeAddress
+from fsmirror.identity import Instance
 from fsmirror.runid import RunId
 
 __all__ = [
     "ADDRESS_METADATA_KEY",
     "OUTPUT_NAME_METADATA_KEY",
     "Location",
+    "Slot",
     "output_location",
+    "output_attempt",
     "declared_address",
     "user_fn",
     "step_key",
@@ -50,13 +63,41 @@ OUTPUT_NAME_METADATA_KEY = "fsmirror/output_name"
 
 
 @dataclass(frozen=True)
-class Location:
-    """One artifact slot: what the core's ``write``/``read`` take."""
+class Slot:
+    """What the core's ``write`` / ``read`` / ``artifact_uri`` take to name one artifact."""
 
     obj: Any  # the user's function, a CodeAddress, or an address string
     run_id: RunId
-    partition: str | None
+    partition: Instance | None  # the instance (a partition key, or a tuple of parts)
     output_name: str | None
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where one Dagster output is stored, dimension by dimension (the module docstring)."""
+
+    obj: Any  # the user's function, a CodeAddress, or an address string
+    run_id: str
+    node: str | None  # the step's node, when it is not the function's own name
+    partition_key: str | None
+    output_name: str | None
+
+    @property
+    def instance(self) -> Instance | None:
+        """``(node, partition key)``, the node alone, the partition key alone, or None."""
+        parts = tuple(p for p in (self.node, self.partition_key) if p is not None)
+        return None if not parts else parts[0] if len(parts) == 1 else parts
+
+    @property
+    def slot(self) -> Slot:
+        return Slot(self.obj, self.run_id, self.instance, self.output_name)
+
+    @property
+    def v2_slot(self) -> Slot | None:
+        """fsmirror 2.0's slot of this output where it differs: the node in the run, ``(run id, node)``."""
+        if self.node is None:
+            return None
+        return Slot(self.obj, (self.run_id, self.node), self.partition_key, self.output_name)
 
 
 def user_fn(op_def: Any) -> Any:
@@ -144,9 +185,22 @@ def _output_name(fm: FSMirror, context: OutputContext) -> str | None:
 def output_location(fm: FSMirror, context: OutputContext, partition: str | None) -> Location:
     """The slot of ``context``'s output for ``partition`` (the caller knows the partition)."""
     obj, qualname = _code(context)
-    node = _node(context, qualname)
-    run_id: RunId = context.run_id if node is None else (context.run_id, node)
-    return Location(obj, run_id, partition, _output_name(fm, context))
+    return Location(obj, str(context.run_id), _node(context, qualname), partition, _output_name(fm, context))
+
+
+def output_attempt(context: OutputContext) -> int:
+    """The step's retry number within its run: 0 on the first try, 1 on the first retry.
+
+    Dagster's ``OpExecutionContext.retry_number`` is the step context's
+    ``previous_attempt_count`` (the run's ``RetryState`` for this step key); an
+    ``OutputContext`` reaches the same step context. A context built by
+    ``build_output_context()`` has none: its write is a first try.
+    """
+    try:
+        count = context.step_context.previous_attempt_count
+    except Exception:  # build_output_context() without a step context
+        return 0
+    return int(count) if isinstance(count, int) and count >= 0 else 0
 
 
 def describe_output(context: OutputContext) -> str:

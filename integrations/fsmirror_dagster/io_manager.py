@@ -6,9 +6,9 @@ by Dagster's own run id, so every run keeps its outputs and the path tells you
 which code made them. All path and storage work is the core's
 (:meth:`fsmirror.FSMirror.write` / ``read``); this module is Dagster glue:
 
-- where to write: :mod:`fsmirror_dagster._locate` (the function, the run id,
-  scoped by the node when a function runs as several nodes, the partition, the
-  output name);
+- where to write: :mod:`fsmirror_dagster._locate` (the function; the instance:
+  the node when a function runs as several nodes, and the partition; the run id;
+  the step's retry number as the attempt; the output name);
 - what to read, per partition: the producing run's artifact (this run, or the
   parent run on re-execution) when that run made it; else the upstream asset's
   latest materialization in the instance's event log, whose ``uri`` metadata
@@ -45,8 +45,10 @@ from ._lineage import step_scope
 from ._locate import (
     ADDRESS_METADATA_KEY,
     OUTPUT_NAME_METADATA_KEY,
+    Slot,
     declared_address,
     describe_output,
+    output_attempt,
     output_location,
     output_name,
     step_key,
@@ -169,6 +171,7 @@ class FSMirrorIOManager(ConfigurableIOManager):  # type: ignore[misc]
         what = describe_output(context)
         partition = _output_partition(context)
         loc = output_location(fm, context, partition)
+        attempt = output_attempt(context)
         orchestrator: dict[str, Any] = {
             "name": "dagster",
             "run_id": context.run_id,
@@ -178,19 +181,22 @@ class FSMirrorIOManager(ConfigurableIOManager):  # type: ignore[misc]
             "asset_key": context.asset_key.to_user_string() if context.has_asset_key else None,
             "partition": partition,
         }
-        if isinstance(loc.run_id, tuple):
-            orchestrator["node"] = loc.run_id[1]
+        if loc.node is not None:
+            orchestrator["node"] = loc.node
         try:
             with _entered(step_scope(context, _job(fm, loc.obj))):
+                # attempt=: a retry of the step replaces what its earlier try committed (a try that
+                # stored one output and then failed would otherwise block every retry)
                 uri = fm.write(
                     loc.obj,
                     obj,
                     run_id=loc.run_id,
                     format="auto" if self.output_format == "auto" else None,
-                    partition=loc.partition,
+                    partition=loc.instance,
                     output_name=loc.output_name,
                     run_source="dagster",
                     orchestrator=orchestrator,
+                    attempt=attempt,
                 )
         except FSMirrorError as e:
             raise Failure(description=f"fsmirror could not store {what}: {e}") from e
@@ -265,13 +271,14 @@ class FSMirrorIOManager(ConfigurableIOManager):  # type: ignore[misc]
                 stored_here = context.partition_key if context.has_partition_key else None
             loc = output_location(fm, upstream, stored_here)
             try:
-                uri = fm.artifact_uri(
-                    loc.obj, run_id=loc.run_id, partition=loc.partition, output_name=loc.output_name
-                )
-                return uri, lambda: fm.read(
-                    loc.obj, run_id=loc.run_id, partition=loc.partition, output_name=loc.output_name
-                )
+                return _committed(fm, loc.slot)
             except ArtifactNotFoundError:
+                # a parent run written by fsmirror 2.0 stored a node's output under the scoped run
+                # id (run id, node): one more look there before the event log
+                v2 = loc.v2_slot
+                old = _committed_or_none(fm, v2) if v2 is not None else None
+                if old is not None:
+                    return old
                 if not (context.has_asset_key and context.has_asset_partitions):
                     raise
         if not context.has_asset_key:
@@ -331,6 +338,24 @@ class FSMirrorIOManager(ConfigurableIOManager):  # type: ignore[misc]
                 "re-materialize it with this IO manager"
             )
         return uri, ""
+
+
+def _committed(fm: FSMirror, slot: Slot) -> tuple[str, Callable[[], Any]]:
+    """(URI, reader) of the artifact committed at ``slot``; ``ArtifactNotFoundError`` if none."""
+    uri = fm.artifact_uri(
+        slot.obj, run_id=slot.run_id, partition=slot.partition, output_name=slot.output_name
+    )
+    return uri, lambda: fm.read(
+        slot.obj, run_id=slot.run_id, partition=slot.partition, output_name=slot.output_name
+    )
+
+
+def _committed_or_none(fm: FSMirror, slot: Slot) -> tuple[str, Callable[[], Any]] | None:
+    """As :func:`_committed`, None when nothing is there (a fallback slot that may be empty)."""
+    try:
+        return _committed(fm, slot)
+    except ArtifactNotFoundError:
+        return None
 
 
 def _job(fm: FSMirror, obj: Any) -> str | None:

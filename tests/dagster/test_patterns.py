@@ -56,37 +56,32 @@ def test_an_op_reused_aliased_and_inside_a_graph_gets_one_artifact_per_node(
     assert result.output_for_node("add_3") == 7
     rid = result.run_id
     seg = encode_run_id(rid)
-    # the function's own node keeps the plain run folder; every other node of add_1 says which it is
+    # the function's own node is add_1's plain artifact; every other node is an instance of add_1 in
+    # the same run (one path segment after the name), never a run of its own
     assert _artifacts(tmp_path / "store") == {
         f"{NODES}/{seg}/one/out.pkl",
         f"{NODES}/{seg}/add_1/out.pkl",
-        f"{NODES}/{seg}@add_1_2/add_1/out.pkl",
-        f"{NODES}/{seg}@plus/add_1/out.pkl",
-        f"{NODES}/{seg}@add_3.add_1/add_1/out.pkl",
-        f"{NODES}/{seg}@add_3.add_1_2/add_1/out.pkl",
-        f"{NODES}/{seg}@add_3.add_1_3/add_1/out.pkl",
+        f"{NODES}/{seg}/add_1/add_1_2/out.pkl",
+        f"{NODES}/{seg}/add_1/plus/out.pkl",
+        f"{NODES}/{seg}/add_1/add_3.add_1/out.pkl",
+        f"{NODES}/{seg}/add_1/add_3.add_1_2/out.pkl",
+        f"{NODES}/{seg}/add_1/add_3.add_1_3/out.pkl",
     }
     fm = FSMirror(pkl_config, mirror="project")
     fn = N.add_1.compute_fn.decorated_fn
-    # each node's value is its own, read back through the core by (run id, node)
+    # each node's value is its own, read back through the core by (run id, instance)
     assert fm.read(fn, run_id=rid) == 2
-    assert [fm.read(fn, run_id=(rid, n)) for n in ("add_1_2", "plus", "add_3.add_1", "add_3.add_1_3")] == [
-        3,
-        4,
-        5,
-        7,
-    ]
-    man = fm.manifest(fn, run_id=(rid, "plus"))
+    assert [
+        fm.read(fn, run_id=rid, partition=n) for n in ("add_1_2", "plus", "add_3.add_1", "add_3.add_1_3")
+    ] == [3, 4, 5, 7]
+    man = fm.manifest(fn, run_id=rid, partition="plus")
     assert man["code"]["address"] == "project/etl/nodes.py::add_1"
     assert man["orchestrator"]["step_key"] == "plus" and man["orchestrator"]["node"] == "plus"
-    assert man["run"]["id"] == [rid, "plus"]
-    assert sorted(map(str, fm.runs(fn))) == sorted(
-        str(r)
-        for r in [
-            rid,
-            *((rid, n) for n in ("add_1_2", "plus", "add_3.add_1", "add_3.add_1_2", "add_3.add_1_3")),
-        ]
-    )
+    assert man["run"]["id"] == rid and man["partition"] == "plus"
+    # one run in every node's series
+    assert fm.runs(fn) == [rid]
+    for n in ("add_1_2", "plus", "add_3.add_1", "add_3.add_1_2", "add_3.add_1_3"):
+        assert fm.runs(fn, partition=n) == [rid]
 
 
 def test_graphs_inside_graphs_get_the_full_node_path(
@@ -95,10 +90,8 @@ def test_graphs_inside_graphs_get_the_full_node_path(
     result = N.nested_job.execute_in_process(instance=instance, resources=_io(pkl_config))
     assert result.success and result.output_for_node("add_6") == 7
     seg = encode_run_id(result.run_id)
-    nodes = {f.split("/")[3] for f in _artifacts(tmp_path / "store") if "/add_1/" in f}
-    assert nodes == {
-        f"{seg}@add_6.{g}.{a}" for g in ("add_3", "add_3_2") for a in ("add_1", "add_1_2", "add_1_3")
-    }
+    nodes = {f.split("/")[5] for f in _artifacts(tmp_path / "store") if f"{seg}/add_1/" in f}
+    assert nodes == {f"add_6.{g}.{a}" for g in ("add_3", "add_3_2") for a in ("add_1", "add_1_2", "add_1_3")}
 
 
 def test_a_key_prefixed_asset_and_an_op_with_an_explicit_address(
@@ -108,11 +101,12 @@ def test_a_key_prefixed_asset_and_an_op_with_an_explicit_address(
     ops = N.pinned_job.execute_in_process(instance=instance, resources=_io(pkl_config))
     assert assets.success and ops.success
     assert _artifacts(tmp_path / "store") == {
-        f"{NODES}/{encode_run_id(assets.run_id)}@sales__orders/orders/out.pkl",
+        f"{NODES}/{encode_run_id(assets.run_id)}/orders/sales__orders/out.pkl",
         f"project/etl/pinned/{encode_run_id(ops.run_id)}/pinned_total/out.pkl",
     }
     fm = FSMirror(pkl_config, mirror="project")
-    assert fm.read(N.orders.op.compute_fn.decorated_fn) == 5  # the newest run, whatever node wrote it
+    # the node sales__orders is the instance: its newest run
+    assert fm.read(N.orders.op.compute_fn.decorated_fn, partition="sales__orders") == 5
     assert fm.read("project/etl/pinned.py::pinned_total") == 3
 
 
@@ -145,7 +139,7 @@ def test_partitioned_graph_backed_asset_loads_within_the_run_and_across_runs(
     assert first.success
     seg = encode_run_id(first.run_id)
     assert {f for f in _artifacts(tmp_path / "store") if "/add_1/" in f} == {
-        f"{NODES}/{seg}@add_3.{a}/add_1/a/out.pkl" for a in ("add_1", "add_1_2", "add_1_3")
+        f"{NODES}/{seg}/add_1/add_3.{a}@a/out.pkl" for a in ("add_1", "add_1_2", "add_1_3")
     }
     # a later run reads the graph-backed asset (its last node's artifact) through the event log
     later = materialize(
@@ -157,7 +151,7 @@ def test_partitioned_graph_backed_asset_loads_within_the_run_and_across_runs(
     )
     assert later.success and later.output_for_node("after_graph") == 26
     assert any(
-        m.endswith(f"{NODES}/{seg}@add_3.add_1_3/add_1/a/out.pkl") for m in _messages(instance, later.run_id)
+        m.endswith(f"{NODES}/{seg}/add_1/add_3.add_1_3@a/out.pkl") for m in _messages(instance, later.run_id)
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from fsmirror.identity import Instance, instance_segment
 from fsmirror.runid import RunId, encode_run_id
 from fsmirror_dagster import FSMirrorIOManager
 
@@ -34,11 +35,15 @@ def fsmirror_io_manager(config: Path, **kw: Any) -> FSMirrorIOManager:
 
 
 def artifact(
-    store: Path, module: str, run_id: RunId, name: str, partition: str | None = None, ext: str = "pkl"
+    store: Path, module: str, run_id: RunId, name: str, partition: Instance | None = None, ext: str = "pkl"
 ) -> Path:
-    """Where fsmirror's documented layout puts one artifact: ``<module>/<run>/<name>/[<partition>/]out.<ext>``."""
+    """Where fsmirror's documented layout puts one artifact: ``<module>/<run>/<name>/[<instance>/]out.<ext>``.
+
+    The instance is a partition key, or a tuple ``(node, partition key)`` written ``node@key``.
+    """
     base = store / "upstream" / module / encode_run_id(run_id) / name
-    return (base / partition if partition else base) / f"out.{ext}"
+    segment = instance_segment(partition)
+    return (base / segment if segment else base) / f"out.{ext}"
 
 
 def artifacts(store: Path) -> set[str]:

@@ -9,8 +9,9 @@ What changes, and why (docs/dagster.md, "How paths and run ids are derived"):
 
 - **paths**: ``FilesystemIOManager`` writes ``<base>/<run id>/<step>/<output>`` for
   ops and ``<base>/<asset key path>[/<partition>]`` for assets; fsmirror writes
-  ``<module>/<run id>/<function>/[<partition>/]out.pkl``, with ``<run id>@<node>``
-  when the step's node is not the function's own name. The functions here are
+  ``<module>/<run id>/<function>/[<instance>/]out.pkl``, the instance being the
+  partition, and the step's node (``<node>@<partition>``) when it is not the
+  function's own name. The functions here are
   defined inside tests, so each is named ``<enclosing function>.<Dagster name>``.
   Each assertion on a path asserts fsmirror's path for the same artifact.
 - **metadata**: the artifact's location is the ``uri`` entry (``path`` upstream).
@@ -397,8 +398,8 @@ def test_fs_io_manager_partitioned_graph_backed_asset(setup: tuple[Any, Path]) -
     assert loaded_input_events[0].event_specific_data.upstream_step_key.endswith("one")
 
     # upstream: <base>/four/A. The asset four is the output of the graph's last node, four.add_1_3,
-    # a node of the function add_1: the run slot names the node.
-    filepath_b = artifact(store, MOD, (result.run_id, "four.add_1_3"), f"{name}.add_1", "A")
+    # a node of the function add_1: the instance names the node and the partition (four.add_1_3@A).
+    filepath_b = artifact(store, MOD, result.run_id, f"{name}.add_1", ("four.add_1_3", "A"))
     assert os.path.isfile(filepath_b)
     with open(filepath_b, "rb") as read_obj:
         assert pickle.load(read_obj) == 4
@@ -515,9 +516,10 @@ def test_multipartitions_fs_io_manager(setup: tuple[Any, Path]) -> None:
 
     handled_output_events = list(filter(lambda evt: evt.is_handled_output, result.all_node_events))
     assert len(handled_output_events) == 2
-    # fsmirror: a multi-partition key is one partition segment, "1|a" encoded
+    # fsmirror: a multi-partition key is one partition segment, "1|a" encoded as 1~7Ca
     name = "test_multipartitions_fs_io_manager.asset2"
-    assert os.path.isfile(artifact(store, MOD, result.run_id, name, "1~7Ca"))
+    path = artifact(store, MOD, result.run_id, name, "1|a")
+    assert os.path.isfile(path) and path.parent.name == "1~7Ca"
 
 
 @pytest.mark.skip(
