@@ -168,13 +168,13 @@ def test_daemon_celery_executor_two_workers(
         {n: p.tail() for n, p in workers.items()},
     )
 
-    # every output where fsmirror resolve says for Dagster's run ids (an aliased op: <run id>@<node>)
+    # every output where fsmirror resolve says for Dagster's run ids (an aliased op: its node is the instance)
     a, o = runs["assets_job"], runs["ops_job"]
     calls = [[f"{FILE}::{name}", "-r", a] for name in ("raw", "doubled", "squares", "total")]
     calls += [
         [f"{FILE}::load", "-r", o],
-        [f"{FILE}::scale", "-r", o, "-r", "scale_a"],
-        [f"{FILE}::scale", "-r", o, "-r", "scale_b"],
+        [f"{FILE}::scale", "-r", o, "--partition", "scale_a"],
+        [f"{FILE}::scale", "-r", o, "--partition", "scale_b"],
     ]
     e, _, src = env("reader")
     config = Path(e["FSMIRROR_CONFIG_PATH"])

@@ -122,7 +122,8 @@ def test_luigid_two_workers_overlapping_graphs(procs: Processes, s3: S3Server, d
     assert sorted(int(p["day"]) for p in by_family["Transform"]) == [1, 2, 3, 4]
     assert len(by_family["Report"]) == 2
 
-    # The partition segment is Luigi's own id of the non-run parameters: ask Luigi for it.
+    # The instance segment is the non-run parameters' values as Luigi serializes them: ask the
+    # adapter, through Luigi's own parse of the scheduler's string parameters.
     home, work = worker_dir(base, "reader")
     reader_cfg = write_mirror_config(home / "fsmirror.yml", bucket, s3.endpoint_url)
     src = project_copy("luigi", work)
@@ -138,9 +139,10 @@ def test_luigid_two_workers_overlapping_graphs(procs: Processes, s3: S3Server, d
             [
                 str(bin_dir / "python"),
                 "-c",
-                "import json, sys; from luigi.task import task_id_str; "
+                "import json, sys; from etl import graph; from fsmirror.identity import instance_segment; "
                 "tasks = json.loads(sys.argv[1]); "
-                "print(json.dumps([[n, task_id_str(n, {k: v for k, v in p.items() if k != 'run_id'})] for n, p in tasks]))",
+                "print(json.dumps([[n, instance_segment(getattr(graph, n).from_str_params(p).fsmirror_partition())] "
+                "for n, p in tasks]))",
                 json.dumps([[n, p] for n, ps in by_family.items() for p in ps]),
             ],
             env=env,

@@ -69,14 +69,16 @@ def test_each_task_is_a_run_with_its_input_and_its_luigi_parent(
     for e in capture.events:
         validate(e)
     lift_done, sum_start, sum_done = runs[1], runs[2], runs[3]
-    lift_ds = (namespace, f"{base}project/etl/my_etl_task/LiftDataTask/out.csv")
+    # the dataset is the series: code x instance (the parameter set, rows=3) x output; no run slot
+    lift_ds = (namespace, f"{base}project/etl/my_etl_task/LiftDataTask/3/out.csv")
     assert [(o["namespace"], o["name"]) for o in lift_done["outputs"]] == [lift_ds]
     assert [(i["namespace"], i["name"]) for i in sum_done["inputs"]] == [lift_ds]
     assert [(i["namespace"], i["name"]) for i in sum_start["inputs"]] == [lift_ds]  # input(): known at START
     assert [(o["namespace"], o["name"]) for o in sum_done["outputs"]] == [
-        (namespace, f"{base}project/etl/my_etl_task/SummarizeTask/out.json")
+        (namespace, f"{base}project/etl/my_etl_task/SummarizeTask/3/out.json")
     ]
-    assert sum_done["inputs"][0]["facets"]["version"]["datasetVersion"] == lift.task_id
+    # the version is the run slot: Luigi has no run, so it is the fixed word (docs/luigi.md)
+    assert sum_done["inputs"][0]["facets"]["version"]["datasetVersion"] == "luigi"
     assert sum_done["inputs"][0]["facets"]["fsmirror"]["uri"] == lift.output().uri
     assert sum_done["outputs"][0]["facets"]["fsmirror"]["uri"] == summary.output().uri
     parent = sum_done["run"]["facets"]["parent"]

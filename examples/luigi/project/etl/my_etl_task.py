@@ -6,8 +6,9 @@ Run it from ``examples/luigi`` (Luigi reads ``./luigi.cfg``, which points fsmirr
     fsmirror --config fsmirror.yml ls
 
 ``LiftDataTask(day=2026-11-25)`` lands at
-``store/project/etl/my_etl_task/LiftDataTask_2026_11_25_<hash>/LiftDataTask/out.parquet`` with a manifest beside
-it; running the command again runs nothing, another ``--day`` runs into a new folder.
+``store/project/etl/my_etl_task/luigi/LiftDataTask/2026-11-25/out.parquet`` with a manifest beside
+it (Luigi has no run: the run slot is ``luigi``, the day is the instance); running the command
+again runs nothing, another ``--day`` runs into a new folder.
 """
 
 from __future__ import annotations
