@@ -57,22 +57,34 @@ def test_dagster_asset_reads_an_upstream_a_luigi_task_wrote(
     assert _build([older]).status == LuigiStatusCode.SUCCESS
     assert _build([newer]).status == LuigiStatusCode.SUCCESS
 
-    result = materialize([C.exported_orders, C.order_count], instance=instance, resources=_io(config))
-    assert result.success
-    # the newest committed run of project/etl/exports.py::ExportOrders, whatever its parameters
-    assert result.output_for_node("order_count") == {"day": "2026-11-26", "orders": 4}
-    logs = [e.user_message for e in instance.all_logs(result.run_id) if "loading input" in e.user_message]
-    assert logs == [f"fsmirror: loading input 'exported_orders' from {newer.output().path}"]
+    # A daily-partitioned asset reads the Luigi task's instance its partition key names: one
+    # parameter set is one series (Core v3), so each day reads its own day, never "the newest".
     fm = FSMirror(config, mirror="project")
-    assert fm.manifest("project/etl/exports.py::ExportOrders")["run"]["source"] == "luigi"
-    assert fm.read(C.order_count.op.compute_fn.decorated_fn, run_id=result.run_id)["orders"] == 4
+    for task, orders in ((newer, 4), (older, 3)):
+        day = str(task.day)
+        result = materialize(
+            [C.exported_orders, C.order_count], instance=instance, resources=_io(config), partition_key=day
+        )
+        assert result.success
+        assert result.output_for_node("order_count") == {"day": day, "orders": orders}
+        logs = [e.user_message for e in instance.all_logs(result.run_id) if "loading input" in e.user_message]
+        assert logs == [
+            f"fsmirror: loading input 'exported_orders' partition {day!r} from {task.output().path}"
+        ]
+        assert fm.manifest("project/etl/exports.py::ExportOrders", partition=day)["run"]["source"] == "luigi"
+        got = fm.read(C.order_count.op.compute_fn.decorated_fn, run_id=result.run_id, partition=day)
+        assert got == {"day": day, "orders": orders}
 
 
 def test_declared_upstream_never_written_fails_saying_where_it_looked(
     config: Path, instance: DagsterInstance
 ) -> None:
     result = materialize(
-        [C.exported_orders, C.order_count], instance=instance, resources=_io(config), raise_on_error=False
+        [C.exported_orders, C.order_count],
+        instance=instance,
+        resources=_io(config),
+        raise_on_error=False,
+        partition_key="2026-11-25",
     )
     assert not result.success
     (failure,) = result.get_step_failure_events()
