@@ -17,11 +17,12 @@ from airflow.sdk.bases.xcom import BaseXCom
 
 from fsmirror import ArtifactNotFoundError, ConfigError, FSMirror, FSMirrorError
 from fsmirror.address import CodeAddress
+from fsmirror.identity import instance_from_json
 from fsmirror.names import manifest_file
 
 from . import _outputs, _scope
 from ._listener import running_ti
-from ._locate import fallback_target, get_mirror, setting, task_target
+from ._locate import attempt_of, fallback_target, get_mirror, setting, task_target
 
 __all__ = ["FSMirrorXComBackend", "REF_KEY", "XCOM_PREFIX"]
 
@@ -85,7 +86,7 @@ def _slot_of(fm: FSMirror, uri: str) -> dict[str, Any] | None:
     slot: dict[str, Any] = {
         "obj": CodeAddress((*parts[:-1], parts[-1] + ".py"), qualname),
         "run_id": tuple(run_id) if isinstance(run_id, list) else run_id,
-        "partition": man.get("partition"),
+        "partition": instance_from_json(man.get("partition")),
         "output_name": man.get("output_name") or None,
     }
     try:
@@ -189,7 +190,12 @@ class FSMirrorXComBackend(BaseXCom):
                     partition=target["partition"],
                     output_name=output_name,
                     format="auto",
-                    overwrite=True,  # one value per key and try: a retry replaces, never duplicates
+                    # One value per key: a second push of a key in one try replaces it, as
+                    # Airflow's own XCom.set does. Airflow purges an earlier try's XComs before a
+                    # retry; whatever was left (a try that died between writing and recording its
+                    # XCom) is replaced too, and the manifest's attempt says which try wrote it.
+                    overwrite=True,
+                    attempt=attempt_of(ti) if ti is not None else 0,
                     run_source="airflow",
                     orchestrator={
                         "dag_id": dag_id,
