@@ -33,6 +33,7 @@ from typing import Any
 from fsmirror import FSMirror, FSMirrorError, StorageError
 from fsmirror.hashing import new_hasher
 from fsmirror.identity import Instance
+from fsmirror.names import manifest_file
 
 from ._locate import attempt_of
 
@@ -125,6 +126,8 @@ def _files(fm: FSMirror, item: Rendered) -> list[tuple[str, str, str]]:
             continue  # fsmirror's own files, hidden files, subdirectories (other partitions)
         parts = _split(name)
         if parts is None:
+            if fs.exists(manifest_file(base, name.rpartition(".")[0])):
+                continue  # an artifact fsmirror committed (an XCom under an escaped key: xcom-a~2Eb)
             log.warning(
                 "fsmirror: %s/%s is not recorded: a recorded file is named <name>.<format> "
                 "(letters, digits, '_', '-'; not starting with '_')",
