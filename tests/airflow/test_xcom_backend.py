@@ -144,7 +144,8 @@ def test_mapped_xcoms_written_by_fsmirror_2_0_still_pull(
     from fsmirror.address import CodeAddress
     from fsmirror_airflow import FSMirrorXComBackend, dag_partition, legacy_partition
 
-    fm = FSMirror(fsmirror_config(local_config(mirrors=DAG_MIRRORS)), mirror="dags")
+    cfg = fsmirror_config(local_config(mirrors=DAG_MIRRORS))
+    fm = FSMirror(cfg, mirror="dags")
     dr = run_dag("taskflow_xcom", "taskflow_xcom")
     assert dr.state == "success"
     dag_file = Path(__file__).parent / "dags" / "taskflow_xcom.py"
@@ -185,6 +186,15 @@ def test_mapped_xcoms_written_by_fsmirror_2_0_still_pull(
     assert legacy_partition("taskflow_xcom") is None
     assert fm.read(scale, partition=legacy_partition("taskflow_xcom", 1)) == 38.0
     assert fm.latest(scale, partition=("taskflow_xcom", "1")) is None
+    from click.testing import CliRunner
+
+    from fsmirror.cli import cli
+
+    args = ["show", "dags/taskflow_xcom.py::scale", "--partition", "taskflow_xcom~401", "--json"]
+    shown = CliRunner().invoke(cli, ["--config", str(cfg), *args, "--mirror", "dags"], catch_exceptions=False)
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["partition"] == "taskflow_xcom@1"  # the one string, as 2.0 wrote it
+    assert json.loads(shown.output)["uri"] == f"{base}/taskflow_xcom~401/out.json"
 
     # A retry or clear of such a task purges 2.0's file by the reference, as Airflow hands it over.
     Result = namedtuple("Result", "key value")

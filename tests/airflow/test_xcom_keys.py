@@ -78,3 +78,26 @@ def test_each_xcom_key_has_its_own_file(
     where = "dags/xcom_keys.py::push_then_return"
     assert fm.read(where, partition="xcom_keys") == 7
     assert fm.read(where, partition="xcom_keys", output_name="xcom-out") == 5
+
+
+def test_private_and_overlong_keys_stay_inline(
+    local_config: Callable[..., Path], fsmirror_config: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A key starting with '_' (Airflow's extra links: ``_link_<Class>``) and one whose escaped stem
+    would pass 200 characters are kept in the DB as Airflow stores them; 'k' * 196 still fits."""
+    from fsmirror_airflow import FSMirrorXComBackend
+    from fsmirror_airflow.xcom import xcom_output_name
+
+    fm = FSMirror(fsmirror_config(local_config(mirrors=DAG_MIRRORS)), mirror="dags")
+    ids = {"dag_id": "etl", "task_id": "load", "run_id": "r1"}
+    assert FSMirrorXComBackend.serialize_value("https://x", key="_link_Docs", **ids) == "https://x"
+    assert FSMirrorXComBackend.serialize_value([1], key="k." * 100, **ids) == [1]
+    assert any("too long to name a file" in r.getMessage() for r in caplog.records)
+    assert xcom_output_name("k" * 196, "out") == "k" * 196
+    assert xcom_output_name("k" * 196, "out", taken=True) is None  # xcom- + 196 > 200
+    ref = FSMirrorXComBackend.serialize_value([2], key="k" * 196, **ids)
+    assert ref == {REF: f"{fm.base}/dags/_airflow/etl/etl@r1/load/etl/{'k' * 196}.json", "mirror": "dags"}
+    assert fm.filesystem.ls(f"{fm.base}/dags/_airflow/etl/etl@r1/load/etl", detail=False) == [
+        f"{fm.base}/dags/_airflow/etl/etl@r1/load/etl/{name}"
+        for name in (f"_{'k' * 196}.manifest.json", f"{'k' * 196}.json")
+    ]
