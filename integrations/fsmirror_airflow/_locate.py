@@ -115,11 +115,11 @@ def legacy_partition(dag_id: str, map_index: int | None = None) -> str | None:
 def attempt_of(ti: Any) -> int:
     """The core's attempt of a running task instance: ``try_number - 1`` (0 for the first try).
 
-    Airflow's scheduler raises ``try_number`` to 1 when it first queues a task
-    instance, and by one for each retry or clear; a resumed deferred task keeps its
-    try. A later try's write replaces an earlier try's commit of the same run and
-    instance, and the manifest says which try committed it. Without a number (no
-    running task seen) the attempt is 0.
+    Airflow's scheduler raises ``try_number`` by one each time it schedules a task
+    instance to run (``DagRun.schedule_tis``: 1 for the first try, 2 for a retry),
+    except for a sensor rescheduled in ``mode="reschedule"``, which keeps its try.
+    The manifest says which try committed a value. Without a number (no running
+    task seen) the attempt is 0.
     """
     try:
         n = int(getattr(ti, "try_number", None) or 0)
