@@ -5,8 +5,9 @@
 field (files a task writes there are recorded when it succeeds; ``post_execute=
 fsmirror_airflow.commit_outputs`` records them before). Set
 ``AIRFLOW__CORE__XCOM_BACKEND=fsmirror_airflow.FSMirrorXComBackend`` to store XCom
-values at the producing task's mirrored path. A task's history is per DAG: its
-partition is :func:`dag_partition`.
+values at the producing task's mirrored path. A task's history is per DAG (and map
+index): its instance is :func:`dag_partition`; what fsmirror 2.0 wrote for a mapped
+task is under :func:`legacy_partition`.
 
 Names load on first access, so Airflow importing the plugin entry point does not
 pull in the XCom machinery (and the other way round), avoiding import cycles.
@@ -22,6 +23,7 @@ __all__ = [
     "path",
     "commit_outputs",
     "dag_partition",
+    "legacy_partition",
     "get_mirror",
     "task_location",
     "task_target",
@@ -45,7 +47,7 @@ def __getattr__(name: str) -> Any:
         from ._outputs import commit_outputs
 
         return commit_outputs
-    if name in ("task_location", "task_target", "dag_partition", "get_mirror"):
+    if name in ("task_location", "task_target", "dag_partition", "legacy_partition", "get_mirror"):
         from . import _locate
 
         return getattr(_locate, name)

@@ -9,10 +9,13 @@ Both must agree byte for byte, so the rules live here once:
   operator by the DAG file plus the task id.
 - run slot: ``(dag_id, run_id)``, a scoped run id (``<dag_id>@<run_id>``): Airflow
   run ids repeat across DAGs, ``logical_date`` can be None.
-- series: the partition is the DAG id (``<dag_id>@<map_index>`` for a mapped task
-  instance), so ``latest``, ``runs`` and gc keep each DAG's history apart even when
-  two DAGs run the same code (a DAG factory): the run slot alone makes paths
-  distinct, but the core groups runs by code, partition and output name.
+- instance (the core's ``partition=``): the DAG id, and ``(dag_id, str(map_index))``
+  for a mapped task instance, so ``latest``, ``runs`` and gc keep each DAG's (and
+  each map index's) history apart even when two DAGs run the same code (a DAG
+  factory): the run slot alone makes paths distinct, but the core groups runs by
+  code, instance and output name. fsmirror 2.0 wrote a mapped instance as the one
+  string ``"<dag_id>@<map_index>"`` (``dag~400`` on disk): :func:`legacy_partition`.
+- attempt: ``try_number - 1`` (Airflow counts tries from 1; the core's attempts from 0).
 - a push nobody saw start (``serialize_value`` called outside a running task) goes
   to a fallback address, ``<mirror root>/_airflow/<dag_id>.py::<task_id>``.
 """
@@ -27,12 +30,15 @@ from typing import Any
 
 from fsmirror import ConfigError, FSMirror, ResolveError
 from fsmirror.address import CodeAddress
+from fsmirror.identity import Instance
 
 __all__ = [
     "task_location",
     "task_target",
     "fallback_target",
     "dag_partition",
+    "legacy_partition",
+    "attempt_of",
     "get_mirror",
     "setting",
     "FALLBACK_MODULE",
@@ -42,6 +48,7 @@ SECTION = "fsmirror"
 FALLBACK_MODULE = "_airflow"
 """The directory (under the mirror's root) of XComs pushed where no running task was seen."""
 MAP_SEP = "@"
+"""How fsmirror 2.0 joined a DAG id and a map index into one partition string."""
 
 
 def _parts(file: str) -> tuple[str, ...]:
@@ -77,17 +84,48 @@ def task_location(task: Any) -> Any:
     return CodeAddress(_parts(str(fileloc)), task_id)
 
 
-def dag_partition(dag_id: str, map_index: int | None = None) -> str:
-    """The partition that keeps one DAG's history of a task apart: ``<dag_id>``, or ``<dag_id>@<map_index>``.
+def dag_partition(dag_id: str, map_index: int | None = None) -> Instance:
+    """The instance of a task in one DAG: ``dag_id``, or ``(dag_id, str(map_index))`` when mapped.
 
     Pass it as ``partition=`` to ``FSMirror.latest/runs/read/manifest/gc`` (or
-    ``fsmirror show ... --partition <dag_id>``) to name the DAG. ``@`` cannot occur
-    in a DAG id, so no DAG's partition is another's; on disk it is escaped
-    (``twin_a~400`` for map index 0 of ``twin_a``), as every partition is.
+    ``fsmirror show ... --partition <dag_id>[@<map_index>]``) to name the DAG (and
+    the map index). Each DAG, and each map index of a mapped task, is its own
+    series: no DAG's newest run is ever gc'd because of another's. On disk the
+    parts are joined by ``@`` (``twin_a@0``), a character no encoded part contains,
+    as ``fsmirror resolve --airflow --map-index N`` names it too.
     """
-    if map_index is not None and map_index >= 0:
-        return f"{dag_id}{MAP_SEP}{int(map_index)}"
+    if map_index is not None and int(map_index) >= 0:
+        return (str(dag_id), str(int(map_index)))
     return str(dag_id)
+
+
+def legacy_partition(dag_id: str, map_index: int | None = None) -> str | None:
+    """Where fsmirror 2.0 put a mapped task instance: the string ``"<dag_id>@<map_index>"``.
+
+    2.0 stored it escaped (``twin_a~400``), a different series from today's
+    ``(dag_id, str(map_index))`` (``twin_a@0``), so reads of what 2.0 wrote name
+    it explicitly: ``fm.read(obj, partition=legacy_partition("twin_a", 0))``. None
+    for an unmapped task, whose instance (the DAG id) did not change.
+    """
+    if map_index is not None and int(map_index) >= 0:
+        return f"{dag_id}{MAP_SEP}{int(map_index)}"
+    return None
+
+
+def attempt_of(ti: Any) -> int:
+    """The core's attempt of a running task instance: ``try_number - 1`` (0 for the first try).
+
+    Airflow's scheduler raises ``try_number`` by one each time it schedules a task
+    instance to run (``DagRun.schedule_tis``: 1 for the first try, 2 for a retry),
+    except for a sensor rescheduled in ``mode="reschedule"``, which keeps its try.
+    The manifest says which try committed a value. Without a number (no running
+    task seen) the attempt is 0.
+    """
+    try:
+        n = int(getattr(ti, "try_number", None) or 0)
+    except (TypeError, ValueError):
+        return 0
+    return max(n - 1, 0)
 
 
 def task_target(task: Any, dag_id: str, run_id: str, map_index: int | None) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from typing import Any
 
 from fsmirror import lineage
 from fsmirror import openlineage as fol
+from fsmirror.identity import Instance
 from fsmirror.record import Input, Manifest
 
 __all__ = ["provider_installed", "HookLineageBridge", "install"]
@@ -47,7 +48,7 @@ def is_airflow_step(s: Any) -> bool:
     return bool(getattr(s, "key", None)) and str(s.key).startswith("airflow:")
 
 
-def stable_uri(uri: str, segment: str, partition: str | None) -> str:
+def stable_uri(uri: str, segment: str, partition: Instance | None) -> str:
     """The artifact's URI without its run: what OpenLineage names the dataset in every run."""
     n = fol.dataset_name(uri, segment, partition)
     if n.namespace == "file":

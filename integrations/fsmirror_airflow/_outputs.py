@@ -32,6 +32,10 @@ from typing import Any
 
 from fsmirror import FSMirror, FSMirrorError, StorageError
 from fsmirror.hashing import new_hasher
+from fsmirror.identity import Instance
+from fsmirror.names import manifest_file
+
+from ._locate import attempt_of
 
 __all__ = ["Rendered", "remember", "forget", "rendered", "claims", "commit_outputs", "commit_rendered"]
 
@@ -51,7 +55,7 @@ class Rendered:
     mirror: str
     obj: Any
     run_id: tuple[str, str]
-    partition: str | None
+    partition: Instance | None
     uri: str
     directory: bool
 
@@ -122,6 +126,8 @@ def _files(fm: FSMirror, item: Rendered) -> list[tuple[str, str, str]]:
             continue  # fsmirror's own files, hidden files, subdirectories (other partitions)
         parts = _split(name)
         if parts is None:
+            if fs.exists(manifest_file(base, name.rpartition(".")[0])):
+                continue  # an artifact fsmirror committed (an XCom under an escaped key: xcom-a~2Eb)
             log.warning(
                 "fsmirror: %s/%s is not recorded: a recorded file is named <name>.<format> "
                 "(letters, digits, '_', '-'; not starting with '_')",
@@ -171,7 +177,7 @@ def _same_bytes(fm: FSMirror, uri: str, man: dict[str, Any]) -> bool:
 
 
 def _commit_one(
-    fm: FSMirror, item: Rendered, uri: str, output_name: str, fmt: str, ids: dict[str, Any]
+    fm: FSMirror, item: Rendered, uri: str, output_name: str, fmt: str, ids: dict[str, Any], attempt: int
 ) -> str | None:
     kw: dict[str, Any] = {"run_id": item.run_id, "partition": item.partition, "output_name": output_name}
     overwrite = False
@@ -189,7 +195,13 @@ def _commit_one(
         with (
             fs.open(aside, "rb") as src,
             fm.open_write(
-                item.obj, format=fmt, overwrite=overwrite, run_source="airflow", orchestrator=ids, **kw
+                item.obj,
+                format=fmt,
+                overwrite=overwrite,
+                attempt=attempt,
+                run_source="airflow",
+                orchestrator=ids,
+                **kw,
             ) as w,
         ):
             shutil.copyfileobj(src, w, 1 << 20)
@@ -227,7 +239,7 @@ def commit_rendered(ti: Any, *, done: bool = True) -> list[str]:
             if uri in recorded:
                 continue
             try:
-                got = _commit_one(fm, item, uri, output_name, fmt, ids)
+                got = _commit_one(fm, item, uri, output_name, fmt, ids, attempt_of(ti))
             except FSMirrorError as e:
                 raise type(e)(
                     f"fsmirror: recording {uri}, written by task {key[1]!r} of DAG {key[0]!r}: {e}"

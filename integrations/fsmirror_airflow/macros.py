@@ -7,6 +7,7 @@ from typing import Any
 import jinja2
 
 from fsmirror import FSMirror, FSMirrorError
+from fsmirror.identity import Instance
 from fsmirror.record import Manifest
 
 from . import _scope
@@ -37,8 +38,9 @@ def path(
             (for a file the task writes itself, e.g. ``"csv"``).
 
     The run slot is ``<dag_id>@<run_id>`` from the template context, never the
-    logical date, and the partition is the DAG id (``<dag_id>@<map_index>`` for a
-    mapped task), also for an explicit ``address``. A file the task writes at the
+    logical date, and the instance (``partition=``) is the DAG id (``(dag_id,
+    str(map_index))`` for a mapped task, ``<dag_id>@<map_index>`` on disk), also for
+    an explicit ``address``. A file the task writes at the
     rendered path (or, for ``output=False``, directly in the directory) is recorded
     with a manifest when the task succeeds. An ``address`` whose output is committed
     already in this DAG run (an upstream task's) is an input the task reads: it is
@@ -70,7 +72,7 @@ def path(
 
 
 def _note_upstream(
-    fm: FSMirror, ti: Any, obj: Any, run: Any, partition: str | None, output_name: str | None, uri: str
+    fm: FSMirror, ti: Any, obj: Any, run: Any, partition: Instance | None, output_name: str | None, uri: str
 ) -> None:
     """Record the committed artifact at ``uri`` (another task's output) as an input of ``ti``'s step."""
     kw: dict[str, Any] = {"run_id": run, "partition": partition, "output_name": output_name}

@@ -4,6 +4,12 @@ The metadata DB keeps only ``{"__fsmirror_xcom__": "<uri>", "mirror": "<name>"}`
 a self-contained reference: ``deserialize_value`` receives nothing but the stored
 value, in any process. Values at or above ``[fsmirror] xcom_threshold`` bytes (default 0:
 every value) go to storage; smaller ones stay inline as Airflow stores them.
+
+Each XCom key of a task instance gets its own file stem (:func:`xcom_output_name`):
+the return value the mirror's ``output_name``, every other key a stem that can never
+be it, so ``multiple_outputs`` keys and ``xcom_push`` keys never share a file with the
+return value or with each other. Pulls follow the stored reference, whatever stem
+(or partition) the writer chose, so references written by fsmirror 2.0 read as before.
 """
 
 from __future__ import annotations
@@ -17,19 +23,67 @@ from airflow.sdk.bases.xcom import BaseXCom
 
 from fsmirror import ArtifactNotFoundError, ConfigError, FSMirror, FSMirrorError
 from fsmirror.address import CodeAddress
+from fsmirror.identity import instance_from_json
 from fsmirror.names import manifest_file
 
 from . import _outputs, _scope
 from ._listener import running_ti
-from ._locate import fallback_target, get_mirror, setting, task_target
+from ._locate import attempt_of, fallback_target, get_mirror, setting, task_target
 
-__all__ = ["FSMirrorXComBackend", "REF_KEY", "XCOM_PREFIX"]
+__all__ = ["FSMirrorXComBackend", "REF_KEY", "XCOM_PREFIX", "xcom_output_name", "MAX_STEM"]
 
 REF_KEY = "__fsmirror_xcom__"
 XCOM_PREFIX = "xcom-"
-"""An XCom whose file name the task's own file at a macro path took is stored as ``xcom-<key>``."""
+"""The escaped stems: ``xcom-<escaped key>``. No plain stem starts with it."""
 _OUTPUT_NAME = re.compile(r"^[A-Za-z0-9-][A-Za-z0-9_-]*$")
+_KEEP = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+MAX_STEM = 200
+"""Longer stems stay inline: ``_<stem>.manifest.json`` must fit a 255-byte file name."""
 log = logging.getLogger(__name__)
+
+
+def _escape_key(key: str) -> str:
+    """``key`` with every character outside letters, digits, ``_``, ``-`` as ``~XX`` per UTF-8 byte.
+
+    Injective: ``~`` is itself escaped (``~7E``), so every ``~`` starts exactly one
+    escape, and the kept characters stand for themselves.
+    """
+    return "".join(
+        ch if ch in _KEEP else "".join(f"~{b:02X}" for b in ch.encode("utf-8", "surrogatepass")) for ch in key
+    )
+
+
+def xcom_output_name(key: str, output_name: str, *, taken: bool = False) -> str | None:
+    """The file stem of XCom ``key`` in a mirror whose ``output_name`` is ``output_name``; None: inline.
+
+    One-to-one over the keys of a task instance:
+
+    - ``return_value`` -> ``output_name`` (``out``), so the return value sits at the
+      task's default macro path;
+    - any other key that is a plain stem (letters, digits, ``_``, ``-``), is not
+      ``output_name`` and does not start with ``xcom-`` -> itself (``stats``);
+    - every other key -> ``xcom-<key escaped>`` (``out`` -> ``xcom-out``, ``a.b`` ->
+      ``xcom-a~2Eb``), and so does the return value when ``output_name`` itself
+      starts with ``xcom-``.
+
+    Plain stems never start with ``xcom-`` and escaped ones always do, and the
+    escape is injective, so two keys never share a stem. ``taken``: a file the task
+    wrote itself at a macro path owns the plain stem, so the escaped one is used.
+
+    Keys starting with ``_`` stay inline (None): Airflow's own such keys (an
+    operator's extra links, ``_link_<Class>``) are read by the API server, which
+    does not call custom backends. So do keys whose stem would pass ``MAX_STEM``.
+    """
+    if key.startswith("_"):
+        return None
+    if key == BaseXCom.XCOM_RETURN_KEY:
+        plain: str | None = None if output_name.startswith(XCOM_PREFIX) else output_name
+    elif _OUTPUT_NAME.match(key) and key != output_name and not key.startswith(XCOM_PREFIX):
+        plain = key
+    else:
+        plain = None
+    stem = plain if plain is not None and not taken else XCOM_PREFIX + _escape_key(key)
+    return stem if len(stem) <= MAX_STEM else None
 
 
 def _threshold() -> int:
@@ -85,7 +139,7 @@ def _slot_of(fm: FSMirror, uri: str) -> dict[str, Any] | None:
     slot: dict[str, Any] = {
         "obj": CodeAddress((*parts[:-1], parts[-1] + ".py"), qualname),
         "run_id": tuple(run_id) if isinstance(run_id, list) else run_id,
-        "partition": man.get("partition"),
+        "partition": instance_from_json(man.get("partition")),
         "output_name": man.get("output_name") or None,
     }
     try:
@@ -126,8 +180,9 @@ class FSMirrorXComBackend(BaseXCom):
     """An XCom backend that writes through ``FSMirror.write`` (atomic, with a manifest).
 
     Set ``AIRFLOW__CORE__XCOM_BACKEND=fsmirror_airflow.FSMirrorXComBackend``. A
-    task's XCom lands at ``<mirror>/<module>/<dag_id>@<run_id>/<task>/<dag_id>[@<map_index>]/<key>.<fmt>``
-    (``return_value`` uses the mirror's ``output_name``), the same directory as
+    task's XCom lands at ``<mirror>/<module>/<dag_id>@<run_id>/<task>/<dag_id>[@<map_index>]/<stem>.<fmt>``
+    (the stem from :func:`xcom_output_name`: ``return_value`` uses the mirror's
+    ``output_name``, ``stats`` itself, ``out`` ``xcom-out``), the same directory as
     ``{{ macros.fsmirror.path() }}``. The format follows the value: DataFrame ->
     parquet, JSON-able -> json, else the mirror's format. A value pushed where no
     running task was seen (``serialize_value`` called outside a task) goes to
@@ -152,16 +207,22 @@ class FSMirrorXComBackend(BaseXCom):
             if _inline_size(inline) < threshold:
                 return inline
         key = key or BaseXCom.XCOM_RETURN_KEY
-        if not _OUTPUT_NAME.match(key):
-            log.warning(
-                "fsmirror: XCom key %r cannot name a file (letters, digits, '_', '-'; not starting "
-                "with '_'): stored inline in the metadata DB",
-                key,
-            )
+        if key.startswith("_"):
+            # Airflow's own keys (an operator's extra links, _link_<Class>): the API server
+            # reads them from the DB without calling a custom backend.
             return BaseXCom.serialize_value(value)
         where = f"XCom {key!r} of task {task_id!r} in DAG {dag_id!r}, run {run_id!r}"
         try:
             fm = get_mirror()
+            output_name = xcom_output_name(key, fm.settings.output_name)
+            if output_name is None:
+                log.warning(
+                    "fsmirror: %s: the key is too long to name a file (%d characters at most, "
+                    "escaped): stored inline in the metadata DB",
+                    where,
+                    MAX_STEM - len(XCOM_PREFIX),
+                )
+                return BaseXCom.serialize_value(value)
             ti = running_ti(dag_id, task_id, run_id, map_index) if dag_id and task_id and run_id else None
             if ti is not None:
                 target = task_target(ti.task, dag_id, run_id, map_index)  # type: ignore[arg-type]
@@ -175,11 +236,15 @@ class FSMirrorXComBackend(BaseXCom):
                         where,
                         target["obj"],
                     )
-            output_name = None if key == BaseXCom.XCOM_RETURN_KEY else key
-            if ti is not None and _outputs.claims(
-                dag_id, task_id, run_id, map_index, output_name or fm.settings.output_name
+            if (
+                ti is not None
+                and not output_name.startswith(XCOM_PREFIX)
+                and _outputs.claims(dag_id, task_id, run_id, map_index, output_name)
             ):
-                output_name = f"{XCOM_PREFIX}{key}"  # the task wrote its own file under that name
+                # the task wrote its own file under that name: the escaped stem, still one per key
+                output_name = xcom_output_name(key, fm.settings.output_name, taken=True)
+                if output_name is None:
+                    return BaseXCom.serialize_value(value)
             s = _scope.open_step(ti) if ti is not None else None
             with _scope.within(s):  # the push records what the task pulled and read
                 uri = fm.write(
@@ -189,7 +254,12 @@ class FSMirrorXComBackend(BaseXCom):
                     partition=target["partition"],
                     output_name=output_name,
                     format="auto",
-                    overwrite=True,  # one value per key and try: a retry replaces, never duplicates
+                    # One value per key: a second push of a key in one try replaces it, as
+                    # Airflow's own XCom.set does. Airflow purges an earlier try's XComs before a
+                    # retry; whatever was left (a try that died between writing and recording its
+                    # XCom) is replaced too, and the manifest's attempt says which try wrote it.
+                    overwrite=True,
+                    attempt=attempt_of(ti) if ti is not None else 0,
                     run_source="airflow",
                     orchestrator={
                         "dag_id": dag_id,

@@ -61,8 +61,13 @@ def test_two_dags_from_one_factory_keep_their_own_history(
 
     # Mapped task instances: one series per DAG and map index.
     mapped = CodeAddress(COMPUTE.file_parts, "render_mapped")
-    assert dag_partition("twin_a", 1) == "twin_a@1"
-    assert fm.latest(mapped, partition="twin_a@1") == ("twin_a", runs["twin_a"][-1])
+    assert dag_partition("twin_a", 1) == ("twin_a", "1")
+    assert fm.latest(mapped, partition=("twin_a", "1")) == ("twin_a", runs["twin_a"][-1])
+    assert fm.runs(mapped, partition=("twin_b", "0")) == [("twin_b", r) for r in runs["twin_b"]]
+    shown = json.loads(
+        _cli(cfg, "show", "dags/twin_dags.py::render_mapped", "--partition", "twin_a@1", "--json").output
+    )
+    assert shown["run"]["id"] == ["twin_a", runs["twin_a"][-1]] and shown["partition"] == ["twin_a", "1"]
 
     # gc --keep 1 keeps each DAG's newest run (it used to delete twin_a's: twin_b held "latest").
     listed = json.loads(_cli(cfg, "runs", ADDRESS, "--json").output)

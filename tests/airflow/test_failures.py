@@ -119,3 +119,53 @@ def test_a_purged_retry_moves_latest_back(
     assert fm.runs(where, **kw) == [("retry_latest", first.run_id)]
     assert fm.latest(where, **kw) == ("retry_latest", first.run_id)  # latest moved back
     assert fm.read(where, **kw) == {"run": first.run_id}
+
+
+@pytest.mark.parametrize("provider", ["local", "s3"])
+def test_a_retry_pushes_attempt_1_and_downstream_gets_its_value(
+    provider: str,
+    run_dag: Callable[..., Any],
+    airflow_db: Path,
+    request: pytest.FixtureRequest,
+    fsmirror_config: Any,
+) -> None:
+    """Try 1 pushes 'progress' and fails; try 2 pushes again and returns: its values are the XComs.
+
+    The attempt is Airflow's ``try_number - 1``: the manifests say try 2 (attempt 1) wrote them.
+    """
+    cfg = fsmirror_config(request.getfixturevalue(f"{provider}_config")(mirrors=DAG_MIRRORS))
+    fm = FSMirror(cfg, mirror="dags")
+    dr = run_dag("failures", "retry_downstream")
+    assert dr.state == "success"
+    assert ti_states(airflow_db, "retry_downstream", dr.run_id) == {
+        ("flaky_value", -1): ("success", 2),
+        ("consume", -1): ("success", 1),
+    }
+    rows = xcom_rows(airflow_db, "retry_downstream", dr.run_id)
+    assert set(rows) == {
+        ("flaky_value", -1, "progress"),
+        ("flaky_value", -1, "return_value"),
+        ("consume", -1, "return_value"),
+    }
+    # what the downstream task received (it returns it): the second try's values only
+    assert fm.read_uri(rows[("consume", -1, "return_value")][REF]) == {
+        "value": {"try": 2},
+        "progress": {"try": 2},
+    }
+    where = "dags/failures.py::flaky_value"
+    run = ("retry_downstream", dr.run_id)
+    for output_name, value in (("progress", {"try": 2}), (None, {"try": 2})):
+        man = fm.manifest(where, run_id=run, partition="retry_downstream", output_name=output_name)
+        assert (man["attempt"], man["orchestrator"]["try_number"]) == (1, 2)
+        assert fm.read(where, run_id=run, partition="retry_downstream", output_name=output_name) == value
+    assert fm.runs(where, partition="retry_downstream", output_name="progress") == [run]
+    consumed = fm.manifest("dags/failures.py::consume", run_id=run, partition="retry_downstream")
+    assert consumed["attempt"] == 0
+    fs = fm.filesystem
+    task_dir = rows[("flaky_value", -1, "progress")][REF].rsplit("/", 1)[0]
+    assert sorted(p.rsplit("/", 1)[1] for p in fs.ls(task_dir, detail=False)) == [
+        "_out.manifest.json",
+        "_progress.manifest.json",
+        "out.json",
+        "progress.json",
+    ]

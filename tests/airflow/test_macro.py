@@ -49,8 +49,8 @@ def test_bash_operator_renders_the_mirrored_path(
 
         csv = rendered_fields(airflow_db, dag_id, dr.run_id, "render_csv")["bash_command"]
         assert csv == f"echo {store}/dags/twin_dags/{slot}/render_csv/{dag_id}/orders.csv"
-        for i in (0, 1):  # mapped: <dag_id>@<map_index> ('@' escaped), in the macro and the backend alike
-            mapped = f"{store}/dags/twin_dags/{slot}/render_mapped/{dag_id}~40{i}"
+        for i in (0, 1):  # mapped: the instance (dag_id, map_index), in the macro and the backend alike
+            mapped = f"{store}/dags/twin_dags/{slot}/render_mapped/{dag_id}@{i}"
             assert rendered_fields(airflow_db, dag_id, dr.run_id, "render_mapped", i)["bash_command"] == (
                 f"echo {mapped}/out.parquet"
             )

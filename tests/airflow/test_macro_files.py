@@ -40,6 +40,7 @@ def test_files_written_at_macro_paths_get_a_manifest(
     airflow_db: Path,
     request: pytest.FixtureRequest,
     fsmirror_config: Any,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     cfg = fsmirror_config(request.getfixturevalue(f"{provider}_config")(mirrors=DAG_MIRRORS))
     fm = FSMirror(cfg, mirror="dags")
@@ -84,6 +85,13 @@ def test_files_written_at_macro_paths_get_a_manifest(
     names = {p.rsplit("/", 1)[-1] for p in fm.filesystem.ls(fm.mirror_full(_task("own_dir"), **kw))}
     assert names >= {"_model.manifest.json", "_metrics.manifest.json", "_scratch.txt", "no good.txt"}
     assert not any(n.startswith(("_scratch.", "_no good")) and "manifest" in n for n in names)
+    # The task's XCom under a key that is no file stem lands in the same directory (escaped), as
+    # the backend's artifact: not recorded again as the task's file, and no warning about its name.
+    pushed = fm.manifest(_task("own_dir"), output_name="xcom-model~2Ev2", **kw)
+    assert pushed["orchestrator"]["xcom_key"] == "model.v2" and "written_by" not in pushed["orchestrator"]
+    assert fm.read_uri(pushed["uri"]) == "pushed"
+    unrecorded = [r.getMessage() for r in caplog.records if "is not recorded" in r.getMessage()]
+    assert [m.split(" is not recorded")[0].rsplit("/", 1)[1] for m in unrecorded] == ["no good.txt"]
 
     # post_execute=commit_outputs records before the task succeeds: same result, and the
     # return value pushed after the record still leaves the task's own file alone.
@@ -120,7 +128,7 @@ def test_a_retried_task_records_the_file_of_its_successful_try(
     kw: dict[str, Any] = {"partition": "macro_retry", "output_name": "attempt"}
     assert fm.runs(_task("flaky"), **kw) == [("macro_retry", dr.run_id)]
     man = fm.manifest(_task("flaky"), **kw)
-    assert man["orchestrator"]["try_number"] == 2
+    assert (man["attempt"], man["orchestrator"]["try_number"]) == (1, 2)  # attempt = try_number - 1
     assert fm.read(_task("flaky"), **kw) == {"try": 2}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from airflow.sdk import dag, get_current_context, task
 
@@ -50,6 +51,26 @@ def retry_latest() -> None:
     pushes()
 
 
+@dag(schedule=None, start_date=dt.datetime(2026, 1, 1), catchup=False)
+def retry_downstream() -> None:
+    @task(retries=1, retry_delay=dt.timedelta(0))
+    def flaky_value() -> Any:  # not dict-annotated: no multiple_outputs
+        """Pushes 'progress' and then fails on its first try; the second try pushes and returns."""
+        ti = get_current_context()["ti"]
+        ti.xcom_push(key="progress", value={"try": ti.try_number})
+        if ti.try_number == 1:
+            raise RuntimeError("first try fails on purpose, after pushing")
+        return {"try": ti.try_number}
+
+    @task
+    def consume(value: dict[str, int]) -> Any:
+        progress = get_current_context()["ti"].xcom_pull(task_ids="flaky_value", key="progress")
+        return {"value": value, "progress": progress}
+
+    consume(flaky_value())
+
+
 retry_purge()
 store_fails()
 retry_latest()
+retry_downstream()

@@ -37,11 +37,16 @@ def write_frame(out: str) -> str:
 
 
 def write_dir(directory: str) -> None:
-    """Writes several files into ``path(output=False)``: each plain ``<name>.<format>`` is recorded."""
+    """Writes several files into ``path(output=False)``: each plain ``<name>.<format>`` is recorded.
+
+    It also pushes an XCom whose key is no file stem: the backend's escaped file lands in the same
+    directory and must not be taken for one of the task's files.
+    """
     _write(f"{directory}/model.txt", b"weights")
     _write(f"{directory}/metrics.json", json.dumps({"auc": 0.9}).encode())
     _write(f"{directory}/_scratch.txt", b"fsmirror-style bookkeeping names are left alone")
     _write(f"{directory}/no good.txt", b"a name that is not <name>.<format>")
+    get_current_context()["ti"].xcom_push(key="model.v2", value="pushed")  # stored as xcom-model~2Ev2
 
 
 def write_json(out: str) -> None:
