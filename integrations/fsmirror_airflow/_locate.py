@@ -31,6 +31,7 @@ from typing import Any
 from fsmirror import ConfigError, FSMirror, ResolveError
 from fsmirror.address import CodeAddress
 from fsmirror.identity import Instance
+from fsmirror.integration import mirror_for
 
 __all__ = [
     "task_location",
@@ -170,9 +171,6 @@ def setting(key: str, env: str | None = None) -> str | None:
     return value or None
 
 
-@functools.lru_cache(maxsize=32)
-def _mirror(config_path: str | None, mirror: str | None, mtime_ns: int) -> FSMirror:
-    return FSMirror(config=config_path, mirror=mirror)
 
 
 def get_mirror(mirror: str | None = None) -> FSMirror:
@@ -188,8 +186,4 @@ def get_mirror(mirror: str | None = None) -> FSMirror:
             "(AIRFLOW__FSMIRROR__CONFIG_PATH) or $FSMIRROR_CONFIG_PATH"
         )
     name = mirror or setting("mirror", "FSMIRROR_MIRROR")
-    try:
-        mtime = os.stat(path).st_mtime_ns
-    except OSError:
-        mtime = -1  # the core reports the missing file with its own message
-    return _mirror(path, name, mtime)
+    return mirror_for(path, name)  # one per config file version, fork-safe

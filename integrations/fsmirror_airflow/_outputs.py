@@ -33,6 +33,7 @@ from typing import Any
 from fsmirror import FSMirror, FSMirrorError, StorageError
 from fsmirror.hashing import new_hasher
 from fsmirror.identity import Instance
+from fsmirror.integration import in_context
 from fsmirror.names import manifest_file
 
 from ._locate import attempt_of
@@ -241,8 +242,8 @@ def commit_rendered(ti: Any, *, done: bool = True) -> list[str]:
             try:
                 got = _commit_one(fm, item, uri, output_name, fmt, ids, attempt_of(ti))
             except FSMirrorError as e:
-                raise type(e)(
-                    f"fsmirror: recording {uri}, written by task {key[1]!r} of DAG {key[0]!r}: {e}"
+                raise in_context(
+                    e, f"fsmirror: recording {uri}, written by task {key[1]!r} of DAG {key[0]!r}"
                 ) from e
             except Exception as e:
                 raise StorageError(

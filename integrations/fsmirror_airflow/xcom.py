@@ -24,6 +24,7 @@ from airflow.sdk.bases.xcom import BaseXCom
 from fsmirror import ArtifactNotFoundError, ConfigError, FSMirror, FSMirrorError
 from fsmirror.address import CodeAddress
 from fsmirror.identity import instance_from_json
+from fsmirror.integration import in_context
 from fsmirror.names import manifest_file
 
 from . import _outputs, _scope
@@ -272,7 +273,7 @@ class FSMirrorXComBackend(BaseXCom):
                     },
                 )
         except FSMirrorError as e:
-            raise type(e)(f"fsmirror XCom backend, {where}: {e}") from e
+            raise in_context(e, f"fsmirror XCom backend, {where}") from e
         except Exception as e:  # store unreachable, credentials...: say where
             raise FSMirrorError(
                 f"fsmirror XCom backend, {where}: could not write to storage: {type(e).__name__}: {e}"
@@ -289,7 +290,7 @@ class FSMirrorXComBackend(BaseXCom):
             with _scope.within(_scope.current_step()):  # a pull is an input of the pulling task
                 return _read(_reader(value), uri)
         except FSMirrorError as e:
-            raise type(e)(f"fsmirror XCom backend, reading {uri}: {e}") from e
+            raise in_context(e, f"fsmirror XCom backend, reading {uri}") from e
 
     @classmethod
     def purge(cls, xcom: Any, *args: Any) -> None:
@@ -300,4 +301,4 @@ class FSMirrorXComBackend(BaseXCom):
         try:
             _delete(get_mirror(), uri)
         except FSMirrorError as e:
-            raise type(e)(f"fsmirror XCom backend, purging {uri}: {e}") from e
+            raise in_context(e, f"fsmirror XCom backend, purging {uri}") from e

@@ -20,7 +20,6 @@ which code made them. All path and storage work is the core's
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -39,6 +38,7 @@ from dagster import (
     TableSchema,
 )
 from fsmirror import ArtifactNotFoundError, FSMirror, FSMirrorError, lineage, load_config
+from fsmirror.integration import mirror_for
 from fsmirror.runid import RunId
 
 from ._lineage import step_scope
@@ -69,25 +69,6 @@ ALLOW_MISSING_PARTITIONS_KEY = "allow_missing_partitions"
 
 class _Missing(Exception):
     """An upstream partition with nothing to read (``allow_missing_partitions`` may skip it)."""
-
-
-@functools.lru_cache(maxsize=32)
-def _cached_mirror(path: str, _stamp: tuple[int, int], mirror: str, output_format: str | None) -> FSMirror:
-    """One FSMirror per (config file version, mirror, format) per process.
-
-    Dagster builds the IO manager for every step; re-reading and validating the
-    YAML each time would be most of the adapter's cost on small outputs. The
-    file's mtime and size are part of the key, so an edited config is re-read.
-    """
-    if output_format in (None, "auto"):
-        return FSMirror(config=path, mirror=mirror)
-    raw = load_config(path)
-    mirrors = raw.get("mirrors")
-    if isinstance(mirrors, dict) and isinstance(mirrors.get(mirror), dict):
-        raw["mirrors"] = {**mirrors, mirror: {**mirrors[mirror], "output_format": output_format}}
-    fm = FSMirror(config=raw, mirror=mirror)
-    fm.source = path
-    return fm
 
 
 def _table_metadata(obj: Any) -> dict[str, Any]:
@@ -152,8 +133,9 @@ class FSMirrorIOManager(ConfigurableIOManager):  # type: ignore[misc]
         try:
             if st is None:  # let the core say what is wrong with the path
                 load_config(path or None)
-            stamp = (st.st_mtime_ns, st.st_size) if st is not None else (0, 0)
-            return _cached_mirror(os.path.abspath(path), stamp, self.mirror, self.output_format)
+            # one mirror per config file version, fork-safe (the multiprocess executor forks)
+            fmt = self.output_format
+            return mirror_for(path, self.mirror, settings=None if fmt in (None, "auto") else {"output_format": fmt})
         except FSMirrorError as e:
             raise Failure(
                 description=f"FSMirrorIOManager(mirror={self.mirror!r}, config_path={path or None!r}): {e}"

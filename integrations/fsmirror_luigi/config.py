@@ -20,13 +20,12 @@ import luigi.configuration
 
 from fsmirror import ConfigError, FSMirror
 from fsmirror.config import CONFIG_ENV
-from fsmirror.mirror import MIRROR_ENV
+from fsmirror.integration import clear_mirrors, mirror_for
 
 __all__ = ["SECTION", "get_mirror", "luigi_setting", "setting_file", "clear_cache"]
 
 SECTION = "fsmirror"
 
-_cache: dict[tuple[str, str | None, str | None], FSMirror] = {}
 _resolved: dict[str | None, FSMirror] = {}  # get_mirror(arg) -> mirror: one lookup per complete()
 _settings: dict[str, str | None] = {}
 _lock = threading.Lock()
@@ -135,12 +134,8 @@ def get_mirror(mirror: str | None = None) -> FSMirror:
         return fm
     path = _config_path()
     name = mirror or luigi_setting("mirror")
-    key = (path, name, None if name else os.environ.get(MIRROR_ENV))
+    fm = mirror_for(path, name)  # one per config file version, fork-safe (workers=N forks)
     with _lock:
-        fm = _cache.get(key)
-        if fm is None:
-            fm = FSMirror(config=path, mirror=name)
-            _cache[key] = fm
         _resolved[mirror] = fm
     return fm
 
@@ -152,7 +147,7 @@ def clear_cache() -> None:
 
 
 def _forget() -> None:
-    _cache.clear()
+    clear_mirrors()
     _resolved.clear()
     _settings.clear()
 

@@ -28,6 +28,7 @@ from luigi.task import task_id_str
 import luigi
 from fsmirror import ConfigError, FSMirror, FSMirrorError, ResolveError
 from fsmirror.identity import Instance, check_instance, instance_segment
+from fsmirror.integration import in_context
 from fsmirror.runid import MAX_SEGMENT, RunId
 
 from .config import get_mirror
@@ -218,7 +219,7 @@ class FSMirrorTask:
                 fallback=None if v2 == (run_id, partition) else v2,
             )
         except FSMirrorError as e:
-            raise type(e)(f"luigi task {task.task_id}: {e}") from e
+            raise in_context(e, f"luigi task {task.task_id}") from e
 
     def output(self) -> FSMirrorTarget:
         """The task's one output at its mirrored path; override to return several ``fsmirror_target``\\ s."""
