@@ -9,11 +9,11 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .envvars import expand_env  # re-exported: its home was here before envvars.py
 from .errors import ConfigError
 
 if TYPE_CHECKING:
@@ -33,7 +33,6 @@ __all__ = [
 CONFIG_ENV = "FSMIRROR_CONFIG_PATH"
 MAX_YAML_NODES = 10_000
 MAX_CONFIG_BYTES = 1_000_000
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def _bounded_yaml(text: str, source: str) -> Any:
@@ -122,24 +121,6 @@ def load_config(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
             f"{p}: the config must be a YAML mapping with 'storage' and 'mirrors', got {type(data).__name__}"
         )
     return data
-
-
-def expand_env(value: Any, source: str, key: str = "") -> Any:
-    """Replace ``${VAR}`` in every string with the environment's value."""
-    if isinstance(value, str):
-
-        def sub(m: re.Match[str]) -> str:
-            var = m.group(1)
-            if var not in os.environ:
-                raise ConfigError(f"{source}: key {key or '<root>'!r} uses ${{{var}}} but ${var} is not set")
-            return os.environ[var]
-
-        return _VAR.sub(sub, value) if "${" in value else value
-    if isinstance(value, dict):
-        return {k: expand_env(v, source, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [expand_env(v, source, f"{key}[{i}]") for i, v in enumerate(value)]
-    return value
 
 
 def validate_config(raw: Any, source: str = "<config>") -> Config:
