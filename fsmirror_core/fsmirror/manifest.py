@@ -141,7 +141,7 @@ def build_manifest(
     hash_algorithm: str,
 ) -> Manifest:
     """The manifest record, validated before any byte is written; size and hash are filled at commit."""
-    from . import __version__
+    from ._version import __version__
 
     orch = dict(orchestrator or {})
     check_jsonable(orch, "the orchestrator record")

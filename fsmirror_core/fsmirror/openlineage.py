@@ -79,7 +79,7 @@ _UUID_NS = uuid.uuid5(uuid.NAMESPACE_URL, "fsmirror:openlineage")
 
 
 def _version() -> str:
-    from . import __version__
+    from ._version import __version__
 
     return __version__
 
