@@ -27,12 +27,11 @@ import os
 import pickle
 import struct
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .openlineage_records import ReportedError, Step
 
 if TYPE_CHECKING:
-    from .openlineage import Emitter
     from .record import Input, Manifest
 
 __all__ = ["SenderProcess", "decode", "encode", "serve"]
@@ -249,7 +248,19 @@ class SenderProcess:
                 self.proc.stdin.close()  # the child sends what is left, then ends
 
 
-def serve(emitter: Emitter) -> None:
+class EventBuilder(Protocol):
+    """What :func:`serve` asks of :class:`fsmirror.openlineage.Emitter`: build a message's event and
+    send it, under the namespace and Azure accounts the message carries."""
+
+    namespace: str
+    azure_accounts: dict[str, str]
+
+    def event_of(self, message: tuple[Any, ...], /) -> Any: ...
+
+    def _emit(self, event: Any, /) -> None: ...
+
+
+def serve(emitter: EventBuilder) -> None:
     """The child's end: build each event it is handed with ``emitter``, send it, echo flush tokens,
     end at EOF. The child's command (:data:`_CHILD`) makes the emitter: this module does not import
     :mod:`fsmirror.openlineage`, which imports it."""
