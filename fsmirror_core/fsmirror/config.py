@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +26,6 @@ __all__ = [
     "expand_env",
     "check_config",
     "Check",
-    "Connect",
     "ConfigReport",
     "MAX_YAML_NODES",
 ]
@@ -136,9 +134,6 @@ def validate_config(raw: Any, source: str = "<config>") -> Config:
     return parse_config(raw, source)
 
 
-Connect = Callable[[dict[str, Any], str], "Check"]
-"""A check that reaches the store: ``(raw config, mirror name) -> Check`` (see :func:`check_config`)."""
-
 _DRIVERS = {"s3": "s3fs", "gcs": "gcsfs", "blob": "adlfs"}  # provider -> the fsspec driver's package
 
 
@@ -226,7 +221,7 @@ def _check_local_tenant(tenant: str) -> Check:
     return Check("storage.tenant", True, f"{tenant!r} does not exist yet; the first write creates it")
 
 
-def check_config(path: str | os.PathLike[str] | None, *, connect: Connect | None = None) -> ConfigReport:
+def check_config(path: str | os.PathLike[str] | None, *, connect: bool = False) -> ConfigReport:
     """Check a config as far as possible without writing anything.
 
     In order: the file reads and parses, the schema validates (with ``${VAR}`` set),
@@ -234,10 +229,8 @@ def check_config(path: str | os.PathLike[str] | None, *, connect: Connect | None
     (a typo gets "did you mean"), ``pkl`` is not combined with ``allow_pickle: false``,
     the provider's fsspec driver is installed (the error names the extra) and accepts
     ``storage_options``, and a local tenant is (or can become) a writable directory.
-    ``connect`` is a last check given the raw config and the first mirror's name: the CLI's
-    ``--connect`` lists the store once (read-only), so the bucket exists and the credentials
-    can read it. It is passed in because it builds an ``FSMirror``, a layer above this module.
-    Checks stop at the first that makes the rest meaningless.
+    ``connect=True`` also lists the store once (read-only): the bucket exists and the
+    credentials can read it. Checks stop at the first that makes the rest meaningless.
     """
     from .errors import FSMirrorError
 
@@ -285,6 +278,27 @@ def check_config(path: str | os.PathLike[str] | None, *, connect: Connect | None
     )
     if st.provider == "local":
         report.checks.append(_check_local_tenant(st.tenant))
-    if connect is not None:
-        report.checks.append(connect(raw, next(iter(cfg.mirrors))))
+    if connect:
+        report.checks.append(_check_connect(cfg, next(iter(cfg.mirrors))))
     return report
+
+
+def _check_connect(cfg: Config, name: str) -> Check:
+    """One read-only listing of a mirror's base: the store answers and lets us read.
+
+    Built from the store layer (the backend at the base ``FSMirror`` would use), not from an
+    ``FSMirror``: the facade sits above this module, and building one has side effects (it may
+    install the OpenLineage emitter) that a check should not have.
+    """
+    from .backends import make_backend
+    from .errors import FSMirrorError
+    from .layout import base_uri
+
+    st = cfg.storage
+    try:
+        base = base_uri(st.provider, st.tenant, st.namespace, cfg.mirrors[name].prefix)
+        backend, _ = make_backend(st, base)
+        backend.list_names(base, limit=1)
+    except FSMirrorError as e:
+        return Check("store", False, str(e))
+    return Check("store", True, f"listed {base}")

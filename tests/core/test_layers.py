@@ -177,8 +177,8 @@ def private_uses() -> list[str]:
     reason="services still reach into FSMirror (being removed in another change): "
     "lookup.py (_find, _protocol, _out_name, _code_address, _resolve, _slot_for_uri, _tokens, _slot), "
     "catalog.py (_tokens, _resolve, _protocol), verify.py (_protocol, _slot_for_uri), "
-    "graph.py (_protocol), inventory.py (_slot), lineage.py (job_of: _code_address), "
-    "cli/setup.py (config check --connect: _protocol); the adapters use none",
+    "graph.py (_protocol), inventory.py (_slot), lineage.py (job_of: _code_address); "
+    "the adapters use none",
 )
 def test_nothing_outside_mirror_py_uses_fsmirror_private_members() -> None:
     uses = private_uses()

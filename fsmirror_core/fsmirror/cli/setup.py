@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
 
 import click
 
 from ._app import cli, fails_cleanly, print_json, wants_json
 from .store import tree
-
-if TYPE_CHECKING:
-    from ..config import Check
 
 
 @cli.command()
@@ -79,7 +75,7 @@ def config_check(ctx: click.Context, path: str | None, connect: bool, as_json: b
     from ..errors import ConfigError
 
     path = path or ctx.find_root().obj.get("config_path")
-    report = check_config(path, connect=check_connect if connect else None)
+    report = check_config(path, connect=connect)
     if wants_json(ctx, as_json):
         print_json(report.to_json())
         if not report.ok:
@@ -91,21 +87,6 @@ def config_check(ctx: click.Context, path: str | None, connect: bool, as_json: b
     assert cfg is not None
     extra = "; store reachable" if connect else ""
     click.echo(f"{report.source}: ok ({cfg.storage.provider}, mirrors: {', '.join(cfg.mirrors)}{extra})")
-
-
-def check_connect(raw: dict[str, Any], name: str) -> Check:
-    """``config check --connect``: one read-only listing of a mirror's base (the store answers and
-    lets us read). Here, not in :mod:`fsmirror.config`: it builds an ``FSMirror``, a layer above."""
-    from .. import FSMirror
-    from ..config import Check
-    from ..errors import FSMirrorError
-
-    try:
-        fm = FSMirror(raw, mirror=name)
-        fm._protocol().backend.list_names(fm.base, limit=1)
-    except FSMirrorError as e:
-        return Check("store", False, str(e))
-    return Check("store", True, f"listed {fm.base}")
 
 
 @config.command("schema")
