@@ -4,6 +4,7 @@
 and orchestrators load on first use.
 """
 
+from ._version import __version__
 from .config import load_config
 from .errors import (
     ArtifactExistsError,
@@ -19,8 +20,6 @@ from .errors import (
     StoreWarning,
 )
 from .mirror import FSMirror
-
-__version__ = "2.0.0"
 
 __all__ = [
     "FSMirror",

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .envvars import expand_env, secrets_in
 from .errors import ConfigError, ResolveError
 from .layout import DEFAULT_LAYOUT, check_segment, compile_layout
 
@@ -211,8 +212,6 @@ def _short(value: Any) -> str:
 
 def parse_config(raw: Any, source: str) -> Config:
     """Expand ``${VAR}`` and validate; every problem becomes one :class:`ConfigError`."""
-    from .config import expand_env
-
     if not isinstance(raw, dict):
         raise ConfigError(
             f"{source}: the config must be a mapping with 'storage' and 'mirrors', got {type(raw).__name__}"
@@ -241,21 +240,8 @@ def parse_config(raw: Any, source: str) -> Config:
 
 def _redact(text: str, raw: Any) -> str:
     """Blank every value that came from ``${VAR}``, so no secret reaches a message."""
-    import os
-
-    from .config import _VAR
-
-    stack: list[Any] = [raw]
-    secrets: set[str] = set()
-    while stack:
-        v = stack.pop()
-        if isinstance(v, dict):
-            stack.extend(v.values())
-        elif isinstance(v, list):
-            stack.extend(v)
-        elif isinstance(v, str) and "${" in v:
-            secrets.update(os.environ.get(m, "") for m in _VAR.findall(v))
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+    secrets = secrets_in(raw)
+    for secret in sorted(secrets, key=len, reverse=True):
         text = text.replace(secret, "***")
     return text
 

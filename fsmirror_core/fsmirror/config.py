@@ -9,11 +9,11 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .envvars import expand_env  # re-exported: its home was here before envvars.py
 from .errors import ConfigError
 
 if TYPE_CHECKING:
@@ -33,7 +33,6 @@ __all__ = [
 CONFIG_ENV = "FSMIRROR_CONFIG_PATH"
 MAX_YAML_NODES = 10_000
 MAX_CONFIG_BYTES = 1_000_000
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def _bounded_yaml(text: str, source: str) -> Any:
@@ -122,24 +121,6 @@ def load_config(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
             f"{p}: the config must be a YAML mapping with 'storage' and 'mirrors', got {type(data).__name__}"
         )
     return data
-
-
-def expand_env(value: Any, source: str, key: str = "") -> Any:
-    """Replace ``${VAR}`` in every string with the environment's value."""
-    if isinstance(value, str):
-
-        def sub(m: re.Match[str]) -> str:
-            var = m.group(1)
-            if var not in os.environ:
-                raise ConfigError(f"{source}: key {key or '<root>'!r} uses ${{{var}}} but ${var} is not set")
-            return os.environ[var]
-
-        return _VAR.sub(sub, value) if "${" in value else value
-    if isinstance(value, dict):
-        return {k: expand_env(v, source, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [expand_env(v, source, f"{key}[{i}]") for i, v in enumerate(value)]
-    return value
 
 
 def validate_config(raw: Any, source: str = "<config>") -> Config:
@@ -298,18 +279,26 @@ def check_config(path: str | os.PathLike[str] | None, *, connect: bool = False) 
     if st.provider == "local":
         report.checks.append(_check_local_tenant(st.tenant))
     if connect:
-        report.checks.append(_check_connect(raw, next(iter(cfg.mirrors))))
+        report.checks.append(_check_connect(cfg, next(iter(cfg.mirrors))))
     return report
 
 
-def _check_connect(raw: dict[str, Any], name: str) -> Check:
-    """One read-only listing of a mirror's base: the store answers and lets us read."""
-    from .errors import FSMirrorError
-    from .mirror import FSMirror
+def _check_connect(cfg: Config, name: str) -> Check:
+    """One read-only listing of a mirror's base: the store answers and lets us read.
 
+    Built from the store layer (the backend at the base ``FSMirror`` would use), not from an
+    ``FSMirror``: the facade sits above this module, and building one has side effects (it may
+    install the OpenLineage emitter) that a check should not have.
+    """
+    from .backends import make_backend
+    from .errors import FSMirrorError
+    from .layout import base_uri
+
+    st = cfg.storage
     try:
-        fm = FSMirror(raw, mirror=name)
-        fm.store.backend.list_names(fm.base, limit=1)
+        base = base_uri(st.provider, st.tenant, st.namespace, cfg.mirrors[name].prefix)
+        backend, _ = make_backend(st, base)
+        backend.list_names(base, limit=1)
     except FSMirrorError as e:
         return Check("store", False, str(e))
-    return Check("store", True, f"listed {fm.base}")
+    return Check("store", True, f"listed {base}")

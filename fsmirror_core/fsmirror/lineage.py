@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from .mirror import FSMirror
+    from .address import CodeAddress
     from .record import Input, Manifest
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "finish",
     "open_steps",
     "job_of",
+    "Addresses",
     "add_listener",
     "remove_listener",
     "listeners",
@@ -353,6 +354,13 @@ def open_steps() -> tuple[Scope, ...]:
         return tuple(_steps.values())
 
 
-def job_of(fm: FSMirror, obj: Any) -> str:
+class Addresses(Protocol):
+    """What :func:`job_of` asks of an ``FSMirror``: the code address its manifests record for an
+    object. A protocol, so that this module (below the facade) never imports :mod:`fsmirror.mirror`."""
+
+    def _code_address(self, obj: Any, /) -> CodeAddress: ...
+
+
+def job_of(fm: Addresses, obj: Any) -> str:
     """The code address manifests record for ``obj`` (``pkg/mod.py::Name``): a scope's ``job``."""
     return str(fm.resolver.address(obj))

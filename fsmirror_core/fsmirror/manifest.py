@@ -143,7 +143,7 @@ def build_manifest(
     attempt: int = 0,
 ) -> Manifest:
     """The manifest record, validated before any byte is written; size and hash are filled at commit."""
-    from . import __version__
+    from ._version import __version__
 
     orch = dict(orchestrator or {})
     check_jsonable(orch, "the orchestrator record")

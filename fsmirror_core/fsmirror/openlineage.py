@@ -26,13 +26,11 @@ this module, or fsmirror with the feature off, imports nothing of it.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import os
 import queue
 import threading
-import traceback
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +38,7 @@ from typing import TYPE_CHECKING, Any, get_args
 
 from . import lineage, names
 from ._schema import Sender
+from .openlineage_records import ReportedError, Step
 
 if TYPE_CHECKING:
     from .identity import Instance
@@ -80,7 +79,7 @@ _UUID_NS = uuid.uuid5(uuid.NAMESPACE_URL, "fsmirror:openlineage")
 
 
 def _version() -> str:
-    from . import __version__
+    from ._version import __version__
 
     return __version__
 
@@ -188,48 +187,6 @@ def _as_uuid(value: Any, seed: str) -> str:
         return str(uuid.UUID(str(value)))
     except ValueError:
         return str(uuid.uuid5(_UUID_NS, seed))
-
-
-@dataclass(frozen=True)
-class Step:
-    """A snapshot of a scope, taken in the step's thread when it starts or ends (scopes change)."""
-
-    job: str | None
-    key: str | None
-    id: str
-    orchestrator: Mapping[str, Any]
-    started_at: str
-    ended_at: str | None
-    error: BaseException | None
-    inputs: tuple[Input, ...]
-    outputs: tuple[Manifest, ...]
-
-    @classmethod
-    def of(cls, s: Scope) -> Step:
-        return cls(
-            s.job, s.key, s.id, dict(s.orchestrator), s.started_at, s.ended_at, s.error, s.inputs, s.outputs
-        )
-
-    def portable(self) -> Step:
-        """This step with its error as text, so that it pickles whatever the exception held."""
-        e = self.error
-        if e is None or isinstance(e, ReportedError):
-            return self
-        return dataclasses.replace(self, error=ReportedError.of(e))
-
-
-class ReportedError(Exception):
-    """A step's exception as the FAIL event reports it (type, message, traceback): what a sender
-    process receives instead of the exception itself, which may not pickle."""
-
-    def __init__(self, message: str, stack: str | None) -> None:
-        super().__init__(message, stack)
-        self.message, self.stack = message, stack
-
-    @classmethod
-    def of(cls, e: BaseException) -> ReportedError:
-        stack = "".join(traceback.format_exception(type(e), e, e.__traceback__)) or None
-        return cls(f"{type(e).__name__}: {e}", stack)
 
 
 @dataclass(frozen=True)

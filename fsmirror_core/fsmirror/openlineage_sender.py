@@ -27,10 +27,11 @@ import os
 import pickle
 import struct
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .openlineage_records import ReportedError, Step
 
 if TYPE_CHECKING:
-    from .openlineage import Step
     from .record import Input, Manifest
 
 __all__ = ["SenderProcess", "decode", "encode", "serve"]
@@ -38,6 +39,9 @@ __all__ = ["SenderProcess", "decode", "encode", "serve"]
 log = logging.getLogger("fsmirror.openlineage")
 
 _LENGTH = struct.Struct("!I")
+_CHILD = (
+    "from fsmirror import openlineage, openlineage_sender; openlineage_sender.serve(openlineage.Emitter())"
+)
 _MARSHAL, _PICKLE = b"M", b"P"
 
 
@@ -74,8 +78,6 @@ def _input(i: Input) -> tuple[Any, ...]:
 
 def encode(message: tuple[Any, ...]) -> bytes:
     """``("run", Step, state, namespace, accounts)`` or ``("drop", Manifest, at, ...)`` as a frame."""
-    from .openlineage import ReportedError
-
     kind, payload, extra, namespace, accounts = message
     try:
         if kind == "run":
@@ -142,7 +144,6 @@ def _unmanifest(t: tuple[Any, ...]) -> Manifest:
 
 def decode(body: bytes) -> tuple[Any, ...]:
     """The message :func:`encode` framed (without its length)."""
-    from .openlineage import ReportedError, Step
     from .record import Input
 
     if body[:1] == _PICKLE:
@@ -182,7 +183,7 @@ class SenderProcess:
         package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         path = os.pathsep.join(dict.fromkeys([package_parent, *(p for p in sys.path if p)]))
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from fsmirror.openlineage_sender import serve; serve()"],
+            [sys.executable, "-c", _CHILD],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": path},
@@ -247,18 +248,29 @@ class SenderProcess:
                 self.proc.stdin.close()  # the child sends what is left, then ends
 
 
-def serve() -> None:
-    """The child's end: build and send each event it is handed, echo flush tokens, end at EOF."""
+class EventBuilder(Protocol):
+    """What :func:`serve` asks of :class:`fsmirror.openlineage.Emitter`: build a message's event and
+    send it, under the namespace and Azure accounts the message carries."""
+
+    namespace: str
+    azure_accounts: dict[str, str]
+
+    def event_of(self, message: tuple[Any, ...], /) -> Any: ...
+
+    def _emit(self, event: Any, /) -> None: ...
+
+
+def serve(emitter: EventBuilder) -> None:
+    """The child's end: build each event it is handed with ``emitter``, send it, echo flush tokens,
+    end at EOF. The child's command (:data:`_CHILD`) makes the emitter: this module does not import
+    :mod:`fsmirror.openlineage`, which imports it."""
     import signal
     import sys
-
-    from .openlineage import Emitter
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the pipeline; its events still go out
     echo = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # what a library prints cannot garble the echo
     stdin = sys.stdin.buffer
-    emitter = Emitter()
     flushed = 0
     while True:
         head = stdin.read(_LENGTH.size)
