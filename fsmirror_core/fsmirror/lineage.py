@@ -354,11 +354,18 @@ def open_steps() -> tuple[Scope, ...]:
         return tuple(_steps.values())
 
 
-class Addresses(Protocol):
-    """What :func:`job_of` asks of an ``FSMirror``: the code address its manifests record for an
-    object. A protocol, so that this module (below the facade) never imports :mod:`fsmirror.mirror`."""
+class AddressOf(Protocol):
+    """The part of a resolver :func:`job_of` uses (``fsmirror.resolver.Resolver.address``)."""
 
-    def _code_address(self, obj: Any, /) -> CodeAddress: ...
+    def address(self, obj: Any, /) -> CodeAddress: ...
+
+
+class Addresses(Protocol):
+    """What :func:`job_of` asks of an ``FSMirror``: its resolver, for the code address manifests
+    record. A protocol, so that this module (below the facade) never imports :mod:`fsmirror.mirror`."""
+
+    @property
+    def resolver(self) -> AddressOf: ...
 
 
 def job_of(fm: Addresses, obj: Any) -> str:

@@ -172,20 +172,12 @@ def private_uses() -> list[str]:
     return sorted(set(uses))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services still reach into FSMirror (being removed in another change): "
-    "lookup.py (_find, _protocol, _out_name, _code_address, _resolve, _slot_for_uri, _tokens, _slot), "
-    "catalog.py (_tokens, _resolve, _protocol), verify.py (_protocol, _slot_for_uri), "
-    "graph.py (_protocol), inventory.py (_slot), lineage.py (job_of: _code_address); "
-    "the adapters use none",
-)
 def test_nothing_outside_mirror_py_uses_fsmirror_private_members() -> None:
     uses = private_uses()
     assert not uses, "private FSMirror members used outside mirror.py:\n" + "\n".join(uses)
 
 
 def test_the_adapters_use_no_fsmirror_private_member() -> None:
-    """The adapters are already clean; keep them so (the core's uses are the xfail above)."""
+    """The adapters stay on the public toolkit (fm.resolver, fm.store, fsmirror.integration)."""
     uses = [u for u in private_uses() if u.startswith("integrations")]
     assert not uses, "private FSMirror members used by adapters:\n" + "\n".join(uses)
