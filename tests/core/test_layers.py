@@ -16,7 +16,6 @@ import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "fsmirror_core" / "fsmirror"
 ADAPTERS = ROOT / "integrations"
