@@ -537,7 +537,7 @@ def _explain_uncommitted(fm: FSMirror, target: str, path: str, out: str) -> None
         raise NotAnArtifactError(f"nothing at {path}", kind="missing", subject=target)
     blob = backend.get(cell_path)
     located = fm.resolver.locate(path)
-    fits = None if located is None else (located.identity.address, located.identity.run_segment)
+    fits = (located[0].identity.address, located[0].identity.run_segment) if located else None
     if blob is None:
         if fits is not None:
             raise NotAnArtifactError(

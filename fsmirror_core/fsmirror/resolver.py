@@ -176,19 +176,23 @@ class Resolver:
 
     # -- path -> identity --------------------------------------------------------------------------
 
-    def locate(self, path: str) -> Located | None:
-        """The identity whose data file is exactly ``path`` under this mirror's layout, if any.
+    def locate(self, path: str) -> tuple[Located, ...]:
+        """Every identity whose data file is exactly ``path`` under this mirror's layout.
 
-        The inverse of :meth:`slot` + ``Slot.data``: the path is split by the layout (with and
-        without an instance segment) and accepted only when the forward direction gives back
-        the very same path, so no spelling can name another artifact.
+        The inverse of :meth:`slot` + ``Slot.data``: the path is split by the layout (without,
+        then with an instance segment) and a split is kept only when the forward direction gives
+        back the very same path, so no spelling names another artifact. A module path has no
+        fixed depth, so one path may fit more than one identity (``job/R1/add_1/x/out.json`` is
+        run ``R1``'s instance ``x`` of ``job.py::add_1``, or run ``add_1`` of ``job/R1.py::x``):
+        the manifest beside the data says which one wrote it (``FSMirror.visible_at``).
         """
         if not path.startswith(self.base + "/"):
-            return None
+            return ()
         parts = path[len(self.base) :].strip("/").split("/")
         stem, dot, ext = parts[-1].rpartition(".")
         if not dot or not stem or stem.startswith("_"):
-            return None
+            return ()
+        found: list[Located] = []
         for with_instance in (False, True):
             body = parts[:-1][: len(parts) - 1 - with_instance]
             mlen = len(body) - (len(self.tokens) - 1)
@@ -208,5 +212,5 @@ class Resolver:
             except (FSMirrorError, ValueError):
                 continue
             if slot.data(ext) == path:
-                return Located(Identity(address, instance, run_id, 0, stem), ext)
-        return None
+                found.append(Located(Identity(address, instance, run_id, 0, stem), ext))
+        return tuple(found)

@@ -97,3 +97,55 @@ def test_identity_names_its_series() -> None:
     assert ident.series == SeriesKey("etl/job.py::add_1", ("add_1_2",), "out")
     assert ident.run_segment == "R" and ident.instance_segment == "add_1_2"
     assert SeriesKey("etl/job.py::add_1", ("add_1_2", "p"), "out").label() == "etl/job.py::add_1 [add_1_2@p] (out)"
+
+
+# identity -> data path -> identity, through a mirror's layout (fsmirror.resolver), golden
+ROUNDTRIP = [
+    # (layout, address, instance, run id, output) -> the data path under the base
+    ("{module}/{run_id}/{name}", "project/etl/job.py::add_1", None, "R1", "out", "project/etl/job/R1/add_1/out.json"),
+    ("{module}/{run_id}/{name}", "project/etl/job.py::add_1", "add_1_2", "R1", "out",
+     "project/etl/job/R1/add_1/add_1_2/out.json"),
+    ("{module}/{run_id}/{name}", "project/etl/job.py::add_1", ("add_1_2", "2026-11-05"), "R1", "stats",
+     "project/etl/job/R1/add_1/add_1_2@2026-11-05/stats.json"),
+    ("{module}/{run_id}/{name}", "project/dags/etl.py::load-orders", ("etl", "3"), ("etl", "manual__1"), "out",
+     "project/dags/etl/etl@manual__1/load-orders/etl@3/out.json"),
+    ("{module}/{name}/{run_id}", "project/etl/tasks.py::Extract", "2026-11-05", "luigi", "out",
+     "project/etl/tasks/Extract/luigi/2026-11-05/out.json"),
+    ("{module}/{run_id}/{name}", "project/a/b.py::C", "user@x", "r:1", "out",
+     "project/a/b/r~3A1/C/user~40x/out.json"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("layout", "address", "instance", "run_id", "output", "path"), ROUNDTRIP)
+def test_identity_to_path_and_back(tmp_path, layout, address, instance, run_id, output, path) -> None:
+    fm = FSMirror(
+        {"storage": {"provider": "local", "tenant": str(tmp_path)}, "mirrors": {"m": {"root": "project", "layout": layout}}}
+    )
+    slot = fm.resolver.slot(address, run_id, instance, output)
+    assert slot.data("json") == f"{tmp_path}/{path}"
+    want = Identity(address, check_instance(instance), run_id, 0, output)
+    located = fm.resolver.locate(f"{tmp_path}/{path}")
+    assert want in [loc.identity for loc in located] and {loc.format for loc in located} == {"json"}
+    for loc in located:  # every candidate derives exactly this path back
+        assert fm.resolver.slot_of(_manifest_like(loc.identity)).data("json") == slot.data("json")
+    assert fm.resolver.slot_of(_manifest_like(want)) == slot
+
+
+def _manifest_like(ident: Identity):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(address=ident.address, run_id=ident.run_id, partition=ident.instance, output_name=ident.output_name)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "project/etl/job/R1/add_1/_out.manifest.json",  # fsmirror's own file, not data
+        "project/etl/job/R1/add_1/out",  # no format
+        "elsewhere/etl/job/R1/add_1/out.json",  # outside the root
+        "project/etl/job/R1/add_1/add_1_2@/out.json",  # an empty instance part
+    ],
+)
+def test_paths_that_are_no_identity_locate_nothing(tmp_path, path) -> None:
+    fm = FSMirror({"storage": {"provider": "local", "tenant": str(tmp_path)}, "mirrors": {"m": {"root": "project"}}})
+    assert fm.resolver.locate(f"{tmp_path}/{path}") == ()
