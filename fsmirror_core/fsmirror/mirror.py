@@ -742,7 +742,7 @@ class FSMirror:
         try:
             return self._protocol().exists(self._slot(obj, rid, partition, output_name))
         except StorageError as e:
-            if type(e) is StorageError and "damaged" in str(e):
+            if e.kind == "damaged":
                 return False
             raise
 

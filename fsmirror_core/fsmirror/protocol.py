@@ -122,7 +122,9 @@ def _parse_pointer(data: bytes | None) -> Run | None:
 def _ext(fmt: str) -> str:
     """A manifest's format as a file extension: letters and digits only, or it is damaged."""
     if not fmt or not fmt.isascii() or not fmt.isalnum():
-        raise StorageError(f"the manifest's format {fmt!r} is damaged (not letters and digits)")
+        raise StorageError(
+            f"the manifest's format {fmt!r} is damaged (not letters and digits)", kind="damaged"
+        )
     return fmt
 
 
@@ -162,7 +164,10 @@ class Store:
         blob = self.backend.get(slot.manifest)
         if blob is None:
             return None, None
-        return parse_cell(blob.data, slot.manifest), blob.etag
+        try:
+            return parse_cell(blob.data, slot.manifest), blob.etag
+        except StorageError as e:  # record.py says what is wrong; the kind is said here
+            raise StorageError(str(e), kind="damaged") from None
 
     def _lock_key(self, slot: Slot) -> str:
         return self.backend.canonical(slot.manifest)
@@ -185,13 +190,15 @@ class Store:
     def _exists_error(self, slot: Slot, m: Manifest) -> ArtifactExistsError:
         self._check_owner(slot, m)
         return ArtifactExistsError(
-            f"{m.uri} is committed already (run {m.run_id!r}); pass overwrite=True to replace it"
+            f"{m.uri} is committed already (run {m.run_id!r}); pass overwrite=True to replace it",
+            kind="committed",
         )
 
     def _in_progress(self, slot: Slot, what: str, age: float) -> ArtifactExistsError:
         return ArtifactExistsError(
             f"a {what} of {slot.dir}/{slot.output_name}.* is in progress (started {age:.0f}s ago); if that "
-            f"writer died, its claim expires after storage.claim_ttl={self.claim_ttl:g}s"
+            f"writer died, its claim expires after storage.claim_ttl={self.claim_ttl:g}s",
+            kind="in-progress",
         )
 
     # -- write -------------------------------------------------------------------------------------
@@ -530,7 +537,9 @@ class Store:
         if pending.backup is None:
             return None
         if not pending.token.isalnum() or not pending.token.isascii():
-            raise StorageError(f"{slot.manifest}: a pending record with a damaged token {pending.token!r}")
+            raise StorageError(
+                f"{slot.manifest}: a pending record with a damaged token {pending.token!r}", kind="damaged"
+            )
         return self._backup_path(slot, pending.token)
 
     def read_bytes(self, m: Manifest, path: str, verify: bool) -> bytes:
@@ -940,7 +949,7 @@ class Store:
             try:
                 gone = self.delete(slot, only_order=r.order)
             except StorageError as e:
-                if type(e) is not StorageError or "damaged" not in str(e):
+                if e.kind != "damaged":
                     raise
                 warnings.warn(f"gc skipped {slot.manifest}: {e}", StoreWarning, stacklevel=3)
                 gone = False
