@@ -99,14 +99,27 @@ def translate(uri: str, what: str) -> Iterator[None]:
         raise StorageError(f"cannot {what} {uri}: {type(e).__name__}: {e}") from e
 
 
-def _is_precondition(e: BaseException) -> bool:
+def _error_codes(e: BaseException) -> set[str]:
+    """The store's own error codes (botocore's ``response["Error"]["Code"]``) on ``e`` and its causes.
+
+    s3fs translates a ``ClientError`` into a builtin error whose message is the server's prose
+    and chains the ``ClientError`` as the cause: the code is read there, never from the text.
+    """
+    codes = set()
     seen: BaseException | None = e
     while seen is not None:
         resp = getattr(seen, "response", None)
         if isinstance(resp, dict):
-            code = str(resp.get("Error", {}).get("Code", ""))
-            if code in ("PreconditionFailed", "412", "ConditionalRequestConflict", "ConditionNotMet"):
-                return True
+            codes.add(str(resp.get("Error", {}).get("Code", "")))
+        seen = seen.__cause__ or seen.__context__
+    return codes - {""}
+
+
+def _is_precondition(e: BaseException) -> bool:
+    if _error_codes(e) & {"PreconditionFailed", "412", "ConditionalRequestConflict", "ConditionNotMet"}:
+        return True
+    seen: BaseException | None = e
+    while seen is not None:
         status = getattr(seen, "status_code", None) or getattr(seen, "code", None)
         if status == 412 or type(seen).__name__ in ("PreconditionFailed", "ResourceModifiedError"):
             return True
@@ -860,7 +873,7 @@ class S3Backend(Backend):
             try:
                 self.fs.call_s3("copy_object", Bucket=db, Key=dk, CopySource={"Bucket": sb, "Key": sk})
             except OSError as e:
-                if "EntityTooLarge" not in str(e) and "InvalidRequest" not in str(e):
+                if not _error_codes(e) & {"EntityTooLarge", "InvalidRequest"}:  # past CopyObject's 5 GB
                     raise
                 self.fs.copy(src, dst)
 
