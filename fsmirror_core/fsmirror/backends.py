@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import names
 from .errors import ArtifactExistsError, ArtifactNotFoundError, StorageError
+from .providers import PROVIDERS, by_scheme, provider
 
 if TYPE_CHECKING:
     from ._schema import Storage
@@ -55,8 +56,9 @@ __all__ = [
     "SINGLE_PUT_MAX",
 ]
 
-PROTOCOLS = {"local": "file", "memory": "memory", "s3": "s3", "gcs": "gcs", "blob": "az"}
-EXTRAS = {"s3": "s3", "gcs": "gcs", "blob": "azure"}
+PROTOCOLS = {
+    name: p.protocol for name, p in PROVIDERS.items()
+}  # provider -> fsspec protocol (from the table)
 SINGLE_PUT_MAX = 8 * 1024 * 1024
 _MEMORY_LOCK = threading.RLock()  # fsspec's memory store is process-global, so is its lock
 
@@ -601,17 +603,16 @@ def make_filesystem(storage: Storage) -> Any:
     """The fsspec filesystem for a storage config; a missing driver names the extra to install."""
     import fsspec
 
-    proto = PROTOCOLS[storage.provider]
+    p = provider(storage.provider)
     try:
-        if storage.provider == "local":
-            return fsspec.filesystem("file", auto_mkdir=True)
+        if not p.object_store:
+            return fsspec.filesystem(p.protocol, auto_mkdir=True)
         # No listing cache: a listing this process made earlier would make a later check
         # deny an object another process committed since.
-        return fsspec.filesystem(proto, **{"use_listings_cache": False, **storage.storage_options})
+        return fsspec.filesystem(p.protocol, **{"use_listings_cache": False, **storage.storage_options})
     except ImportError as e:
-        extra = EXTRAS.get(storage.provider, storage.provider)
         raise StorageError(
-            f"provider {storage.provider!r} needs the {proto!r} fsspec driver: pip install 'fsmirror[{extra}]'"
+            f"provider {storage.provider!r} needs the {p.protocol!r} fsspec driver: {p.install_hint}"
         ) from e
     except Exception as e:
         raise StorageError(
@@ -632,7 +633,9 @@ class FsspecBackend(Backend):
         self.fs = fs
         self.scheme = scheme
         self.tenant = tenant
-        self._lock = _MEMORY_LOCK if scheme == "memory" else threading.RLock()
+        info = by_scheme(scheme)
+        self._in_process = info is not None and info.in_process
+        self._lock = _MEMORY_LOCK if self._in_process else threading.RLock()
 
     def scratch(self, *parts: str) -> str:
         return "/".join((f"{self.scheme}://{self.tenant}", names.OBJECT_SCRATCH, *parts))
@@ -640,7 +643,7 @@ class FsspecBackend(Backend):
     def _strip(self, path: str) -> str:
         """The driver's path for a URI, by hand: drivers' own stripping eats a '?' as a URL query."""
         rest = path.split("://", 1)[-1].lstrip("/")
-        return "/" + rest if self.scheme == "memory" else rest
+        return "/" + rest if self._in_process else rest  # fsspec's memory store roots paths at '/'
 
     def _etag(self, info: dict[str, Any]) -> str:
         for key in ("generation", "etag", "ETag", "md5Hash", "created"):
@@ -958,8 +961,9 @@ class S3Backend(Backend):
 def make_backend(storage: Storage, base: str) -> tuple[Backend, Any]:
     """The backend for a storage config, and the fsspec filesystem it stands on."""
     fs = make_filesystem(storage)
-    if storage.provider == "local":
+    family = provider(storage.provider).backend
+    if family == "local":
         return LocalBackend(storage.tenant, durability=storage.durability), fs
-    if storage.provider == "s3":
+    if family == "s3":
         return S3Backend(fs, storage.tenant), fs
     return FsspecBackend(fs, base.split("://", 1)[0], storage.tenant), fs

@@ -130,10 +130,11 @@ class FSMirror:
     def _openlineage(self, namespace: str | None, sender: Sender) -> None:
         """Register the OpenLineage emitter (:mod:`fsmirror.openlineage`): the config or env enabled it."""
         from . import openlineage
+        from .providers import provider
 
         emitter = openlineage.install(namespace, sender=sender)
         st = self.config.storage
-        if st.provider == "blob":
+        if provider(st.provider).named_by_account:
             account = openlineage.azure_account(st.storage_options)
             if account:
                 emitter.azure_accounts.setdefault(st.tenant, account)
