@@ -9,10 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .envvars import expand_env, secrets_in
 from .errors import ConfigError, ResolveError
 from .layout import DEFAULT_LAYOUT, check_segment, compile_layout
+from .providers import PROVIDERS, Provider, provider
 
 __all__ = ["Config", "Mirror", "OpenLineage", "Storage", "parse_config", "json_schema"]
 
-Provider = Literal["local", "memory", "s3", "gcs", "blob"]
 Sender = Literal["inline", "thread", "process"]  # where OpenLineage events are built (fsmirror.openlineage)
 
 
@@ -68,7 +68,8 @@ class Storage(BaseModel):
     def _tenant(cls, v: str, info: Any) -> str:
         if any(ord(c) < 32 or ord(c) == 127 for c in v):
             raise ValueError("tenant contains a control character")
-        if info.data.get("provider") == "local":
+        named = PROVIDERS.get(str(info.data.get("provider")))  # absent when the provider was invalid
+        if named is not None and not named.object_store:
             import os.path
 
             if v.startswith("file://"):  # a URL, not a relative directory named 'file:'
@@ -85,7 +86,7 @@ class Storage(BaseModel):
 
     @model_validator(mode="after")
     def _cloud_tenant(self) -> Storage:
-        if self.provider in ("s3", "gcs", "blob") and ("/" in self.tenant or ".." in self.tenant):
+        if provider(self.provider).bucket and ("/" in self.tenant or ".." in self.tenant):
             raise ValueError(
                 f"a {self.provider} tenant is a bucket or container name "
                 "without '/'; put sub-paths in 'namespace' or a mirror's 'prefix'"

@@ -41,17 +41,19 @@ def parse_address(text: str) -> CodeAddress:
     if not isinstance(text, str) or "::" not in text:
         raise ResolveError(
             f"code address {text!r} is not of the form 'path/to/module.py::Name', "
-            "e.g. 'project/etl/my_etl_task.py::LiftDataTask'"
+            "e.g. 'project/etl/my_etl_task.py::LiftDataTask'",
+            kind="malformed-address",
         )
     path, _, name = text.rpartition("::")
     if not _QUALNAME.match(name):
         raise ResolveError(
             f"code address {text!r}: {name!r} is not a Python qualified name or a task id "
-            "(letters, digits, '_', '-', dotted like 'Class.method')"
+            "(letters, digits, '_', '-', dotted like 'Class.method')",
+            kind="malformed-address",
         )
     parts = tuple(p for p in path.replace("\\", "/").split("/") if p)
     if not parts:
-        raise ResolveError(f"code address {text!r} has no module path before '::'")
+        raise ResolveError(f"code address {text!r} has no module path before '::'", kind="malformed-address")
     return CodeAddress(parts, name)
 
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import names
 from .errors import ArtifactExistsError, ArtifactNotFoundError, StorageError
+from .providers import PROVIDERS, by_scheme, provider
 
 if TYPE_CHECKING:
     from ._schema import Storage
@@ -55,8 +56,9 @@ __all__ = [
     "SINGLE_PUT_MAX",
 ]
 
-PROTOCOLS = {"local": "file", "memory": "memory", "s3": "s3", "gcs": "gcs", "blob": "az"}
-EXTRAS = {"s3": "s3", "gcs": "gcs", "blob": "azure"}
+PROTOCOLS = {
+    name: p.protocol for name, p in PROVIDERS.items()
+}  # provider -> fsspec protocol (from the table)
 SINGLE_PUT_MAX = 8 * 1024 * 1024
 _MEMORY_LOCK = threading.RLock()  # fsspec's memory store is process-global, so is its lock
 
@@ -99,14 +101,27 @@ def translate(uri: str, what: str) -> Iterator[None]:
         raise StorageError(f"cannot {what} {uri}: {type(e).__name__}: {e}") from e
 
 
-def _is_precondition(e: BaseException) -> bool:
+def _error_codes(e: BaseException) -> set[str]:
+    """The store's own error codes (botocore's ``response["Error"]["Code"]``) on ``e`` and its causes.
+
+    s3fs translates a ``ClientError`` into a builtin error whose message is the server's prose
+    and chains the ``ClientError`` as the cause: the code is read there, never from the text.
+    """
+    codes = set()
     seen: BaseException | None = e
     while seen is not None:
         resp = getattr(seen, "response", None)
         if isinstance(resp, dict):
-            code = str(resp.get("Error", {}).get("Code", ""))
-            if code in ("PreconditionFailed", "412", "ConditionalRequestConflict", "ConditionNotMet"):
-                return True
+            codes.add(str(resp.get("Error", {}).get("Code", "")))
+        seen = seen.__cause__ or seen.__context__
+    return codes - {""}
+
+
+def _is_precondition(e: BaseException) -> bool:
+    if _error_codes(e) & {"PreconditionFailed", "412", "ConditionalRequestConflict", "ConditionNotMet"}:
+        return True
+    seen: BaseException | None = e
+    while seen is not None:
         status = getattr(seen, "status_code", None) or getattr(seen, "code", None)
         if status == 412 or type(seen).__name__ in ("PreconditionFailed", "ResourceModifiedError"):
             return True
@@ -588,17 +603,16 @@ def make_filesystem(storage: Storage) -> Any:
     """The fsspec filesystem for a storage config; a missing driver names the extra to install."""
     import fsspec
 
-    proto = PROTOCOLS[storage.provider]
+    p = provider(storage.provider)
     try:
-        if storage.provider == "local":
-            return fsspec.filesystem("file", auto_mkdir=True)
+        if not p.object_store:
+            return fsspec.filesystem(p.protocol, auto_mkdir=True)
         # No listing cache: a listing this process made earlier would make a later check
         # deny an object another process committed since.
-        return fsspec.filesystem(proto, **{"use_listings_cache": False, **storage.storage_options})
+        return fsspec.filesystem(p.protocol, **{"use_listings_cache": False, **storage.storage_options})
     except ImportError as e:
-        extra = EXTRAS.get(storage.provider, storage.provider)
         raise StorageError(
-            f"provider {storage.provider!r} needs the {proto!r} fsspec driver: pip install 'fsmirror[{extra}]'"
+            f"provider {storage.provider!r} needs the {p.protocol!r} fsspec driver: {p.install_hint}"
         ) from e
     except Exception as e:
         raise StorageError(
@@ -619,7 +633,9 @@ class FsspecBackend(Backend):
         self.fs = fs
         self.scheme = scheme
         self.tenant = tenant
-        self._lock = _MEMORY_LOCK if scheme == "memory" else threading.RLock()
+        info = by_scheme(scheme)
+        self._in_process = info is not None and info.in_process
+        self._lock = _MEMORY_LOCK if self._in_process else threading.RLock()
 
     def scratch(self, *parts: str) -> str:
         return "/".join((f"{self.scheme}://{self.tenant}", names.OBJECT_SCRATCH, *parts))
@@ -627,7 +643,7 @@ class FsspecBackend(Backend):
     def _strip(self, path: str) -> str:
         """The driver's path for a URI, by hand: drivers' own stripping eats a '?' as a URL query."""
         rest = path.split("://", 1)[-1].lstrip("/")
-        return "/" + rest if self.scheme == "memory" else rest
+        return "/" + rest if self._in_process else rest  # fsspec's memory store roots paths at '/'
 
     def _etag(self, info: dict[str, Any]) -> str:
         for key in ("generation", "etag", "ETag", "md5Hash", "created"):
@@ -860,7 +876,7 @@ class S3Backend(Backend):
             try:
                 self.fs.call_s3("copy_object", Bucket=db, Key=dk, CopySource={"Bucket": sb, "Key": sk})
             except OSError as e:
-                if "EntityTooLarge" not in str(e) and "InvalidRequest" not in str(e):
+                if not _error_codes(e) & {"EntityTooLarge", "InvalidRequest"}:  # past CopyObject's 5 GB
                     raise
                 self.fs.copy(src, dst)
 
@@ -945,8 +961,9 @@ class S3Backend(Backend):
 def make_backend(storage: Storage, base: str) -> tuple[Backend, Any]:
     """The backend for a storage config, and the fsspec filesystem it stands on."""
     fs = make_filesystem(storage)
-    if storage.provider == "local":
+    family = provider(storage.provider).backend
+    if family == "local":
         return LocalBackend(storage.tenant, durability=storage.durability), fs
-    if storage.provider == "s3":
+    if family == "s3":
         return S3Backend(fs, storage.tenant), fs
     return FsspecBackend(fs, base.split("://", 1)[0], storage.tenant), fs

@@ -72,10 +72,11 @@ def parse_target(target: str | None) -> tuple[str | None, str | None]:
         path = path[:-3]
     if any(p in ("", ".", "..") for p in path.split("/")):
         raise ResolveError(
-            f"{target!r} is not a code path: use 'pkg/mod.py::Name' or a directory like 'pkg/sub'"
+            f"{target!r} is not a code path: use 'pkg/mod.py::Name' or a directory like 'pkg/sub'",
+            kind="malformed-address",
         )
     if sep and not name:
-        raise ResolveError(f"{target!r} names no code after '::'")
+        raise ResolveError(f"{target!r} names no code after '::'", kind="malformed-address")
     return path, (name or None)
 
 

@@ -134,9 +134,6 @@ def validate_config(raw: Any, source: str = "<config>") -> Config:
     return parse_config(raw, source)
 
 
-_DRIVERS = {"s3": "s3fs", "gcs": "gcsfs", "blob": "adlfs"}  # provider -> the fsspec driver's package
-
-
 @dataclass(frozen=True)
 class Check:
     """One thing ``fsmirror config check`` verified: what, whether it holds, and the detail."""
@@ -254,16 +251,16 @@ def check_config(path: str | os.PathLike[str] | None, *, connect: bool = False) 
     st = cfg.storage
     import importlib.util
 
-    from .backends import EXTRAS, make_filesystem
+    from .backends import make_filesystem
+    from .providers import provider
 
-    driver = _DRIVERS.get(st.provider)
-    if driver is not None and importlib.util.find_spec(driver) is None:
+    info = provider(st.provider)
+    if info.driver is not None and importlib.util.find_spec(info.driver) is None:
         report.checks.append(
             Check(
                 "storage.provider",
                 False,
-                f"provider {st.provider!r} needs {driver}, which is not installed: "
-                f"pip install 'fsmirror[{EXTRAS[st.provider]}]'",
+                f"provider {st.provider!r} needs {info.driver}, which is not installed: {info.install_hint}",
             )
         )
         return report
@@ -276,7 +273,7 @@ def check_config(path: str | os.PathLike[str] | None, *, connect: bool = False) 
     report.checks.append(
         Check("storage.provider", True, f"{st.provider!r}: {type(fs).__module__.split('.')[0]} is installed")
     )
-    if st.provider == "local":
+    if not info.object_store:
         report.checks.append(_check_local_tenant(st.tenant))
     if connect:
         report.checks.append(_check_connect(cfg, next(iter(cfg.mirrors))))

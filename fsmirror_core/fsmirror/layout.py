@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from .address import CodeAddress
 from .errors import ConfigError, ResolveError
+from .providers import PROVIDERS
 
 __all__ = [
     "DEFAULT_LAYOUT",
@@ -28,7 +29,7 @@ __all__ = [
 
 DEFAULT_LAYOUT = "{module}/{run_id}/{name}"
 PLACEHOLDERS = ("{module}", "{run_id}", "{name}")
-SCHEMES = {"local": "", "memory": "memory://", "s3": "s3://", "gcs": "gs://", "blob": "az://"}
+SCHEMES = {name: p.uri_prefix for name, p in PROVIDERS.items()}  # provider -> "s3://" (from the table)
 MIRROR = "MIRROR"
 
 

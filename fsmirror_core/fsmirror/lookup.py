@@ -32,6 +32,7 @@ from . import names
 from .errors import ArtifactNotFoundError, FSMirrorError, NotAnArtifactError, ResolveError, StorageError
 from .identity import Instance, instance_label, instance_sort_key
 from .layout import base_uri
+from .providers import by_scheme, provider
 from .runid import RunId
 
 if TYPE_CHECKING:
@@ -45,7 +46,6 @@ __all__ = ["Found", "FORMS", "MIN_HASH_PREFIX", "lookup", "find_by_digest"]
 FORMS = ("address", "uri", "path", "relative", "hash", "content")
 MIN_HASH_PREFIX = 6
 _HASH = re.compile(r"^(?:(blake3|sha256):)?([0-9a-fA-F]+)$")
-_SCHEME_ALIASES = {"gcs": "gs", "abfs": "az", "abfss": "az", "adl": "az"}
 _SHOW_CHOICES = 12
 
 
@@ -305,7 +305,8 @@ def _under(path: str, root: str) -> bool:
 
 def _by_uri(fm: FSMirror, target: str, scheme: str, rest: str) -> Found:
     ours, sep, _ = fm.base.partition("://")
-    scheme = _SCHEME_ALIASES.get(scheme, scheme)
+    named = by_scheme(scheme)  # an alias (gcs://, abfss://...) names the same store
+    scheme = named.scheme if named is not None else scheme
     if not sep:
         raise NotAnArtifactError(
             f"{target} is outside the store: mirror {fm.mirror!r} is on local disk ({fm.base})",
@@ -323,7 +324,7 @@ def _by_uri(fm: FSMirror, target: str, scheme: str, rest: str) -> Found:
 
 def _store_path_of_local(fm: FSMirror, local: str) -> str | None:
     """The store's spelling of a local path inside a local tenant (however either is spelled)."""
-    if fm.config.storage.provider != "local":
+    if provider(fm.config.storage.provider).object_store:
         return None
     root = _tenant_root(fm) or "/"
     for norm in (os.path.abspath, os.path.realpath):

@@ -136,10 +136,11 @@ class FSMirror:
     def _openlineage(self, namespace: str | None, sender: Sender) -> None:
         """Register the OpenLineage emitter (:mod:`fsmirror.openlineage`): the config or env enabled it."""
         from . import openlineage
+        from .providers import provider
 
         emitter = openlineage.install(namespace, sender=sender)
         st = self.config.storage
-        if st.provider == "blob":
+        if provider(st.provider).named_by_account:
             account = openlineage.azure_account(st.storage_options)
             if account:
                 emitter.azure_accounts.setdefault(st.tenant, account)
@@ -715,7 +716,7 @@ class FSMirror:
         try:
             return self._protocol().exists(self.resolver.slot(obj, rid, partition, output_name))
         except StorageError as e:
-            if type(e) is StorageError and "damaged" in str(e):
+            if e.kind == "damaged":
                 return False
             raise
 

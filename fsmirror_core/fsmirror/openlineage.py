@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, get_args
 from . import lineage, names
 from ._schema import Sender
 from .openlineage_records import ReportedError, Step
+from .providers import by_scheme
 
 if TYPE_CHECKING:
     from .identity import Instance
@@ -125,15 +126,16 @@ def _split_uri(uri: str, azure_accounts: Mapping[str, str]) -> tuple[str, str]:
     if scheme == "file":
         return "file", rest
     bucket, _, key = rest.partition("/")
-    if scheme in ("s3", "s3a", "gs", "gcs"):
-        return f"{'gs' if scheme == 'gcs' else 's3' if scheme == 's3a' else scheme}://{bucket}", key
-    if scheme in ("az", "abfs", "abfss", "adl"):
+    named = by_scheme(scheme)  # s3a://, gcs://, abfss://...: the provider's own scheme
+    if named is not None and named.named_by_account:
         container, _, at = bucket.partition("@")
         account = at.split(".", 1)[0] if at else azure_accounts.get(container)
         if account:
             return f"wasbs://{container}@{account}.dfs.core.windows.net", key
-        return f"az://{container}", key
-    return f"{scheme}://{bucket}", key  # memory:// and others: the URI's own authority
+        return f"{named.scheme}://{container}", key
+    if named is not None:
+        scheme = named.scheme
+    return f"{scheme}://{bucket}", key  # others: the URI's own authority
 
 
 def azure_account(storage_options: Mapping[str, Any]) -> str | None:

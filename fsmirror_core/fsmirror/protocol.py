@@ -126,7 +126,9 @@ def _parse_pointer(data: bytes | None) -> Run | None:
 def _ext(fmt: str) -> str:
     """A manifest's format as a file extension: letters and digits only, or it is damaged."""
     if not fmt or not fmt.isascii() or not fmt.isalnum():
-        raise StorageError(f"the manifest's format {fmt!r} is damaged (not letters and digits)")
+        raise StorageError(
+            f"the manifest's format {fmt!r} is damaged (not letters and digits)", kind="damaged"
+        )
     return fmt
 
 
@@ -166,7 +168,10 @@ class Store:
         blob = self.backend.get(slot.manifest)
         if blob is None:
             return None, None
-        return parse_cell(blob.data, slot.manifest), blob.etag
+        try:
+            return parse_cell(blob.data, slot.manifest), blob.etag
+        except StorageError as e:  # record.py says what is wrong; the kind is said here
+            raise StorageError(str(e), kind="damaged") from None
 
     def _lock_key(self, slot: Slot) -> str:
         return self.backend.canonical(slot.manifest)
@@ -191,13 +196,15 @@ class Store:
         return ArtifactExistsError(
             f"{m.uri} is committed already (run {m.run_id!r}"
             + (f", attempt {m.attempt}" if m.attempt else "")
-            + "); pass overwrite=True to replace it, or write a later attempt of the run (attempt=...)"
+            + "); pass overwrite=True to replace it, or write a later attempt of the run (attempt=...)",
+            kind="committed",
         )
 
     def _in_progress(self, slot: Slot, what: str, age: float) -> ArtifactExistsError:
         return ArtifactExistsError(
             f"a {what} of {slot.dir}/{slot.output_name}.* is in progress (started {age:.0f}s ago); if that "
-            f"writer died, its claim expires after storage.claim_ttl={self.claim_ttl:g}s"
+            f"writer died, its claim expires after storage.claim_ttl={self.claim_ttl:g}s",
+            kind="in-progress",
         )
 
     # -- write -------------------------------------------------------------------------------------
@@ -567,7 +574,9 @@ class Store:
         if pending.backup is None:
             return None
         if not pending.token.isalnum() or not pending.token.isascii():
-            raise StorageError(f"{slot.manifest}: a pending record with a damaged token {pending.token!r}")
+            raise StorageError(
+                f"{slot.manifest}: a pending record with a damaged token {pending.token!r}", kind="damaged"
+            )
         return self._backup_path(slot, pending.token)
 
     def read_bytes(self, m: Manifest, path: str, verify: bool) -> bytes:
@@ -977,7 +986,7 @@ class Store:
             try:
                 gone = self.delete(slot, only_order=r.order)
             except StorageError as e:
-                if type(e) is not StorageError or "damaged" not in str(e):
+                if e.kind != "damaged":
                     raise
                 warnings.warn(f"gc skipped {slot.manifest}: {e}", StoreWarning, stacklevel=3)
                 gone = False

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 import click
 
 from .. import FSMirror, FSMirrorError, __version__
+from ..errors import ErrorKind, ResolveError
 
 __all__ = [
     "cli",
@@ -47,6 +48,7 @@ __all__ = [
     "run_option",
     "cli_message",
     "is_usage_error",
+    "USAGE_KINDS",
     "CLI_HINTS",
 ]
 
@@ -66,14 +68,8 @@ CLI_HINTS: tuple[tuple[str, str], ...] = (
     (r"call load_config\(path\)", "pass --config PATH"),
 )
 
-# A ResolveError that says an argument is malformed (not that the store lacks it): a usage error.
-USAGE_PATTERNS: tuple[re.Pattern[str], ...] = (
-    re.compile(r"^code address .* is not of the form "),
-    re.compile(r"^code address .* is not a Python qualified name"),
-    re.compile(r"^code address .* has no module path before '::'"),
-    re.compile(r" is not a code path: use "),
-    re.compile(r" names no code after '::'"),
-)
+# The kinds of ResolveError that say an argument is malformed (not that the store lacks it).
+USAGE_KINDS: frozenset[ErrorKind] = frozenset({"malformed-address"})
 
 
 def cli_message(message: str) -> str:
@@ -84,10 +80,11 @@ def cli_message(message: str) -> str:
 
 
 def is_usage_error(e: FSMirrorError) -> bool:
-    """Whether ``e`` says a command-line argument is malformed (exit 2), not a failure (exit 1)."""
-    from ..errors import ResolveError
+    """Whether ``e`` says a command-line argument is malformed (exit 2), not a failure (exit 1).
 
-    return isinstance(e, ResolveError) and any(p.search(str(e)) for p in USAGE_PATTERNS)
+    Decided by the error's ``kind``, set where it is raised: never by its message.
+    """
+    return isinstance(e, ResolveError) and e.kind in USAGE_KINDS
 
 
 def _fail(e: FSMirrorError, command_path: str) -> None:
