@@ -53,7 +53,7 @@ from faultfs import (
     install,
     watchdog,
 )
-from fsmirror.protocol import MTIME_GRAIN
+from fsmirror.store.protocol import MTIME_GRAIN
 from store_model import ADDR, OUT, Tenants, mirror_config
 
 __all__ = ["make_machine", "run_machine", "Stats", "RUNS", "Broken"]

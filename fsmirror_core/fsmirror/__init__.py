@@ -4,9 +4,13 @@
 and orchestrators load on first use.
 """
 
-from ._version import __version__
-from .config import load_config
-from .errors import (
+from . import _compat
+
+_compat.install()  # 2.0's module paths (fsmirror.record, fsmirror.protocol, ...) keep working
+
+from ._version import __version__  # noqa: E402
+from .config import load_config  # noqa: E402
+from .errors import (  # noqa: E402
     ArtifactExistsError,
     ArtifactNotFoundError,
     ConfigError,
@@ -19,7 +23,7 @@ from .errors import (
     StorageError,
     StoreWarning,
 )
-from .mirror import FSMirror
+from .mirror import FSMirror  # noqa: E402
 
 __all__ = [
     "FSMirror",

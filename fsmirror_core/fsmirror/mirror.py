@@ -13,8 +13,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO, Union
 
-from . import lineage, names
-from .address import CodeAddress, address_of
+from . import lineage
 from .config import load_config, validate_config
 from .errors import (
     ArtifactNotFoundError,
@@ -25,23 +24,25 @@ from .errors import (
     ResolveError,
     StorageError,
 )
-from .identity import Instance, check_attempt, check_instance
-from .layout import base_uri, compile_layout
-from .resolver import Resolver
-from .runid import (
+from .paths import names
+from .paths.address import CodeAddress, address_of
+from .paths.identity import Instance, check_attempt, check_instance
+from .paths.layout import base_uri, compile_layout
+from .paths.runid import (
     ID_METHODS,
     RunId,
     encode_run_id,
     env_run_id,
     generate_run_id,
 )
+from .resolver import Resolver
 
 if TYPE_CHECKING:
-    from ._schema import Config, Mirror, Sender
-    from .hashing import HashingWriter
-    from .lookup import Found
-    from .protocol import Run, Slot, Store
-    from .record import Input, Manifest
+    from .model.hashing import HashingWriter
+    from .model.record import Input, Manifest
+    from .model.schema import Config, Mirror, Sender
+    from .services.lookup import Found
+    from .store.protocol import Run, Slot, Store
 
 #: What ``write(inputs=...)`` takes: a manifest (or its JSON), an Input record, or a URI.
 InputLike = Union["Manifest", "Input", Mapping[str, Any], str]
@@ -135,8 +136,8 @@ class FSMirror:
 
     def _openlineage(self, namespace: str | None, sender: Sender) -> None:
         """Register the OpenLineage emitter (:mod:`fsmirror.openlineage`): the config or env enabled it."""
-        from . import openlineage
-        from .providers import provider
+        from .lineage import openlineage
+        from .paths.providers import provider
 
         emitter = openlineage.install(namespace, sender=sender)
         st = self.config.storage
@@ -262,8 +263,8 @@ class FSMirror:
     def _protocol(self) -> Store:
         """The commit protocol over this config's backend (tests may wrap ``.backend``)."""
         if self._store is None:
-            from .backends import make_backend
-            from .protocol import Store
+            from .store.backends import make_backend
+            from .store.protocol import Store
 
             st = self.config.storage
             backend, self._fs = make_backend(st, self.base)
@@ -311,7 +312,7 @@ class FSMirror:
         >>> fm.write(lift_data, df, run_id="run42")  # doctest: +SKIP
         's3://my.bucket/project/etl/my_etl_task/run42/lift_data/out.parquet'
         """
-        from .formats import choose_format, python_type
+        from .model.formats import choose_format, python_type
 
         s = self.settings
         fmt, fell_back = choose_format(
@@ -398,8 +399,8 @@ class FSMirror:
         inputs: Iterable[InputLike] = (),
         attempt: int = 0,
     ) -> Iterator[HashingWriter]:
-        from .manifest import build_manifest
-        from .names import RESERVED_RUN_IDS
+        from .model.manifest import build_manifest
+        from .paths.names import RESERVED_RUN_IDS
 
         step = lineage.current()
         if run_id is None and step is not None and step.run_id is not None:
@@ -440,7 +441,7 @@ class FSMirror:
 
     def _as_input(self, x: InputLike) -> Input:
         """An input as given to ``write(inputs=...)``: a record, a manifest (or its JSON), a URI."""
-        from .record import Input, Manifest
+        from .model.record import Input, Manifest
 
         if isinstance(x, Input):
             return x
@@ -522,7 +523,7 @@ class FSMirror:
         return got
 
     def _load(self, man: Manifest, path: str, format: str | None = None) -> Any:
-        from .formats import get_format
+        from .model.formats import get_format
 
         fmt = get_format(format or man.format)
         if fmt.name == "pkl" and not self.settings.allow_pickle:
@@ -610,7 +611,7 @@ class FSMirror:
         path from its own fields (a tampered or foreign manifest names nothing), and what a
         reader sees there is the protocol's (mid-overwrite: the previous run). None otherwise.
         """
-        from .record import parse_cell, visible_manifest
+        from .model.record import parse_cell, visible_manifest
 
         directory, _, filename = uri.rpartition("/")
         stem = filename.rpartition(".")[0] or filename
@@ -653,7 +654,7 @@ class FSMirror:
             >>> found.manifest.address, found.manifest.segment, found.manifest.code["source_git_blob"]  # doctest: +SKIP
             ('project/etl/lift_data.py::extract', 'run42', '5b1d3c0...')
         """
-        from .lookup import lookup
+        from .services.lookup import lookup
 
         return lookup(self, target, run_id=run_id, partition=partition, output_name=output_name)
 

@@ -14,16 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import names
-from .address import CodeAddress, address_of
 from .errors import FSMirrorError, ResolveError
-from .identity import Identity, Instance, instance_segment, parse_instance_segment
-from .layout import check_segment, module_path, output_file, relative_path
-from .runid import RunId, decode_run_id, encode_run_id, encode_segment
+from .paths import names
+from .paths.address import CodeAddress, address_of
+from .paths.identity import Identity, Instance, instance_segment, parse_instance_segment
+from .paths.layout import check_segment, module_path, output_file, relative_path
+from .paths.runid import RunId, decode_run_id, encode_run_id, encode_segment
 
 if TYPE_CHECKING:
-    from .protocol import Series, Slot
-    from .record import Manifest
+    from .model.record import Manifest
+    from .store.protocol import Series, Slot
 
 __all__ = ["Resolver", "Located"]
 
@@ -124,7 +124,7 @@ class Resolver:
 
     def slot(self, obj: Any, run_id: RunId, instance: Instance | None, output_name: str | None) -> Slot:
         """Where one artifact lives: every path the protocol touches for it derives from this."""
-        from .protocol import Slot
+        from .store.protocol import Slot
 
         return Slot(
             self.full(obj, True, run_id, instance),
@@ -140,7 +140,7 @@ class Resolver:
 
     def series(self, obj: Any, instance: Instance | None, output_name: str | None) -> Series:
         """One code x instance x output: its runs' slots and how to list them."""
-        from .protocol import Series
+        from .store.protocol import Series
 
         out = self.output_name(output_name)
         return Series(

@@ -29,9 +29,9 @@ import uuid
 from typing import Any
 
 from fsmirror import ConfigError, FSMirror, ResolveError
-from fsmirror.address import CodeAddress
-from fsmirror.identity import Instance
 from fsmirror.integration import mirror_for
+from fsmirror.paths.address import CodeAddress
+from fsmirror.paths.identity import Instance
 
 __all__ = [
     "task_location",

@@ -27,9 +27,9 @@ import logging
 from typing import Any
 
 from fsmirror import lineage
-from fsmirror import openlineage as fol
-from fsmirror.identity import Instance
-from fsmirror.record import Input, Manifest
+from fsmirror.lineage import openlineage as fol
+from fsmirror.model.record import Input, Manifest
+from fsmirror.paths.identity import Instance
 
 __all__ = ["provider_installed", "HookLineageBridge", "install"]
 
@@ -84,7 +84,7 @@ class HookLineageBridge:
                 get_hook_lineage_collector,
             )
 
-        from fsmirror import names
+        from fsmirror.paths import names
 
         extra = {
             "fsmirror": {

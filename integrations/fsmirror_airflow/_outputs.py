@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from fsmirror import FSMirror, FSMirrorError, StorageError
-from fsmirror.hashing import new_hasher
-from fsmirror.identity import Instance
 from fsmirror.integration import in_context
-from fsmirror.names import manifest_file
+from fsmirror.model.hashing import new_hasher
+from fsmirror.paths.identity import Instance
+from fsmirror.paths.names import manifest_file
 
 from ._locate import attempt_of
 

@@ -7,8 +7,8 @@ from typing import Any
 import jinja2
 
 from fsmirror import FSMirror, FSMirrorError
-from fsmirror.identity import Instance
-from fsmirror.record import Manifest
+from fsmirror.model.record import Manifest
+from fsmirror.paths.identity import Instance
 
 from . import _scope
 from ._locate import get_mirror, task_target

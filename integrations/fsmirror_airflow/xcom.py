@@ -22,10 +22,10 @@ from typing import Any
 from airflow.sdk.bases.xcom import BaseXCom
 
 from fsmirror import ArtifactNotFoundError, ConfigError, FSMirror, FSMirrorError
-from fsmirror.address import CodeAddress
-from fsmirror.identity import instance_from_json
 from fsmirror.integration import in_context
-from fsmirror.names import manifest_file
+from fsmirror.paths.address import CodeAddress
+from fsmirror.paths.identity import instance_from_json
+from fsmirror.paths.names import manifest_file
 
 from . import _outputs, _scope
 from ._listener import running_ti

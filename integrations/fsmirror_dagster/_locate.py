@@ -37,9 +37,9 @@ from typing import Any
 
 from dagster import Failure, InputContext, OutputContext
 from fsmirror import FSMirror
-from fsmirror.address import CodeAddress
-from fsmirror.identity import Instance
-from fsmirror.runid import RunId
+from fsmirror.paths.address import CodeAddress
+from fsmirror.paths.identity import Instance
+from fsmirror.paths.runid import RunId
 
 __all__ = [
     "ADDRESS_METADATA_KEY",

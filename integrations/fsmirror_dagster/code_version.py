@@ -22,10 +22,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from dagster import AssetsDefinition, AssetSpec
-from fsmirror.address import address_of
 from fsmirror.errors import ResolveError
-from fsmirror.fingerprint import code_version as _code_version
-from fsmirror.fingerprint import root_directory
+from fsmirror.model.fingerprint import code_version as _code_version
+from fsmirror.model.fingerprint import root_directory
+from fsmirror.paths.address import address_of
 
 from ._locate import user_fn
 

@@ -39,7 +39,7 @@ from dagster import (
 )
 from fsmirror import ArtifactNotFoundError, FSMirror, FSMirrorError, lineage, load_config
 from fsmirror.integration import mirror_for
-from fsmirror.runid import RunId
+from fsmirror.paths.runid import RunId
 
 from ._lineage import step_scope
 from ._locate import (

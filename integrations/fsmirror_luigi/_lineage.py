@@ -31,7 +31,7 @@ from luigi.task import flatten
 
 import luigi
 from fsmirror import FSMirrorError, lineage
-from fsmirror.record import Manifest
+from fsmirror.model.record import Manifest
 
 from .target import FSMirrorTarget
 

@@ -26,8 +26,8 @@ import luigi.format
 import luigi.target
 
 from fsmirror import ArtifactNotFoundError, FSMirror
-from fsmirror.identity import Instance
-from fsmirror.runid import RunId
+from fsmirror.paths.identity import Instance
+from fsmirror.paths.runid import RunId
 
 from . import _running
 from .config import get_mirror

@@ -27,9 +27,9 @@ from luigi.task import task_id_str
 
 import luigi
 from fsmirror import ConfigError, FSMirror, FSMirrorError, ResolveError
-from fsmirror.identity import Instance, check_instance, instance_segment
 from fsmirror.integration import in_context
-from fsmirror.runid import MAX_SEGMENT, RunId
+from fsmirror.paths.identity import Instance, check_instance, instance_segment
+from fsmirror.paths.runid import MAX_SEGMENT, RunId
 
 from .config import get_mirror
 from .target import FSMirrorTarget

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from prefect.context import FlowRunContext, TaskRunContext
 
 from fsmirror import FSMirrorError, lineage
-from fsmirror.record import Manifest
+from fsmirror.model.record import Manifest
 
 if TYPE_CHECKING:
     from .storage import FSMirrorStorage

@@ -27,7 +27,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from fsmirror import FSMirror, names
+from fsmirror import FSMirror
+from fsmirror.paths import names
 
 __all__ = [
     "KeyRecord",

@@ -37,11 +37,11 @@ from prefect.serializers import Serializer
 from pydantic import Field, PrivateAttr
 
 from fsmirror import FSMirror, ResolveError, StorageError
-from fsmirror.address import CodeAddress, address_of
 from fsmirror.errors import ArtifactExistsError, ArtifactNotFoundError, FormatError
-from fsmirror.hashing import hash_bytes
-from fsmirror.layout import module_path
-from fsmirror.runid import encode_segment
+from fsmirror.model.hashing import hash_bytes
+from fsmirror.paths.address import CodeAddress, address_of
+from fsmirror.paths.layout import module_path
+from fsmirror.paths.runid import encode_segment
 
 from . import _lineage, _records
 from ._records import KeyRecord, record_file
@@ -188,7 +188,7 @@ class FSMirrorSerializer(Serializer):
     allow_pickle: bool = Field(default=True, description="Whether pickle may be written and read.")
 
     def dumps(self, obj: Any) -> bytes:
-        from fsmirror.formats import choose_format, get_format, python_type
+        from fsmirror.model.formats import choose_format, get_format, python_type
 
         if self.format == "bytes":
             raise FormatError(
@@ -206,7 +206,7 @@ class FSMirrorSerializer(Serializer):
         return Encoded(buf.getbuffer(), fmt.name, python_type(obj), obj)
 
     def loads(self, blob: bytes) -> Any:
-        from fsmirror.formats import get_format
+        from fsmirror.model.formats import get_format
 
         name = getattr(blob, "format", None) or _sniff(blob, self.format)
         if name == "pkl" and not self.allow_pickle:
@@ -290,7 +290,7 @@ def _json_exact(value: Any, depth: int = 0, top: bool = True) -> bool:
 
 
 def _exact_in(fmt: str, value: Any) -> bool:
-    from fsmirror.formats import FORMATS
+    from fsmirror.model.formats import FORMATS
 
     if fmt == "pkl":
         return True

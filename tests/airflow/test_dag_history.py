@@ -18,8 +18,8 @@ from click.testing import CliRunner
 
 from conftest import DAG_MIRRORS
 from fsmirror import FSMirror
-from fsmirror.address import CodeAddress
 from fsmirror.cli import cli
+from fsmirror.paths.address import CodeAddress
 from fsmirror_airflow import dag_partition
 
 DAG_FILE = Path(__file__).parent / "dags" / "twin_dags.py"

@@ -24,7 +24,7 @@ import tomllib
 
 from conftest import rendered_fields
 from fsmirror import FSMirror
-from fsmirror.runid import encode_run_id
+from fsmirror.paths.runid import encode_run_id
 
 ROOT = Path(__file__).parents[2]
 DOC = ROOT / "docs" / "airflow.md"
@@ -213,7 +213,7 @@ def test_post_execute_snippet(
     dag_file = _dag_file(tmp_path, "snippet_post_execute.py", dag_text)
     dr = _run(dag_file, "snippet_post_execute", airflow_db)
     assert dr.state == "success"
-    from fsmirror.address import CodeAddress
+    from fsmirror.paths.address import CodeAddress
 
     where = CodeAddress(tuple(p for p in str(dag_file).split("/") if p), "train")
     man = docs_store.manifest(where, partition="snippet_post_execute")

@@ -94,7 +94,7 @@ def test_a_purged_retry_moves_latest_back(
     fsmirror_config: Any,
 ) -> None:
     """Run 1 commits 'maybe'; run 2's first try commits it too and fails; its purge must move latest back."""
-    from fsmirror.address import CodeAddress
+    from fsmirror.paths.address import CodeAddress
 
     cfg = fsmirror_config(request.getfixturevalue(f"{provider}_config")(mirrors=DAG_MIRRORS))
     fm = FSMirror(cfg, mirror="dags")

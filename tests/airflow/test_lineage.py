@@ -11,8 +11,8 @@ import pytest
 
 from conftest import DAG_MIRRORS
 from fsmirror import FSMirror, lineage
-from fsmirror.address import CodeAddress
-from fsmirror.record import Input, Manifest
+from fsmirror.model.record import Input, Manifest
+from fsmirror.paths.address import CodeAddress
 from lineage_ear import Ear
 
 DAG_FILE = Path(__file__).parent / "dags" / "lineage_dag.py"

@@ -74,7 +74,7 @@ def test_macro_and_backend_agree_with_the_core(
     cfg = fsmirror_config(local_config(mirrors=DAG_MIRRORS))
     dr = run_dag("twin_dags", "twin_a")
     fm = FSMirror(cfg, mirror="dags")
-    from fsmirror.address import CodeAddress
+    from fsmirror.paths.address import CodeAddress
 
     dag_file = Path(__file__).parent / "dags" / "twin_dags.py"
     where = CodeAddress(tuple(p for p in str(dag_file).split("/") if p), "render")

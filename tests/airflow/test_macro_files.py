@@ -17,9 +17,9 @@ from click.testing import CliRunner
 
 from conftest import DAG_MIRRORS, ti_states, xcom_rows
 from fsmirror import FSMirror
-from fsmirror.address import CodeAddress
 from fsmirror.cli import cli
-from fsmirror.hashing import hash_bytes
+from fsmirror.model.hashing import hash_bytes
+from fsmirror.paths.address import CodeAddress
 
 REF = "__fsmirror_xcom__"
 DAG_FILE = Path(__file__).parent / "dags" / "macro_files.py"

@@ -141,7 +141,7 @@ def test_mapped_xcoms_written_by_fsmirror_2_0_still_pull(
     import sqlite3
     from collections import namedtuple
 
-    from fsmirror.address import CodeAddress
+    from fsmirror.paths.address import CodeAddress
     from fsmirror_airflow import FSMirrorXComBackend, dag_partition, legacy_partition
 
     cfg = fsmirror_config(local_config(mirrors=DAG_MIRRORS))

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from fsmirror.address import address_of
+from fsmirror.paths.address import address_of
 
 
 def _decorate(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -13,7 +13,7 @@ import pytest
 from test_cli import SEED, run
 
 from fsmirror import FSMirror
-from fsmirror.address import CodeAddress
+from fsmirror.paths.address import CodeAddress
 
 AIRFLOW_RUN = "manual__2026-11-24T18:31:09.484415+00:00"
 ENCODED_RUN = "manual__2026-11-24T18~3A31~3A09.484415~2B00~3A00"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from fsmirror.backends import LocalBackend
 from fsmirror.config import check_config
 from fsmirror.errors import StorageError
+from fsmirror.store.backends import LocalBackend
 
 
 def _local_config(tmp_path: Path) -> Path:

@@ -17,8 +17,6 @@ from typing import get_args
 
 import pytest
 
-from fsmirror.address import parse_address
-from fsmirror.catalog import parse_target
 from fsmirror.cli._app import USAGE_KINDS, is_usage_error
 from fsmirror.errors import (
     KINDS,
@@ -29,6 +27,8 @@ from fsmirror.errors import (
     ResolveError,
     StorageError,
 )
+from fsmirror.paths.address import parse_address
+from fsmirror.services.catalog import parse_target
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = [REPO / "fsmirror_core" / "fsmirror", REPO / "integrations"]

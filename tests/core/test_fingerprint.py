@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fsmirror.fingerprint import (
+from fsmirror.model.fingerprint import (
     code_version,
     definition_fingerprint,
     module_fingerprint,

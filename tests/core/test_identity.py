@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from fsmirror import FSMirror, ResolveError
-from fsmirror.identity import (
+from fsmirror.paths.identity import (
     Identity,
     SeriesKey,
     check_attempt,

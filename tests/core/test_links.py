@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fsmirror.links import bases_from_env, links
+from fsmirror.services.links import bases_from_env, links
 
 BASES = {
     "prefect": "http://127.0.0.1:4200",

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fsmirror import ConfigError, FSMirror, ResolveError
-from fsmirror.layout import compile_layout, relative_path
+from fsmirror.paths.layout import compile_layout, relative_path
 
 
 def mk(provider="s3", tenant="bkt", namespace="MIRROR", **mirror) -> FSMirror:

@@ -19,7 +19,7 @@ import pytest
 import tomllib
 
 from fsmirror import layout, providers
-from fsmirror.providers import PROVIDERS, Provider, ProviderInfo, by_scheme, provider
+from fsmirror.paths.providers import PROVIDERS, Provider, ProviderInfo, by_scheme, provider
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "fsmirror_core" / "fsmirror"
@@ -116,7 +116,7 @@ def test_each_extra_installs_its_driver() -> None:
 
 def test_the_module_is_pure() -> None:
     """No fsspec, no I/O library, and nothing from the package but (at most) ``errors``."""
-    tree = ast.parse((PACKAGE / "providers.py").read_text())
+    tree = ast.parse((PACKAGE / "paths" / "providers.py").read_text())
     imported = {
         (node.level, node.module) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
     } | {(0, a.name) for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
@@ -157,7 +157,7 @@ def test_no_other_module_spells_a_provider_table() -> None:
     found = []
     for root in (PACKAGE, REPO / "integrations"):
         for path in sorted(root.rglob("*.py")):
-            if path == PACKAGE / "providers.py":
+            if path == PACKAGE / "paths" / "providers.py":
                 continue
             found += [f"{path.relative_to(REPO)}:{row}" for row in provider_tables(path.read_text(encoding="utf-8"))]
     assert found == [], "read fsmirror.providers instead:\n" + "\n".join(found)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fsmirror import FSMirror, ResolveError, load_config
-from fsmirror.runid import decode_run_id, decode_segment, encode_run_id, encode_segment
+from fsmirror.paths.runid import decode_run_id, decode_segment, encode_run_id, encode_segment
 
 
 @pytest.mark.parametrize(
@@ -97,7 +97,7 @@ def test_id_methods(seed: ModuleType, method: str, pattern: str) -> None:
 def test_ulids_sort_by_time() -> None:
     import time
 
-    from fsmirror.runid import generate_run_id
+    from fsmirror.paths.runid import generate_run_id
 
     first = generate_run_id("ulid")
     time.sleep(0.002)
@@ -122,7 +122,7 @@ def test_date_ids_in_one_second_never_repeat() -> None:
     """Two runs started in the same second (or millisecond) get different ids, hence directories."""
     import datetime as dt
 
-    from fsmirror.runid import _date_id, generate_run_id
+    from fsmirror.paths.runid import _date_id, generate_run_id
 
     now = dt.datetime(2026, 12, 1, 9, 24, 48, 483_000, tzinfo=dt.timezone.utc)
     same_ms = {_date_id(now) for _ in range(2000)}

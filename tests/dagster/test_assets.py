@@ -13,7 +13,7 @@ from dagster_sample.project.etl import assets as A
 from conftest import materialization_metadata, read_manifest, stored_files
 from dagster import DagsterInstance, materialize
 from fsmirror import FSMirror
-from fsmirror.runid import encode_run_id
+from fsmirror.paths.runid import encode_run_id
 from fsmirror_dagster import FSMirrorIOManager
 
 MOD = "project/etl/assets"

@@ -22,7 +22,7 @@ from dagster._utils.test.data_versions import get_stale_status_resolver
 
 from dagster import AssetKey, DagsterInstance, materialize
 from fsmirror import FSMirror, ResolveError
-from fsmirror.runid import encode_run_id
+from fsmirror.paths.runid import encode_run_id
 from fsmirror_dagster import FSMirrorIOManager, code_version, with_code_versions
 
 ONE_LINE = '''\

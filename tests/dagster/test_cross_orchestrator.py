@@ -25,7 +25,7 @@ from luigi.task_register import Register  # noqa: E402
 import fsmirror_luigi  # noqa: E402
 from dagster import DagsterInstance, materialize  # noqa: E402
 from fsmirror import FSMirror  # noqa: E402
-from fsmirror.runid import encode_run_id  # noqa: E402
+from fsmirror.paths.runid import encode_run_id  # noqa: E402
 from fsmirror_dagster import FSMirrorIOManager  # noqa: E402
 
 

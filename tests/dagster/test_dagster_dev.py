@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from fsmirror.runid import encode_run_id
+from fsmirror.paths.runid import encode_run_id
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dagster"
 DAGSTER = Path(sys.executable).with_name("dagster")  # the command the extra installs

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import stored_files
 from dagster import DagsterInstance
-from fsmirror.runid import encode_run_id
+from fsmirror.paths.runid import encode_run_id
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dagster"
 

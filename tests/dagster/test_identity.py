@@ -27,7 +27,7 @@ from dagster import (
 )
 from fsmirror import FSMirror
 from fsmirror.cli import cli
-from fsmirror.runid import encode_run_id
+from fsmirror.paths.runid import encode_run_id
 from fsmirror_dagster import FSMirrorIOManager
 
 MOD = "project/etl/identity_ops"

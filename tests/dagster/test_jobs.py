@@ -12,7 +12,7 @@ from dagster_sample.project.etl import jobs as J
 from conftest import read_manifest, stored_files
 from dagster import DagsterInstance, ReexecutionOptions, execute_job, reconstructable
 from fsmirror import FSMirror
-from fsmirror.runid import encode_run_id
+from fsmirror.paths.runid import encode_run_id
 
 MOD = "project/etl/jobs"
 HERE = Path(__file__).parent

@@ -15,7 +15,7 @@ from dagster_sample.project.etl import lineage_assets as L
 
 from dagster import DagsterInstance, materialize
 from fsmirror import FSMirror, lineage
-from fsmirror.record import Input, Manifest
+from fsmirror.model.record import Input, Manifest
 from fsmirror_dagster import FSMirrorIOManager
 from lineage_ear import Ear
 

@@ -24,7 +24,7 @@ import fsmirror_luigi  # noqa: E402
 from dagster import DagsterInstance, materialize  # noqa: E402
 from fsmirror import FSMirror  # noqa: E402
 from fsmirror.cli import cli  # noqa: E402
-from fsmirror.record import Input, Manifest  # noqa: E402
+from fsmirror.model.record import Input, Manifest  # noqa: E402
 from fsmirror_dagster import FSMirrorIOManager  # noqa: E402
 
 SHIP = "project/etl/cross_lineage.py::ShipOrders"

@@ -19,7 +19,7 @@ from dagster import (
     materialize,
 )
 from fsmirror import FSMirror
-from fsmirror.runid import encode_run_id
+from fsmirror.paths.runid import encode_run_id
 from fsmirror_dagster import FSMirrorIOManager
 
 NODES = "project/etl/nodes"

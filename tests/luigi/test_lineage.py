@@ -15,7 +15,7 @@ import pytest
 from luigi.execution_summary import LuigiStatusCode
 
 from fsmirror import lineage
-from fsmirror.record import Input, Manifest
+from fsmirror.model.record import Input, Manifest
 from lineage_ear import Ear
 
 TASKS = Path(__file__).parent / "project" / "etl" / "lineage_tasks.py"

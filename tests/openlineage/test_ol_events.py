@@ -474,7 +474,7 @@ def test_the_sender_wire_carries_what_an_event_reads_and_pickles_what_marshal_ca
     import datetime as dt
 
     from fsmirror import lineage
-    from fsmirror.openlineage_sender import decode, encode
+    from fsmirror.lineage.openlineage_sender import decode, encode
 
     steps: list[fol.Step] = []
 

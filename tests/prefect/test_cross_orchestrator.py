@@ -32,7 +32,7 @@ import yaml
 from etl import pipeline as p
 
 from fsmirror import FSMirror
-from fsmirror.address import CodeAddress
+from fsmirror.paths.address import CodeAddress
 from fsmirror_prefect import FSMirrorStorage, mirrored_task
 from prefect import flow
 

@@ -12,7 +12,7 @@ from etl import pipeline as p
 from prefect_support import MIRRORS, task_runs
 
 from fsmirror import lineage
-from fsmirror.record import Input, Manifest
+from fsmirror.model.record import Input, Manifest
 from fsmirror_prefect import FSMirrorStorage, mirrored_task
 from lineage_ear import Ear
 from prefect import flow

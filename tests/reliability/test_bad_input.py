@@ -258,7 +258,7 @@ def test_generated_run_ids_partitions_and_output_names_stay_under_the_tenant(tmp
         _inside(fm, uri)
         seg = fm.run_segment(run_id)
         assert "/" not in seg and f"/{seg}/" in uri
-        from fsmirror.runid import decode_run_id
+        from fsmirror.paths.runid import decode_run_id
 
         one_part = isinstance(run_id, tuple) and len(run_id) == 1  # ("x",) is the run "x"
         assert decode_run_id(seg) == (run_id[0] if one_part else run_id)

@@ -246,7 +246,7 @@ def verify_slot(fm: Any, run_id: str, candidates: Mapping[int, bytes]) -> int | 
     the artifact only its data file and manifest may sit (no temp or lock files).
     """
     from fsmirror import ArtifactNotFoundError
-    from fsmirror.hashing import hash_bytes
+    from fsmirror.model.hashing import hash_bytes
 
     run_dir = fm.mirror_full(ADDR, run_id=run_id)
     if fm.filesystem.exists(run_dir):
@@ -279,7 +279,7 @@ def verify_latest(fm: Any, wholes: Mapping[str, Mapping[int, bytes]]) -> str | N
 
     None only when nothing is committed. Returns it.
     """
-    from fsmirror.record import order_key
+    from fsmirror.model.record import order_key
 
     latest = fm.latest(ADDR)
     runs = fm.runs(ADDR)

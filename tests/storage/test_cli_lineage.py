@@ -15,8 +15,8 @@ from click.testing import CliRunner, Result
 
 from fsmirror import FSMirror
 from fsmirror.cli import cli
-from fsmirror.graph import walk
-from fsmirror.record import Manifest
+from fsmirror.model.record import Manifest
+from fsmirror.services.graph import walk
 
 ORDERS = "project/etl/extract.py::orders"
 PRICES = "project/etl/extract.py::prices"
@@ -179,7 +179,7 @@ def test_walk_is_the_api_under_the_command(store: tuple[Path, FSMirror]) -> None
 def test_an_input_uri_outside_the_tenant_is_never_read(store: tuple[Path, FSMirror], tmp_path: Path) -> None:
     """SECURITY.md: no path leaves the tenant. A manifest's input URIs are store content (they may be
     tampered with): the walk treats one outside the tenant as gone and reads nothing there."""
-    from fsmirror.record import Input
+    from fsmirror.model.record import Input
 
     _, fm = store
     other = FSMirror(

@@ -208,7 +208,7 @@ def test_verify_finds_a_changed_artifact_and_exits_1(store) -> None:
     report = json.loads(j.stdout)
     assert (report["checked"], report["mismatches"], report["ok"]) == (4, 2, False)
     assert sorted(a["uri"] for a in report["artifacts"] if not a["ok"]) == sorted([r1, r2])
-    from fsmirror.verify import verify
+    from fsmirror.services.verify import verify
 
     assert {v.uri for v in verify(fm) if not v.ok} == {r1, r2}
 

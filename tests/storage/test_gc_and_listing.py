@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fsmirror.catalog import scan
+from fsmirror.services.catalog import scan
 
 ADDR = "project/etl/my_etl_task.py::LiftDataTask"
 OTHER = "project/etl/my_etl_task.py::Other"

@@ -16,7 +16,7 @@ import pytest
 
 from faultfs import Call, Controller, Fail, Proceed, acting, install
 from fsmirror import StorageError, StoreWarning
-from fsmirror.backends import _error_codes
+from fsmirror.store.backends import _error_codes
 from storage.promises_support import ADDR, manifest_path, put_bytes, raw
 
 TORN = 40  # bytes of the manifest's JSON kept: it no longer parses

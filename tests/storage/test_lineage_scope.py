@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from fsmirror import lineage
-from fsmirror.record import Input, Manifest
+from fsmirror.model.record import Input, Manifest
 
 MirrorFactory = Any
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from fsmirror import lineage
-from fsmirror.record import Input
+from fsmirror.model.record import Input
 
 MirrorFactory = Any
 ADDR_A = "project/etl/extract.py::orders"

@@ -20,8 +20,8 @@ from click.testing import CliRunner
 
 from fsmirror import FSMirror, NotAnArtifactError, ResolveError
 from fsmirror.cli import cli
-from fsmirror.names import manifest_file, sidecar_file
-from fsmirror.record import Pending
+from fsmirror.model.record import Pending
+from fsmirror.paths.names import manifest_file, sidecar_file
 
 ADDR = "project/etl/lift.py::Lift"
 DAILY = "project/etl/daily.py::Daily"

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pytest
 
 from fsmirror import ArtifactExistsError, FSMirror, ResolveError, StorageError
-from fsmirror.runid import encode_run_id
+from fsmirror.paths.runid import encode_run_id
 from storage.promises_support import (
     ADDR,
     all_of,

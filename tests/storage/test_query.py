@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import fsmirror.manifest
-import fsmirror.protocol
+import fsmirror.model.manifest
+import fsmirror.store.protocol
 from fsmirror import FSMirror, QueryError, StoreWarning
 from fsmirror.cli import cli
-from fsmirror.names import manifest_file
-from fsmirror.query import COLUMNS, query
-from fsmirror.record import Pending
+from fsmirror.model.record import Pending
+from fsmirror.paths.names import manifest_file
+from fsmirror.services.query import COLUMNS, query
 
 pytest.importorskip("duckdb")
 

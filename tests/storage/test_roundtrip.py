@@ -156,7 +156,7 @@ def test_latest_and_runs(make_mirror) -> None:
 
 def test_latest_is_a_verified_hint_not_a_listing(make_mirror, provider) -> None:
     from fsmirror import names
-    from fsmirror.record import order_key
+    from fsmirror.model.record import order_key
 
     fm = make_mirror(output_format="json")
     uri = fm.write(ADDR, 1, run_id="r1")

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from fsmirror import FSMirror
 from fsmirror.cli import cli
-from fsmirror.staleness import staleness
+from fsmirror.services.staleness import staleness
 
 EXTRACT = "def orders():\n    return [1, 2, 3]\n"
 HELPERS = "def double(x):\n    return 2 * x\n"

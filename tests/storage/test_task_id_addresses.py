@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from fsmirror.address import CodeAddress
+from fsmirror.paths.address import CodeAddress
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -315,14 +315,14 @@ def human_size(n: int) -> str:
 
 def partition_option(value: str | None) -> Any:
     """An instance as ``ls`` prints it: a partition, or parts joined by ``@`` (``add_1_2@2026-11-05``)."""
-    from ..identity import parse_instance_segment
+    from ..paths.identity import parse_instance_segment
 
     return None if value is None else parse_instance_segment(value)
 
 
 def run_option(value: str | None) -> Any:
     """A run id as printed by ``ls``/``runs`` (its path segment) or as the orchestrator wrote it."""
-    from ..runid import decode_run_id
+    from ..paths.runid import decode_run_id
 
     if value is None or value == "latest":
         return "latest"

@@ -46,7 +46,7 @@ def lineage(
     that lists the artifact (same URI and bytes) as an input. Works across orchestrators:
     they share one layout.
     """
-    from ..graph import resolve, walk
+    from ..services.graph import resolve, walk
 
     if as_json and mermaid:
         raise click.UsageError("give --json or --mermaid, not both")

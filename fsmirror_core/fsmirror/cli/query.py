@@ -24,7 +24,7 @@ def query(ctx: click.Context, sql: str, mirror: str | None, as_json: bool) -> No
     fsmirror query "SELECT git_commit, count(*) AS runs FROM artifacts
                     WHERE address = 'project/etl/lift_data.py::extract' GROUP BY git_commit"
     """
-    from ..query import query as run_query
+    from ..services.query import query as run_query
 
     fm = open_mirror(ctx, mirror)
     result = run_query(fm, sql)

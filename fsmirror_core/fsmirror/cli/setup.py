@@ -27,8 +27,8 @@ def demo(ctx: click.Context, directory: str, as_json: bool) -> None:
     """Run a small example pipeline into ./fsmirror-demo (local disk) and print the tree."""
     from rich.console import Console
 
-    from ..catalog import scan
     from ..demo import DEMO_DIR, run_demo
+    from ..services.catalog import scan
 
     fm, uris = run_demo(directory)
     if wants_json(ctx, as_json):
@@ -92,6 +92,6 @@ def config_check(ctx: click.Context, path: str | None, connect: bool, as_json: b
 @config.command("schema")
 def config_schema() -> None:
     """Print the config's JSON Schema (for editors and CI checks)."""
-    from .._schema import json_schema
+    from ..model.schema import json_schema
 
     print_json(json_schema())

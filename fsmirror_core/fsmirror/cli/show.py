@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..errors import NotAnArtifactError
-from ..identity import instance_from_json, instance_label
+from ..paths.identity import instance_from_json, instance_label
 from ._app import cli, fails_cleanly, human_size, open_mirror, partition_option, print_json, run_option
 
 # What an orchestrator's record calls its ids, in the order a person looks for them.
@@ -100,7 +100,7 @@ def show(
     blob = code.get("source_git_blob")
     h = man.get("hash") or {}
     inputs = _inputs(man.get("inputs") or [])
-    from ..links import bases_from_env, links
+    from ..services.links import bases_from_env, links
 
     pages = links(man.get("orchestrator") or {}, bases_from_env())
     rows: list[tuple[str, Any]] = [

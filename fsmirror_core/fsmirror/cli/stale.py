@@ -30,7 +30,7 @@ def stale(
     'code changed', 'source missing', 'input X is stale', 'input X has a newer run'.
     Exit code 0 when nothing is stale, 1 when something is (like 'git diff --exit-code').
     """
-    from ..staleness import staleness
+    from ..services.staleness import staleness
 
     fm = open_mirror(ctx, mirror)
     found = staleness(fm, target, source_root=source_root)

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from .. import FSMirror
-from ..identity import instance_json, instance_label
+from ..paths.identity import instance_json, instance_label
 from ._app import cli, fails_cleanly, human_size, open_mirror, partition_option, print_json, wants_json
 
 
@@ -66,7 +66,7 @@ def resolve(
     Dagster ``-r RUN_ID``; Prefect ``-r FLOW_RUN_ID [-p PARTITION]``; Luigi ``-r TASK_ID``, or
     the run-id parameter's value with ``-p`` the other parameters' segment.
     """
-    from ..address import CodeAddress
+    from ..paths.address import CodeAddress
 
     fm = open_mirror(ctx, mirror)
     instance: Any = partition_option(partition)
@@ -115,7 +115,7 @@ def tree(fm: FSMirror, artifacts: list[Any], totals: dict[Any, int] | None = Non
     """The rich Tree of ``ls``: module, then code (partitions sorted by key), then its runs, oldest first."""
     from rich.tree import Tree
 
-    from ..catalog import age, series
+    from ..services.catalog import age, series
 
     tree = Tree(f"[bold]{fm.base}[/]  (mirror {fm.mirror!r})")
     modules: dict[str, Any] = {}
@@ -147,7 +147,7 @@ def print_tree(renderable: Any) -> None:
 
 def scan_with_progress(ctx: click.Context, fm: FSMirror, target: str | None) -> list[Any]:
     """``catalog.scan`` with a progress bar on a terminal (stderr), silent in a pipe or with --json."""
-    from ..catalog import scan
+    from ..services.catalog import scan
     from ._app import progress
 
     with progress("reading manifests", quiet=wants_json(ctx)) as bar:
@@ -171,7 +171,7 @@ def ls(ctx: click.Context, target: str | None, mirror: str | None, limit: int | 
     Partitions are sorted by key (numbers by value); each task's runs oldest first, the
     latest marked. Lines are never cropped, also when piped.
     """
-    from ..catalog import newest, series
+    from ..services.catalog import newest, series
 
     fm = open_mirror(ctx, mirror)
     found = scan_with_progress(ctx, fm, target)
@@ -193,7 +193,7 @@ def ls(ctx: click.Context, target: str | None, mirror: str | None, limit: int | 
 @fails_cleanly
 def runs(ctx: click.Context, address: str, mirror: str | None, as_json: bool) -> None:
     """Every committed run of the code at ADDRESS, oldest first."""
-    from ..catalog import age
+    from ..services.catalog import age
 
     if "::" not in address:
         raise click.BadParameter("give a code address 'pkg/mod.py::Name'", param_hint="ADDRESS")
@@ -240,7 +240,7 @@ def gc(
     as_json: bool,
 ) -> None:
     """Delete old runs of ADDRESS (or --all), keeping the newest --keep; never the latest."""
-    from ..catalog import series
+    from ..services.catalog import series
     from ._app import progress
 
     as_json = wants_json(ctx, as_json)

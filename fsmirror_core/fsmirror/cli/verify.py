@@ -20,7 +20,7 @@ def verify(ctx: click.Context, target: str | None, mirror: str | None, as_json: 
     whole mirror). Nothing is written. A progress bar shows on a terminal only.
     """
     from ..errors import IntegrityError
-    from ..verify import verify as verify_all
+    from ..services.verify import verify as verify_all
 
     fm = open_mirror(ctx, mirror)
     as_json = wants_json(ctx, as_json)

@@ -14,8 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fsmirror.identity import Instance, instance_segment
-from fsmirror.runid import RunId, encode_run_id
+from fsmirror.paths.identity import Instance, instance_segment
+from fsmirror.paths.runid import RunId, encode_run_id
 from fsmirror_dagster import FSMirrorIOManager
 
 MIRROR = "upstream"

@@ -6,10 +6,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..errors import ConfigError, ResolveError
+from ..paths.layout import DEFAULT_LAYOUT, check_segment, compile_layout
+from ..paths.providers import PROVIDERS, Provider, provider
 from .envvars import expand_env, secrets_in
-from .errors import ConfigError, ResolveError
-from .layout import DEFAULT_LAYOUT, check_segment, compile_layout
-from .providers import PROVIDERS, Provider, provider
 
 __all__ = ["Config", "Mirror", "OpenLineage", "Storage", "parse_config", "json_schema"]
 

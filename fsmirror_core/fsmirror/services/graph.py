@@ -21,12 +21,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from .errors import ArtifactNotFoundError, FSMirrorError
-from .identity import Instance, instance_json, instance_label
-from .record import ContentHash, Input, Manifest
+from ..errors import ArtifactNotFoundError, FSMirrorError
+from ..model.record import ContentHash, Input, Manifest
+from ..paths.identity import Instance, instance_json, instance_label
 
 if TYPE_CHECKING:
-    from .mirror import FSMirror
+    from ..mirror import FSMirror
 
 __all__ = ["Node", "Edge", "Lineage", "Direction", "walk", "resolve", "manifest_at"]
 
@@ -168,9 +168,9 @@ def manifest_at(fm: FSMirror, uri: str) -> Manifest | None:
     code address, so it also finds artifacts whose task names are not Python names
     (Airflow's ``load-orders``) and artifacts of other mirrors on the same store.
     """
-    from . import names
-    from .layout import base_uri
-    from .record import parse_cell, visible_manifest
+    from ..model.record import parse_cell, visible_manifest
+    from ..paths import names
+    from ..paths.layout import base_uri
 
     st = fm.config.storage
     root = base_uri(st.provider, st.tenant, None, None).rstrip("/")

@@ -11,8 +11,8 @@ Every segment is checked here, so no input can make a path leave its tenant.
 
 from __future__ import annotations
 
+from ..errors import ConfigError, ResolveError
 from .address import CodeAddress
-from .errors import ConfigError, ResolveError
 from .providers import PROVIDERS
 
 __all__ = [

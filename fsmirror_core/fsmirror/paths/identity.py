@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Union
 
-from .errors import ResolveError
+from ..errors import ResolveError
 from .runid import SCOPE_SEP, RunId, decode_segment, encode_run_id, encode_segment
 
 __all__ = [

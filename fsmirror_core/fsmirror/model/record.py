@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import names
-from .errors import FormatError, StorageError
-from .identity import Identity, Instance, check_attempt, instance_from_json, instance_json
+from ..errors import FormatError, StorageError
+from ..paths import names
+from ..paths.identity import Identity, Instance, check_attempt, instance_from_json, instance_json
 
 __all__ = [
     "PENDING_MAX",

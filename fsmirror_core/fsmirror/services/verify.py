@@ -13,13 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from .errors import FSMirrorError
-from .identity import Instance, instance_json
+from ..errors import FSMirrorError
+from ..paths.identity import Instance, instance_json
 
 if TYPE_CHECKING:
+    from ..mirror import FSMirror
+    from ..model.record import Manifest
     from .catalog import Artifact
-    from .mirror import FSMirror
-    from .record import Manifest
 
 __all__ = ["Verified", "verify", "BATCH"]
 

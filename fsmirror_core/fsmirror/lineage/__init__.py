@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from .address import CodeAddress
-    from .record import Input, Manifest
+    from ..model.record import Input, Manifest
+    from ..paths.address import CodeAddress
 
 __all__ = [
     "Scope",
@@ -112,7 +112,7 @@ class Scope:
 
     def note_read(self, m: Manifest | Input) -> None:
         """Record an input. Reading an artifact this scope wrote itself is not an input."""
-        from .record import Input
+        from ..model.record import Input
 
         i = m if isinstance(m, Input) else Input.of(m)
         with self._lock:

@@ -32,12 +32,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from . import names
+from ..errors import ArtifactExistsError, ArtifactNotFoundError, IntegrityError, StorageError, StoreWarning
+from ..model.hashing import HashingWriter, new_hasher
+from ..model.record import PENDING_MAX, ContentHash, Manifest, Pending, parse_cell, utcnow, visible_manifest
+from ..paths import names
+from ..paths.runid import decode_run_id, encode_run_id
 from .backends import Backend, PreconditionFailed, S3Backend, Spool
-from .errors import ArtifactExistsError, ArtifactNotFoundError, IntegrityError, StorageError, StoreWarning
-from .hashing import HashingWriter, new_hasher
-from .record import PENDING_MAX, ContentHash, Manifest, Pending, parse_cell, utcnow, visible_manifest
-from .runid import decode_run_id, encode_run_id
 
 __all__ = ["Slot", "Series", "Store", "Run", "MTIME_GRAIN"]
 

@@ -28,17 +28,17 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import names
-from .errors import ArtifactNotFoundError, FSMirrorError, NotAnArtifactError, ResolveError, StorageError
-from .identity import Instance, instance_label, instance_sort_key
-from .layout import base_uri
-from .providers import by_scheme, provider
-from .runid import RunId
+from ..errors import ArtifactNotFoundError, FSMirrorError, NotAnArtifactError, ResolveError, StorageError
+from ..paths import names
+from ..paths.identity import Instance, instance_label, instance_sort_key
+from ..paths.layout import base_uri
+from ..paths.providers import by_scheme, provider
+from ..paths.runid import RunId
 
 if TYPE_CHECKING:
+    from ..mirror import FSMirror
+    from ..model.record import Manifest
     from .inventory import Committed
-    from .mirror import FSMirror
-    from .record import Manifest
 
 __all__ = ["Found", "FORMS", "MIN_HASH_PREFIX", "lookup", "find_by_digest"]
 
@@ -351,7 +351,7 @@ def _by_local_path(fm: FSMirror, target: str, local: str, form: str) -> Found:
 
 def _by_content(fm: FSMirror, target: str, local: str) -> Found:
     """A file outside the store (a downloaded copy): the artifact whose bytes hash the same."""
-    from .hashing import new_hasher
+    from ..model.hashing import new_hasher
     from .inventory import committed
 
     everything = committed(fm)
@@ -492,7 +492,7 @@ def _pointer_run(fm: FSMirror, path: str) -> str:
 
 
 def _manifest_file(fm: FSMirror, target: str, path: str) -> None:
-    from .record import Pending, parse_cell, visible_manifest
+    from ..model.record import Pending, parse_cell, visible_manifest
 
     blob = fm.store.backend.get(path)
     if blob is None:
@@ -520,7 +520,7 @@ def _manifest_file(fm: FSMirror, target: str, path: str) -> None:
 
 
 def _explain_uncommitted(fm: FSMirror, target: str, path: str, out: str) -> None:
-    from .record import Manifest, Pending, parse_cell
+    from ..model.record import Manifest, Pending, parse_cell
 
     backend = fm.store.backend
     directory = path.rpartition("/")[0]

@@ -11,7 +11,7 @@ import os
 import re
 from typing import Any
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["VAR_PATTERN", "expand_env", "secrets_in"]
 

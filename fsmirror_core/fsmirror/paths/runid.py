@@ -25,7 +25,7 @@ import threading
 import time
 from typing import Union
 
-from .errors import ResolveError
+from ..errors import ResolveError
 
 __all__ = [
     "RunId",

@@ -24,14 +24,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .fingerprint import CodeVersion, code_version, project_root
-from .identity import Instance, instance_json, instance_label, instance_sort_key
-from .record import order_key
+from ..model.fingerprint import CodeVersion, code_version, project_root
+from ..model.record import order_key
+from ..paths.identity import Instance, instance_json, instance_label, instance_sort_key
 
 if TYPE_CHECKING:
+    from ..mirror import FSMirror
+    from ..model.record import Input, Manifest
     from .catalog import Artifact
-    from .mirror import FSMirror
-    from .record import Input, Manifest
 
 __all__ = ["Staleness", "staleness", "find_source"]
 

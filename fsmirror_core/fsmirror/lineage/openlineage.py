@@ -36,16 +36,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, get_args
 
-from . import lineage, names
-from ._schema import Sender
+from .. import lineage
+from ..model.schema import Sender
+from ..paths import names
+from ..paths.providers import by_scheme
 from .openlineage_records import ReportedError, Step
-from .providers import by_scheme
 
 if TYPE_CHECKING:
-    from .identity import Instance
-    from .lineage import Scope
+    from ..model.record import Input, Manifest
+    from ..paths.identity import Instance
+    from . import Scope
     from .openlineage_sender import SenderProcess
-    from .record import Input, Manifest
 
 __all__ = [
     "ENV_ENABLE",
@@ -80,7 +81,7 @@ _UUID_NS = uuid.uuid5(uuid.NAMESPACE_URL, "fsmirror:openlineage")
 
 
 def _version() -> str:
-    from ._version import __version__
+    from .._version import __version__
 
     return __version__
 
@@ -298,11 +299,11 @@ class Emitter:
     ) -> None:
         chosen = sender or ("thread" if background else "inline")
         if chosen not in SENDERS:
-            from .errors import ConfigError
+            from ..errors import ConfigError
 
             raise ConfigError(f"openlineage sender must be one of {', '.join(SENDERS)}, got {chosen!r}")
         if chosen == "process" and client is not None:
-            from .errors import ConfigError
+            from ..errors import ConfigError
 
             raise ConfigError(
                 "a sender process makes its own client from the client's configuration "
@@ -776,7 +777,7 @@ def install(
             except ImportError:  # no "openlineage" package at all
                 found = False
             if not found:
-                from .errors import ConfigError
+                from ..errors import ConfigError
 
                 raise ConfigError(
                     "OpenLineage is enabled (config 'openlineage.enabled' or $FSMIRROR_OPENLINEAGE) but "

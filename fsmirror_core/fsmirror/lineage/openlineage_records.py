@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .lineage import Scope
-    from .record import Input, Manifest
+    from ..model.record import Input, Manifest
+    from . import Scope
 
 __all__ = ["Step", "ReportedError"]
 

@@ -14,7 +14,7 @@ import io
 import threading
 from typing import Any
 
-from .errors import FormatError
+from ..errors import FormatError
 
 __all__ = ["HashingWriter", "new_hasher", "hash_bytes", "ALGORITHMS"]
 

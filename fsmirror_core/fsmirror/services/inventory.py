@@ -14,11 +14,11 @@ import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .errors import FSMirrorError, StoreWarning
+from ..errors import FSMirrorError, StoreWarning
 
 if TYPE_CHECKING:
-    from .mirror import FSMirror
-    from .record import Manifest
+    from ..mirror import FSMirror
+    from ..model.record import Manifest
 
 __all__ = ["Committed", "committed"]
 

@@ -25,12 +25,12 @@ import tempfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import QueryError
-from .identity import Instance, instance_label
+from ..errors import QueryError
+from ..paths.identity import Instance, instance_label
 
 if TYPE_CHECKING:
+    from ..mirror import FSMirror
     from .inventory import Committed
-    from .mirror import FSMirror
 
 __all__ = ["Column", "COLUMNS", "QueryResult", "TABLE", "connect", "query", "rows_of"]
 

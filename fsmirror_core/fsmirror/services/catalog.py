@@ -15,15 +15,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import FSMirrorError, ResolveError, StorageError, StoreWarning
-from .identity import Instance, instance_sort_key
-from .names import MANIFEST_SUFFIX
-from .runid import RunId, decode_run_id
+from ..errors import FSMirrorError, ResolveError, StorageError, StoreWarning
+from ..paths.identity import Instance, instance_sort_key
+from ..paths.names import MANIFEST_SUFFIX
+from ..paths.runid import RunId, decode_run_id
 
 if TYPE_CHECKING:
-    from .backends import Backend
-    from .mirror import FSMirror
-    from .record import Manifest
+    from ..mirror import FSMirror
+    from ..model.record import Manifest
+    from ..store.backends import Backend
 
 __all__ = ["Artifact", "scan", "scan_manifests", "series", "newest", "partition_key", "parse_target", "age"]
 
@@ -101,7 +101,7 @@ def scan_manifests(
     fm: FSMirror, target: str | None = None, *, on_progress: Callable[[int, int], None] | None = None
 ) -> list[tuple[Artifact, Manifest, bool]]:
     """:func:`scan` with each artifact's manifest, and whether an overwrite of it is pending."""
-    from .record import Pending, parse_cell, visible_manifest
+    from ..model.record import Pending, parse_cell, visible_manifest
 
     module, qualname = parse_target(target)
     if qualname is not None:

@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ResolveError
+from ..errors import ResolveError
 
 __all__ = ["CodeAddress", "address_of", "parse_address"]
 

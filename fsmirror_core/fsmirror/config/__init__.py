@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .envvars import expand_env  # re-exported: its home was here before envvars.py
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..model.envvars import expand_env  # re-exported: its home was here before envvars.py
 
 if TYPE_CHECKING:
-    from ._schema import Config
+    from ..model.schema import Config
 
 __all__ = [
     "CONFIG_ENV",
@@ -129,7 +129,7 @@ def validate_config(raw: Any, source: str = "<config>") -> Config:
     Errors name the source, the key and the problem; values that came from
     ``${VAR}`` are shown as written, never expanded, so secrets stay out of messages.
     """
-    from ._schema import parse_config
+    from ..model.schema import parse_config
 
     return parse_config(raw, source)
 
@@ -178,8 +178,8 @@ def _did_you_mean(name: str, known: list[str]) -> str:
 
 
 def _check_format(name: str, what: str, allow_pickle: bool) -> Check:
-    from .errors import FormatError
-    from .formats import FORMATS, get_format
+    from ..errors import FormatError
+    from ..model.formats import FORMATS, get_format
 
     try:
         get_format(name)
@@ -229,7 +229,7 @@ def check_config(path: str | os.PathLike[str] | None, *, connect: bool = False) 
     ``connect=True`` also lists the store once (read-only): the bucket exists and the
     credentials can read it. Checks stop at the first that makes the rest meaningless.
     """
-    from .errors import FSMirrorError
+    from ..errors import FSMirrorError
 
     source = os.fspath(path) if path is not None else os.environ.get(CONFIG_ENV, "")
     report = ConfigReport(source or f"${CONFIG_ENV}")
@@ -251,8 +251,8 @@ def check_config(path: str | os.PathLike[str] | None, *, connect: bool = False) 
     st = cfg.storage
     import importlib.util
 
-    from .backends import make_filesystem
-    from .providers import provider
+    from ..paths.providers import provider
+    from ..store.backends import make_filesystem
 
     info = provider(st.provider)
     if info.driver is not None and importlib.util.find_spec(info.driver) is None:
@@ -287,9 +287,9 @@ def _check_connect(cfg: Config, name: str) -> Check:
     ``FSMirror``: the facade sits above this module, and building one has side effects (it may
     install the OpenLineage emitter) that a check should not have.
     """
-    from .backends import make_backend
-    from .errors import FSMirrorError
-    from .layout import base_uri
+    from ..errors import FSMirrorError
+    from ..paths.layout import base_uri
+    from ..store.backends import make_backend
 
     st = cfg.storage
     try:

@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import names
-from .address import CodeAddress
+from ..paths import names
+from ..paths.address import CodeAddress
+from ..paths.identity import Instance
 from .fingerprint import code_version, project_root
-from .identity import Instance
 from .record import MANIFEST_VERSION, ContentHash, Manifest, check_jsonable, utcnow
 
 __all__ = [
@@ -143,7 +143,7 @@ def build_manifest(
     attempt: int = 0,
 ) -> Manifest:
     """The manifest record, validated before any byte is written; size and hash are filled at commit."""
-    from ._version import __version__
+    from .._version import __version__
 
     orch = dict(orchestrator or {})
     check_jsonable(orch, "the orchestrator record")

@@ -21,7 +21,7 @@ import types
 from collections.abc import Mapping
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
-from .errors import FormatError
+from ..errors import FormatError
 
 __all__ = [
     "Format",

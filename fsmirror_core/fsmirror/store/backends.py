@@ -34,12 +34,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from . import names
-from .errors import ArtifactExistsError, ArtifactNotFoundError, StorageError
-from .providers import PROVIDERS, by_scheme, provider
+from ..errors import ArtifactExistsError, ArtifactNotFoundError, StorageError
+from ..paths import names
+from ..paths.providers import PROVIDERS, by_scheme, provider
 
 if TYPE_CHECKING:
-    from ._schema import Storage
+    from ..model.schema import Storage
 
 __all__ = [
     "PROTOCOLS",

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .openlineage_records import ReportedError, Step
 
 if TYPE_CHECKING:
-    from .record import Input, Manifest
+    from ..model.record import Input, Manifest
 
 __all__ = ["SenderProcess", "decode", "encode", "serve"]
 
@@ -40,7 +40,8 @@ log = logging.getLogger("fsmirror.openlineage")
 
 _LENGTH = struct.Struct("!I")
 _CHILD = (
-    "from fsmirror import openlineage, openlineage_sender; openlineage_sender.serve(openlineage.Emitter())"
+    "from fsmirror.lineage import openlineage, openlineage_sender; "
+    "openlineage_sender.serve(openlineage.Emitter())"
 )
 _MARSHAL, _PICKLE = b"M", b"P"
 
@@ -109,14 +110,14 @@ def encode(message: tuple[Any, ...]) -> bytes:
 
 
 def _unhash(h: Any) -> Any:
-    from .record import ContentHash
+    from ..model.record import ContentHash
 
     return None if h is None else ContentHash(h[0], h[1])
 
 
 def _unmanifest(t: tuple[Any, ...]) -> Manifest:
     """A manifest holding what an event reads, and only that: never committed, never written."""
-    from .record import Manifest
+    from ..model.record import Manifest
 
     uri, mirror, address, source_file, commit, segment, partition, output_name, fmt, size, h, at, rows = t
     return Manifest(
@@ -144,7 +145,7 @@ def _unmanifest(t: tuple[Any, ...]) -> Manifest:
 
 def decode(body: bytes) -> tuple[Any, ...]:
     """The message :func:`encode` framed (without its length)."""
-    from .record import Input
+    from ..model.record import Input
 
     if body[:1] == _PICKLE:
         return tuple(pickle.loads(body[1:]))

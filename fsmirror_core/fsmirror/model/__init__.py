@@ -1,0 +1,1 @@
+"""fsmirror.model: see ``docs/storage-api.md`` ("Layers")."""

@@ -1,0 +1,1 @@
+"""fsmirror.paths: see ``docs/storage-api.md`` ("Layers")."""

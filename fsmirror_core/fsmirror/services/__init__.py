@@ -1,0 +1,1 @@
+"""fsmirror.services: see ``docs/storage-api.md`` ("Layers")."""

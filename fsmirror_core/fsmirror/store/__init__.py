@@ -1,0 +1,1 @@
+"""fsmirror.store: see ``docs/storage-api.md`` ("Layers")."""
