@@ -24,8 +24,6 @@ from airflow.sdk.bases.xcom import BaseXCom
 from fsmirror import ArtifactNotFoundError, ConfigError, FSMirror, FSMirrorError
 from fsmirror.integration import in_context
 from fsmirror.paths.address import CodeAddress
-from fsmirror.paths.identity import instance_from_json
-from fsmirror.paths.names import manifest_file
 
 from . import _outputs, _scope
 from ._listener import running_ti
@@ -116,35 +114,27 @@ def _ref(value: Any) -> str | None:
 def _slot_of(fm: FSMirror, uri: str) -> dict[str, Any] | None:
     """The committed artifact at ``uri`` as the core's (obj, run_id, partition, output_name), from its manifest.
 
-    The manifest records the module and the name apart, which is what this reads (a
-    code address string would do as well now that task ids such as ``load-orders`` parse);
-    the derived path must be ``uri`` exactly.
+    The manifest (read by the core's one reader rule, ``graph.manifest_at``: mid-overwrite, the
+    run it replaces) records the module and the name apart, which is what this reads; the
+    derived path must be ``uri`` exactly.
     """
-    directory, _, filename = uri.rpartition("/")
-    stem = filename.rpartition(".")[0]
-    if not stem or stem.startswith("_"):
+    from fsmirror.services.graph import manifest_at
+
+    man = manifest_at(fm, uri)
+    if man is None:
         return None
-    try:
-        man = json.loads(fm.filesystem.cat_file(manifest_file(directory, stem)))
-    except (FileNotFoundError, ValueError):
-        return None
-    if isinstance(man, dict) and man.get("state") == "pending":
-        man = man.get("previous")  # an overwrite in progress: the committed run it started from
-    if not isinstance(man, dict):
-        return None
-    code, run = man.get("code") or {}, man.get("run") or {}
-    module, qualname, run_id = str(code.get("module") or ""), str(code.get("qualname") or ""), run.get("id")
-    if not module or not qualname or run_id is None:
+    module, qualname = str(man.code.get("module") or ""), str(man.code.get("qualname") or "")
+    if not module or not qualname:
         return None
     parts = module.split("/")
     slot: dict[str, Any] = {
         "obj": CodeAddress((*parts[:-1], parts[-1] + ".py"), qualname),
-        "run_id": tuple(run_id) if isinstance(run_id, list) else run_id,
-        "partition": instance_from_json(man.get("partition")),
-        "output_name": man.get("output_name") or None,
+        "run_id": man.run_id,
+        "partition": man.partition,
+        "output_name": man.output_name or None,
     }
     try:
-        if fm.mirror_full_output(**slot, output_format=str(man.get("format"))) != uri:
+        if fm.mirror_full_output(**slot, output_format=man.format) != uri:
             return None
     except FSMirrorError:
         return None
