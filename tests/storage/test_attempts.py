@@ -119,3 +119,23 @@ def test_a_later_attempt_after_an_earlier_one_lost_its_race_still_replaces(make_
         fm.write(ADDR, "a2", run_id="R", attempt=2)  # a slow earlier try cannot undo a later one
     assert fm.read(ADDR, run_id="R") == "a3"
     assert fm.latest(ADDR) == "R"
+
+
+def test_show_prints_the_attempt_that_committed(make_mirror, provider, tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from fsmirror.cli import cli
+    from storage.promises_support import cli_config
+
+    if provider != "local":
+        pytest.skip("the CLI's rendering is the same on every provider")
+    fm = make_mirror(output_format="json")
+    fm.write(ADDR, 1, run_id="R")
+    cfg = str(cli_config(fm, tmp_path))
+    first = CliRunner().invoke(cli, ["--config", cfg, "show", ADDR])
+    assert first.exit_code == 0, first.output
+    assert not [line for line in first.output.splitlines() if line.startswith("attempt")]  # first try: silent
+    fm.write(ADDR, 2, run_id="R", attempt=1)
+    shown = CliRunner().invoke(cli, ["--config", cfg, "show", ADDR])
+    assert shown.exit_code == 0, shown.output
+    assert [line.split() for line in shown.output.splitlines() if line.startswith("attempt")] == [["attempt", "1"]]

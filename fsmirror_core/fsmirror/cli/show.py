@@ -107,6 +107,7 @@ def show(
         ("artifact", found.uri),
         ("code", code.get("address")),
         ("run", f"{run.get('segment')} (from {run.get('source')})"),
+        ("attempt", man.get("attempt") or None),  # a retry that replaced an earlier attempt's commit
         ("orchestrator", _orchestrator(man.get("orchestrator") or {})),
         *(("link", page) for page in pages),
         ("commit", f"{git.get('commit')}{' (dirty)' if git.get('dirty') else ''}" if git else None),
