@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import ResolveError
 
-__all__ = ["CodeAddress", "address_of", "parse_address"]
+__all__ = ["CodeAddress", "address_of", "parse_address", "split_recorded"]
 
 # A Python qualified name, or a task id an orchestrator gives a piece of code that has no Python
 # name of its own (Airflow's ``load-orders``: letters, digits, ``_`` and ``-``), dotted for methods.
@@ -55,6 +55,13 @@ def parse_address(text: str) -> CodeAddress:
     if not parts:
         raise ResolveError(f"code address {text!r} has no module path before '::'", kind="malformed-address")
     return CodeAddress(parts, name)
+
+
+def split_recorded(address: str) -> tuple[str, str]:
+    """``(module path, name)`` of an address as manifests record it: ``pkg/mod.py::Name`` ->
+    ``("pkg/mod", "Name")``. Lenient, for reading what a store holds: never raises."""
+    path, _, name = address.rpartition("::")
+    return (path[:-3] if path.endswith(".py") else path), name
 
 
 def _file_of(obj: Any) -> str | None:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..model.fingerprint import CodeVersion, code_version, project_root
 from ..model.record import order_key
+from ..paths.address import split_recorded
 from ..paths.identity import Instance, instance_json, instance_label, instance_sort_key
 
 if TYPE_CHECKING:
@@ -92,8 +93,8 @@ def find_source(code: dict[str, Any], source_root: str | None = None) -> str | N
 
 
 def _key(address: str, partition: Instance | None, output_name: str) -> SeriesKey:
-    path, _, qualname = address.rpartition("::")
-    return (path[:-3] if path.endswith(".py") else path, qualname, partition, output_name)
+    module, qualname = split_recorded(address)
+    return (module, qualname, partition, output_name)
 
 
 class _Judge:
