@@ -40,6 +40,7 @@ from fsmirror import FSMirror, ResolveError, StorageError
 from fsmirror.address import CodeAddress, address_of
 from fsmirror.errors import ArtifactExistsError, ArtifactNotFoundError, FormatError
 from fsmirror.hashing import hash_bytes
+from fsmirror.identity import Instance, check_instance
 from fsmirror.layout import module_path
 from fsmirror.runid import encode_segment
 
@@ -61,6 +62,7 @@ __all__ = [
     "KEY_PREFIX",
     "ANY_RUN",
     "FALLBACK_MODULE",
+    "call_instance",
 ]
 
 KEY_PREFIX = "fsmirror:"
@@ -77,13 +79,16 @@ _PROBE = "fsmirrorprobe"
 
 class Where(NamedTuple):
     """Where a result lives: what the core resolves (a function, a CodeAddress or an address string),
-    the run, the partition, and the ids to record. ``fallback``: keyed by the key, outside any run."""
+    the run, the instance (the core's ``partition=``), the ids to record, and the attempt within the
+    run (a task retry replaces its earlier attempt's commit). ``fallback``: keyed by the key, outside
+    any run."""
 
     obj: Any
     run_id: str
-    partition: str | None
+    partition: Instance | None
     ids: dict[str, Any]
     fallback: bool = False
+    attempt: int = 0
 
 
 def make_key(run_id: str | None, digest: str | None, address: str, partition: str | None = None) -> str:
@@ -231,6 +236,17 @@ class _Run(NamedTuple):
     ids: dict[str, Any]
     serializer: Serializer | None
     unlocated: ResolveError | None = None
+    task_ctx: TaskRunContext | None = None
+    attempt: int = 0
+    """The try within the run: Prefect's ``run_count`` minus one (a task's retries, a flow's retries)."""
+
+    def instance(self) -> Instance | None:
+        """Which call of the task this is (:func:`call_instance`); None for a flow.
+
+        Computed on use: only a plain ``result_storage=`` task needs it (``mirrored_task``'s
+        key carries its partition), and hashing large inputs is not free.
+        """
+        return None if self.task_ctx is None else call_instance(self.task_ctx)
 
     def located(self) -> Any:
         """The code object, or the reason it cannot be located (raised)."""
@@ -244,6 +260,72 @@ def _code_or_error(fn: Any) -> tuple[Any, ResolveError | None]:
         return code_object(fn), None
     except ResolveError as e:
         return None, e
+
+
+SIMPLE_PART_MAX = 64
+"""A parameter value longer than this (as text) makes the instance a digest of the inputs."""
+
+
+def _simple_part(value: Any) -> str | None:
+    """A parameter value as one readable instance part, or None when it has no short exact text."""
+    if isinstance(value, int):  # bool too: True -> "True"
+        text = str(value)
+    elif isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return None
+        text = repr(value)
+    elif isinstance(value, str):
+        text = value
+    else:
+        return None
+    if not text or len(text) > SIMPLE_PART_MAX:
+        return None
+    try:
+        check_instance(text)
+    except ResolveError:
+        return None
+    return text
+
+
+def call_instance(task_ctx: TaskRunContext) -> Instance | None:
+    """Which call of a task a task run is: its instance (fsmirror's ``partition=``), from its inputs.
+
+    Prefect 3.9 records no position for a task run: its ``dynamic_key`` is a fresh
+    ``uuid4`` for every task run in a flow (``_create_task_run_locally`` and
+    ``Task.create_local_run`` call ``dynamic_key_for_task_run(..., stable=False)``),
+    and nothing in the flow run's context counts calls. The inputs are what Prefect
+    itself tells calls apart by (its ``DEFAULT`` cache policy hashes them): two calls
+    with the same inputs in one flow run are one result there (the second is
+    ``Cached``), and the same call in two flow runs is one series across runs, as
+    gc, stale and latest need. So:
+
+    - no parameters: None (the task's one slot per flow run, the path fsmirror 2.0 wrote);
+    - every value a short str, int, float or bool: the values as text, in the
+      function's parameter order (``triple(2)`` -> ``"2"``; ``load(day="2026-11-05", n=3)``
+      -> ``("2026-11-05", "3")``, on disk ``2026-11-05@3``);
+    - else ``h-`` and 16 hex digits of Prefect's ``INPUTS`` hash of them;
+    - inputs Prefect cannot hash (a lock, a file handle): ``tr-<task run id>``, that run alone.
+    """
+    params = dict(task_ctx.parameters or {})
+    if not params:
+        return None
+    try:
+        order = list(inspect.signature(task_ctx.task.fn).parameters)
+    except (TypeError, ValueError):
+        order = []
+    names = sorted(params, key=lambda n: (order.index(n) if n in order else len(order), n))
+    parts = [_simple_part(params[n]) for n in names]
+    if all(p is not None for p in parts):
+        return check_instance(tuple(str(p) for p in parts))
+    from prefect.cache_policies import INPUTS
+
+    try:
+        digest = INPUTS.compute_key(task_ctx=task_ctx, inputs=params, flow_parameters={})
+    except Exception:
+        digest = None
+    if digest:
+        return f"h-{digest[:16]}"
+    return f"tr-{task_ctx.task_run.id}"
 
 
 def _run_context() -> _Run | None:
@@ -265,12 +347,26 @@ def _run_context() -> _Run | None:
         store = task_ctx.result_store
         obj, error = _code_or_error(task_ctx.task.fn)
         return _Run(
-            obj, str(ids.get("flow_run_id") or run.id), ids, store.serializer if store is not None else None, error
+            obj,
+            str(ids.get("flow_run_id") or run.id),
+            ids,
+            store.serializer if store is not None else None,
+            error,
+            task_ctx,
+            max(run.run_count - 1, 0),
         )
     if flow_ctx is not None and flow_ctx.flow is not None and flow_ctx.flow_run is not None:
         store = flow_ctx.result_store
         obj, error = _code_or_error(flow_ctx.flow.fn)
-        return _Run(obj, str(flow_ctx.flow_run.id), ids, store.serializer if store is not None else None, error)
+        return _Run(
+            obj,
+            str(flow_ctx.flow_run.id),
+            ids,
+            store.serializer if store is not None else None,
+            error,
+            None,
+            max(flow_ctx.flow_run.run_count - 1, 0),
+        )
     return None
 
 
@@ -392,8 +488,9 @@ class FSMirrorStorage(WritableFileSystem):
         if parsed is not None:
             run, _, partition, address = parsed
             obj: Any = address
-            if ctx is not None and ctx.obj is not None and relative_address(fm, ctx.obj) == address:
-                obj = ctx.obj  # the function itself: the manifest records its source file's hash
+            own = ctx is not None and ctx.obj is not None and relative_address(fm, ctx.obj) == address
+            if own:
+                obj = ctx.obj  # type: ignore[union-attr]  # the function itself: the manifest records its source's hash
             # else the key's address: also where the function has no file here (shipped by value)
             if run is None:
                 if ctx is None:
@@ -403,9 +500,12 @@ class FSMirrorStorage(WritableFileSystem):
                     )
                 run = ctx.run_id
             ids = dict(ctx.ids) if ctx is not None else {"flow_run_id": run}
-            return Where(obj, run, partition, ids), ctx
+            # the attempt is the writing run's own, so only when the key is that run's code
+            attempt = ctx.attempt if own and ctx is not None and run == ctx.run_id else 0
+            return Where(obj, run, partition, ids, attempt=attempt), ctx
         if ctx is not None:
-            return Where(ctx.located(), ctx.run_id, None, dict(ctx.ids)), ctx
+            # Prefect's own key (a plain result_storage= task or flow): one slot per call of the task
+            return Where(ctx.located(), ctx.run_id, ctx.instance(), dict(ctx.ids), attempt=ctx.attempt), ctx
         return self._fallback(fm, key), None
 
     def _dir(self, fm: FSMirror, where: Where) -> str:
@@ -462,7 +562,11 @@ class FSMirrorStorage(WritableFileSystem):
             ctx = _run_context()
             if ctx is not None and ctx.obj is None:
                 ctx = None  # no code to look beside: search by the record's name
-            if ctx is not None and (got := at(fm.mirror_full(ctx.obj, run_id=ctx.run_id))) is not None:
+            if (
+                ctx is not None
+                and (got := at(fm.mirror_full(ctx.obj, run_id=ctx.run_id, partition=ctx.instance())))
+                is not None
+            ):
                 return got
             if (got := at(self._dir(fm, self._fallback(fm, key)))) is not None:
                 return got
@@ -548,6 +652,7 @@ class FSMirrorStorage(WritableFileSystem):
                         overwrite=overwrite,
                         run_source="prefect",
                         orchestrator=ids,
+                        attempt=where.attempt,  # a retry replaces what its earlier attempt committed
                         **kw,
                     )
                 )
@@ -559,7 +664,13 @@ class FSMirrorStorage(WritableFileSystem):
                 # pickle to bytes here and stream them. The manifest then says builtins.bytes.
                 data = bytes(content) if getattr(content, "format", None) == "pkl" else pickle.dumps(value, 5)
                 with fm.open_write(
-                    where.obj, format="pkl", overwrite=overwrite, run_source="prefect", orchestrator=ids, **kw
+                    where.obj,
+                    format="pkl",
+                    overwrite=overwrite,
+                    run_source="prefect",
+                    orchestrator=ids,
+                    attempt=where.attempt,
+                    **kw,
                 ) as w:
                     w.write(data)
                 assert w.manifest is not None
@@ -577,7 +688,8 @@ class FSMirrorStorage(WritableFileSystem):
                     return str(man["uri"])  # the same bytes under another key (mirrored_flow, then Prefect)
             if ctx is not None:
                 raise ArtifactExistsError(
-                    f"{e}; fsmirror keeps one result per task and flow run: for a task called more than once "
+                    f"{e}; fsmirror keeps one result per task call and flow run (a plain task's call is its "
+                    "inputs; a mirrored_task's, its partition): for a mirrored_task called more than once "
                     "in a flow run, give mirrored_task(partition=...), e.g. '{parameters[day]}'"
                 ) from e
             raise
