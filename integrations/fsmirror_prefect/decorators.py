@@ -95,6 +95,17 @@ class MirroredKey(CachePolicy):
         return make_key(str(run.flow_run_id or run.id) if scoped else None, digest, self.address, partition)
 
 
+    def fsmirror_instance(self, task_ctx: TaskRunContext) -> str | None:
+        """The instance of a task run of this mirrored_task: its ``partition=`` filled in, else none.
+
+        The storage block asks for it when Prefect writes under a key of its own (a failed try's
+        exception): that record belongs in the same slot as the task's result.
+        """
+        if self.partition is None:
+            return None
+        return _format_partition(self.partition, task_ctx, dict(task_ctx.parameters or {}))
+
+
 def _format_partition(template: str, task_ctx: TaskRunContext, inputs: dict[str, Any]) -> str:
     """Fill a partition template like ``"{parameters[day]}"`` or ``"{task_run.dynamic_key}"``."""
     try:

@@ -17,8 +17,12 @@ Prefect hands a storage block a key and bytes. What fsmirror stores for them:
 Where a result goes comes from its key when fsmirror made it
 (``fsmirror:<flow run id | *>:<digest>:<partition>:<code address>``; ``*`` for a
 cache policy that does not depend on the run, which is what lets cache hits
-cross flow runs), else from the Prefect run in progress; outside any run, from
-the key alone (``<mirror root>/_prefect.py::result``, the key as the run id).
+cross flow runs), else from the Prefect run in progress: the task, the flow run,
+and which call of the task it is (:func:`call_instance`, from the call's inputs,
+since Prefect 3.9's ``dynamic_key`` is a random uuid per task run); outside any
+run, from the key alone (``<mirror root>/_prefect.py::result``, the key as the
+run id). A task run's writes carry its try (``run_count - 1``) as the attempt, so
+a retry replaces what its earlier try committed.
 """
 
 from __future__ import annotations
@@ -89,6 +93,8 @@ class Where(NamedTuple):
     ids: dict[str, Any]
     fallback: bool = False
     attempt: int = 0
+    per_call: bool = False
+    """The instance is a plain task call's inputs (:func:`call_instance`), not a key's partition."""
 
 
 def make_key(run_id: str | None, digest: str | None, address: str, partition: str | None = None) -> str:
@@ -246,7 +252,12 @@ class _Run(NamedTuple):
         Computed on use: only a plain ``result_storage=`` task needs it (``mirrored_task``'s
         key carries its partition), and hashing large inputs is not free.
         """
-        return None if self.task_ctx is None else call_instance(self.task_ctx)
+        if self.task_ctx is None:
+            return None
+        own = getattr(self.task_ctx.task.cache_policy, "fsmirror_instance", None)
+        if callable(own):  # a mirrored_task: its partition= (its failed tries' records go there too)
+            return own(self.task_ctx)  # type: ignore[no-any-return]
+        return call_instance(self.task_ctx)
 
     def located(self) -> Any:
         """The code object, or the reason it cannot be located (raised)."""
@@ -408,7 +419,7 @@ class FSMirrorStorage(WritableFileSystem):
     ``<tenant>/project/etl/pipeline/<flow run id>/lift_data/out.parquet`` with an
     fsmirror manifest beside it. Use it through ``mirrored_task`` /
     ``mirrored_flow``; as a plain ``result_storage`` it places results by the
-    run context.
+    run context, one slot per call of a task (its inputs, :func:`call_instance`).
 
     Example:
         ```python
@@ -505,7 +516,12 @@ class FSMirrorStorage(WritableFileSystem):
             return Where(obj, run, partition, ids, attempt=attempt), ctx
         if ctx is not None:
             # Prefect's own key (a plain result_storage= task or flow): one slot per call of the task
-            return Where(ctx.located(), ctx.run_id, ctx.instance(), dict(ctx.ids), attempt=ctx.attempt), ctx
+            return (
+                Where(
+                    ctx.located(), ctx.run_id, ctx.instance(), dict(ctx.ids), attempt=ctx.attempt, per_call=True
+                ),
+                ctx,
+            )
         return self._fallback(fm, key), None
 
     def _dir(self, fm: FSMirror, where: Where) -> str:
@@ -694,6 +710,36 @@ class FSMirrorStorage(WritableFileSystem):
                 ) from e
             raise
 
+    def _commit_call(
+        self, fm: FSMirror, where: Where, key: str, value: Any, content: bytes, how: str, ctx: _Run | None
+    ) -> tuple[str, Where]:
+        """Commit, and where it went: a plain task call whose inputs' slot holds another task run's
+        result goes beside it, under its instance and ``tr-<task run id>``.
+
+        Two calls with the same inputs are one result under Prefect's default cache policy (the
+        second is ``Cached`` and writes nothing). A second write comes from a call Prefect does not
+        cache (``NO_CACHE``, a flow retry's new task run): Prefect keeps it as a result of its own,
+        so fsmirror stores it rather than refuse it, at a slot only that task run can name.
+        """
+        if not where.per_call or ctx is None or ctx.task_ctx is None:
+            return self._commit(fm, where, key, value, content, how, ctx), where
+        mine = str(ctx.task_ctx.task_run.id)
+        parts = where.partition if isinstance(where.partition, tuple) else (where.partition,)
+        beside = where._replace(partition=check_instance((*(p for p in parts if p is not None), f"tr-{mine}")))
+
+        def held_by_another() -> bool:
+            man = _records.committed_manifest(fm, self._dir(fm, where), fm.settings.output_name)
+            return man is not None and (man.get("orchestrator") or {}).get("task_run_id") not in (None, mine)
+
+        if where.attempt > 0 and held_by_another():  # a retry replaces its own earlier try, never another call
+            where = beside
+        try:
+            return self._commit(fm, where, key, value, content, how, ctx), where
+        except ArtifactExistsError:
+            if where is beside or not held_by_another():
+                raise
+            return self._commit(fm, beside, key, value, content, how, ctx), beside
+
     def _write(self, key: str, content: bytes) -> str:
         fm = self.fsmirror()
         where, ctx = self._place(fm, key)
@@ -715,7 +761,9 @@ class FSMirrorStorage(WritableFileSystem):
             fm.filesystem.pipe_file(rec_path, rec.dump())
             _records.remember(fm, key, directory)
             return rec_path
-        uri = self._commit(fm, where, key, value, content, how, ctx)
+        uri, where = self._commit_call(fm, where, key, value, content, how, ctx)
+        directory = self._dir(fm, where)
+        rec_path = record_file(directory, fm.settings.output_name, key)
         rec = KeyRecord(metadata=metadata, record=how == "record")
         fm.filesystem.pipe_file(rec_path, rec.dump())
         _records.remember(fm, key, directory)
