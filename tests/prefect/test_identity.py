@@ -38,7 +38,9 @@ def all_task_runs(flow_run_id: Any) -> list[Any]:
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     with get_client(sync_client=True) as client:
-        return list(client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))))
+        return list(
+            client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+        )
 
 
 @contextmanager
@@ -109,7 +111,9 @@ def test_a_mapped_plain_task_stores_every_call_and_a_later_flow_run_loads_them(
     )
     by_id = json.loads(out.strip().splitlines()[-1])
     assert sorted(by_id.values()) == [3, 6, 9]
-    instance_of = {fm.manifest(c.triple, run_id=fr, partition=i)["orchestrator"]["task_run_id"]: i for i in "123"}
+    instance_of = {
+        fm.manifest(c.triple, run_id=fr, partition=i)["orchestrator"]["task_run_id"]: i for i in "123"
+    }
     assert {k: 3 * int(instance_of[k]) for k in by_id} == by_id  # each task run's own value
 
     # a second flow run with the same inputs: every call is Cached on the first run's artifact
@@ -119,7 +123,9 @@ def test_a_mapped_plain_task_stores_every_call_and_a_later_flow_run_loads_them(
     assert errors == []
     assert c.CALLS["triple"] == 3  # nothing ran again
     fr2 = str(again.state_details.flow_run_id)
-    assert sorted(tr.state.name for tr in all_task_runs(fr2) if tr.name.startswith("triple")) == ["Cached"] * 3
+    assert (
+        sorted(tr.state.name for tr in all_task_runs(fr2) if tr.name.startswith("triple")) == ["Cached"] * 3
+    )
     for i in ("1", "2", "3"):
         assert fm.runs(c.triple, partition=i) == [fr]  # read in place, no copy
 
@@ -133,7 +139,7 @@ def test_the_same_plain_task_twice_in_one_flow_run_keeps_both_results(
 
     @flow(result_storage=block, persist_result=True)
     def twice() -> int:
-        return triple(4) + triple(5)
+        return triple(4) + triple.with_options(name="triple again")(5)  # another name, the same code
 
     with prefect_errors() as errors:
         state = twice(return_state=True)
@@ -145,6 +151,7 @@ def test_the_same_plain_task_twice_in_one_flow_run_keeps_both_results(
     assert fm.read(c.triple, run_id=fr, partition="5") == 15
     trs = {tr.state.result(): tr for tr in all_task_runs(fr) if tr.name.startswith("triple")}
     assert sorted(trs) == [12, 15]
+    assert trs[15].name.startswith("triple again")
     assert fm.manifest(c.triple, run_id=fr, partition="4")["orchestrator"]["task_run_id"] == str(trs[12].id)
     assert fm.manifest(c.triple, run_id=fr, partition="5")["orchestrator"]["task_run_id"] == str(trs[15].id)
 
@@ -206,7 +213,11 @@ def test_gc_and_stale_do_not_count_the_calls_of_a_mapped_task_as_runs(
     stale = _cli(block, "stale", address)
     assert stale.exit_code == 0, stale.output
     assert stale.output.startswith("nothing stale: 3 latest artifact(s)")
-    assert {i: fm.read(c.triple, run_id=first, partition=i) for i in ("1", "2", "3")} == {"1": 3, "2": 6, "3": 9}
+    assert {i: fm.read(c.triple, run_id=first, partition=i) for i in ("1", "2", "3")} == {
+        "1": 3,
+        "2": 6,
+        "3": 9,
+    }
 
     # a second flow run over [2, 3, 4]: per call, the older run of calls 2 and 3 goes; call 1 stays
     second = str(tripled([2, 3, 4], return_state=True).state_details.flow_run_id)
@@ -221,3 +232,33 @@ def test_gc_and_stale_do_not_count_the_calls_of_a_mapped_task_as_runs(
         "3": [second],
         "4": [second],
     }
+
+
+def test_two_calls_whose_inputs_read_the_same_are_both_stored(
+    local_config: Callable[..., Path], save_block: Callable[..., FSMirrorStorage]
+) -> None:
+    """The int 1 and the str "1" are both instance "1": the second call goes beside, named by its task run."""
+    block = save_block(local_config(mirrors=MIRRORS["pkl"]))
+    fm = block.fsmirror()
+    triple = task(c.triple, result_storage=block, persist_result=True)
+
+    @flow
+    def both() -> list[Any]:
+        return [triple(1), triple("1")]
+
+    with prefect_errors() as errors:
+        state = both(return_state=True)
+    assert state.is_completed(), state.message
+    assert state.result() == [3, "111"]
+    assert errors == []
+    fr = str(state.state_details.flow_run_id)
+    trs = {str(tr.id): tr for tr in all_task_runs(fr)}
+    assert sorted(map(str, (tr.state.result() for tr in trs.values()))) == ["111", "3"]
+    first = fm.manifest(c.triple, run_id=fr, partition="1")["orchestrator"]["task_run_id"]
+    (other,) = set(trs) - {first}
+    assert fm.read(c.triple, run_id=fr, partition="1") == trs[first].state.result()
+    assert fm.read(c.triple, run_id=fr, partition=("1", f"tr-{other}")) == trs[other].state.result()
+    assert {
+        fm.read(c.triple, run_id=fr, partition="1"),
+        fm.read(c.triple, run_id=fr, partition=("1", f"tr-{other}")),
+    } == {3, "111"}
