@@ -262,3 +262,39 @@ def test_two_calls_whose_inputs_read_the_same_are_both_stored(
         fm.read(c.triple, run_id=fr, partition="1"),
         fm.read(c.triple, run_id=fr, partition=("1", f"tr-{other}")),
     } == {3, "111"}
+
+
+def test_the_instance_of_a_call_whose_inputs_have_no_short_text(
+    local_config: Callable[..., Path], save_block: Callable[..., FSMirrorStorage]
+) -> None:
+    """Several short inputs: their texts joined by @; a list: Prefect's INPUTS hash; a lock: the task run."""
+    import threading
+
+    block = save_block(local_config(mirrors=MIRRORS["pkl"]))
+    fm = block.fsmirror()
+    total = task(c.total, result_storage=block, persist_result=True)
+    scaled = task(c.scaled, result_storage=block, persist_result=True)
+    # a lock cannot be hashed: a cache_key_fn that skips it lets Prefect persist the result at all
+    guarded = task(
+        c.guarded, result_storage=block, persist_result=True, cache_key_fn=lambda _ctx, p: f"n{p['n']}"
+    )
+    lock = threading.Lock()
+
+    @flow
+    def mixed() -> list[Any]:
+        return [total([1, 2]), scaled("2026-11-05"), guarded(lock, 4)]
+
+    state = mixed(return_state=True)
+    assert state.is_completed(), state.message
+    assert state.result() == [3, "2026-11-05x3", 5]
+    fr = str(state.state_details.flow_run_id)
+    digest = INPUTS.compute_key(task_ctx=None, inputs={"xs": [1, 2]}, flow_parameters={})  # type: ignore[arg-type]
+    assert digest
+    assert fm.read(c.total, run_id=fr, partition=f"h-{digest[:16]}") == 3
+    # the default of n is part of the call: ("2026-11-05", "3"), one segment on disk
+    assert fm.read(c.scaled, run_id=fr, partition=("2026-11-05", "3")) == "2026-11-05x3"
+    assert fm.mirror_full(c.scaled, run_id=fr, partition=("2026-11-05", "3")).endswith(
+        f"/etl/calls/{fr}/scaled/2026-11-05@3"
+    )
+    (tr,) = [t for t in all_task_runs(fr) if t.name.startswith("guarded")]
+    assert fm.read(c.guarded, run_id=fr, partition=f"tr-{tr.id}") == 5

@@ -32,3 +32,17 @@ def checkpoint_then_fail(n: int) -> dict[str, int]:
         store.persist_result_record(store.create_result_record({"n": n, "try": 1}, key=txn.key))
         raise RuntimeError("fails after its result was stored")
     return {"n": n, "try": ctx.task_run.run_count}
+
+
+def total(xs: list[int]) -> int:
+    return sum(xs)
+
+
+def scaled(day: str, n: int = 3) -> str:
+    return f"{day}x{n}"
+
+
+def guarded(lock: Any, n: int) -> int:
+    """Takes an input Prefect cannot hash (a lock)."""
+    with lock:
+        return n + 1
