@@ -244,7 +244,7 @@ class _Run(NamedTuple):
     unlocated: ResolveError | None = None
     task_ctx: TaskRunContext | None = None
     attempt: int = 0
-    """The try within the run: Prefect's ``run_count`` minus one (a task's retries, a flow's retries)."""
+    """The try within the run: Prefect's ``run_count`` minus one (the task run's, or in a flow the flow run's)."""
 
     def instance(self) -> Instance | None:
         """Which call of the task this is (:func:`call_instance`); None for a flow.
@@ -716,10 +716,11 @@ class FSMirrorStorage(WritableFileSystem):
         """Commit, and where it went: a plain task call whose inputs' slot holds another task run's
         result goes beside it, under its instance and ``tr-<task run id>``.
 
-        Two calls with the same inputs are one result under Prefect's default cache policy (the
-        second is ``Cached`` and writes nothing). A second write comes from a call Prefect does not
-        cache (``NO_CACHE``, a flow retry's new task run): Prefect keeps it as a result of its own,
-        so fsmirror stores it rather than refuse it, at a slot only that task run can name.
+        Two calls with the same inputs share one cache key, so the second is ``Cached`` and writes
+        nothing (with ``refresh_cache`` it rewrites that key, in place). A second task run writing
+        here has inputs that only read the same (the int ``1`` and the str ``"1"``) under a key of
+        its own: Prefect keeps it as a result of its own, so fsmirror stores it rather than refuse
+        it, at a slot only that task run can name.
         """
         if not where.per_call or ctx is None or ctx.task_ctx is None:
             return self._commit(fm, where, key, value, content, how, ctx), where
