@@ -72,18 +72,16 @@ def test_a_mapped_plain_task_stores_every_call_and_a_later_flow_run_loads_them(
     block = save_block(local_config(mirrors=MIRRORS["pkl"]))
     fm = block.fsmirror()
     # INPUTS: the cache key does not name the flow run, so a second flow run may load these results
-    triple = task(c.triple, result_storage=block, persist_result=True, cache_policy=INPUTS)
-
-    @flow(result_storage=block, persist_result=True)
-    def tripled() -> list[int]:
-        return [f.result() for f in triple.map([1, 2, 3])]
+    c.TASKS["triple"] = task(c.triple, result_storage=block, persist_result=True, cache_policy=INPUTS)
+    tripled = flow(c.tripled, result_storage=block, persist_result=True)
 
     with prefect_errors() as errors:
-        state = tripled(return_state=True)
+        state = tripled([1, 2, 3], return_state=True)
     assert state.is_completed(), state.message
     assert state.result() == [3, 6, 9]
     assert errors == []  # no ArtifactExistsError (nor any other failed write) logged
     fr = str(state.state_details.flow_run_id)
+    assert fm.read(c.tripled, run_id=fr) == [3, 6, 9]  # the flow's own result: one per flow run
 
     # one slot per call: the instance is the call's input, one path segment after the task's name
     assert {i: fm.read(c.triple, run_id=fr, partition=i) for i in ("1", "2", "3")} == {"1": 3, "2": 6, "3": 9}
@@ -118,7 +116,7 @@ def test_a_mapped_plain_task_stores_every_call_and_a_later_flow_run_loads_them(
 
     # a second flow run with the same inputs: every call is Cached on the first run's artifact
     with prefect_errors() as errors:
-        again = tripled(return_state=True)
+        again = tripled([1, 2, 3], return_state=True)
     assert again.result() == [3, 6, 9]
     assert errors == []
     assert c.CALLS["triple"] == 3  # nothing ran again
@@ -197,11 +195,8 @@ def test_gc_and_stale_do_not_count_the_calls_of_a_mapped_task_as_runs(
 ) -> None:
     block = save_block(local_config(mirrors=MIRRORS["pkl"]))
     fm = block.fsmirror()
-    triple = task(c.triple, result_storage=block, persist_result=True)
-
-    @flow(result_storage=block, persist_result=True)
-    def tripled(xs: list[int]) -> list[int]:
-        return [f.result() for f in triple.map(xs)]
+    c.TASKS["triple"] = task(c.triple, result_storage=block, persist_result=True)
+    tripled = flow(c.tripled, result_storage=block, persist_result=True)
 
     first = str(tripled([1, 2, 3], return_state=True).state_details.flow_run_id)
     address = f"{CALLS_MODULE}::triple"

@@ -46,3 +46,12 @@ def guarded(lock: Any, n: int) -> int:
     """Takes an input Prefect cannot hash (a lock)."""
     with lock:
         return n + 1
+
+
+TASKS: dict[str, Any] = {}
+"""The decorated ``triple`` the flows below call (tests decorate it with their block)."""
+
+
+def tripled(xs: list[int]) -> list[int]:
+    """A flow body under the mirror's root, so its own result is stored too (``calls/<run>/tripled/``)."""
+    return [f.result() for f in TASKS["triple"].map(xs)]
