@@ -293,3 +293,40 @@ def test_the_instance_of_a_call_whose_inputs_have_no_short_text(
     )
     (tr,) = [t for t in all_task_runs(fr) if t.name.startswith("guarded")]
     assert fm.read(c.guarded, run_id=fr, partition=f"tr-{tr.id}") == 5
+
+
+def test_a_call_stored_by_fsmirror_2_without_an_instance_still_loads(
+    local_config: Callable[..., Path], save_block: Callable[..., FSMirrorStorage]
+) -> None:
+    """2.0 stored ``triple(2)`` at ``.../triple/`` (no instance): a later flow run is Cached on it."""
+    c.CALLS.clear()
+    block = save_block(local_config(mirrors=MIRRORS["pkl"]))
+    fm = block.fsmirror()
+    fs = fm.filesystem
+    c.TASKS["triple"] = task(c.triple, result_storage=block, persist_result=True, cache_policy=INPUTS)
+    tripled = flow(c.tripled, result_storage=block, persist_result=True)
+    old = str(tripled([2], return_state=True).state_details.flow_run_id)
+
+    # Put it where 2.0 put it: the call's files one level up, a manifest without instance or attempt.
+    call_dir = fm.mirror_full(c.triple, run_id=old, partition="2")
+    task_dir = fm.mirror_full(c.triple, run_id=old)
+    for path in fs.ls(call_dir, detail=False):
+        name = str(path).rsplit("/", 1)[1]
+        if name == "_out.manifest.json":
+            man = json.loads(fs.cat_file(path))
+            man["uri"] = man["uri"].replace("/triple/2/", "/triple/")
+            man["partition"] = None
+            man.pop("attempt", None)
+            fs.pipe_file(f"{task_dir}/{name}", json.dumps(man).encode())
+            fs.rm(path)
+        else:
+            fs.mv(path, f"{task_dir}/{name}")
+    assert not fm.exists(c.triple, run_id=old, partition="2")
+    assert fm.read(c.triple, run_id=old) == 6  # fm.read without partition= reads what 2.0 wrote
+
+    again = tripled([2], return_state=True)
+    assert again.result() == [6]
+    assert c.CALLS["triple"] == 1  # Prefect found the old result by its key: Cached, nothing ran
+    (tr,) = [t for t in all_task_runs(str(again.state_details.flow_run_id)) if t.name.startswith("triple")]
+    assert tr.state.name == "Cached"
+    assert fm.runs(c.triple, partition="2") == []  # nothing new written for the call
