@@ -138,14 +138,18 @@ def find_records(fm: FSMirror, prefix: str, output_name: str, key: str) -> list[
 
 
 def committed_manifest(fm: FSMirror, directory: str, output_name: str) -> dict[str, Any] | None:
-    """The manifest a reader sees in ``directory`` (protocol.md: a committed cell, or an overwrite's previous)."""
+    """The manifest a reader sees in ``directory`` (protocol.md: a committed cell, or an overwrite's
+    previous), read through the store and the core's one reader rule (``record.visible_manifest``)."""
+    from fsmirror.errors import FSMirrorError
+    from fsmirror.model.record import parse_cell, visible_manifest
+
+    path = names.manifest_file(directory, output_name)
     try:
-        cell = json.loads(fm.filesystem.cat_file(names.manifest_file(directory, output_name)))
-    except (FileNotFoundError, ValueError):
-        return None
-    if isinstance(cell, dict) and cell.get("state") == "pending":
-        cell = cell.get("previous") if cell.get("kind") == "overwrite" else None
-    return cell if isinstance(cell, dict) and cell.get("uri") else None
+        blob = fm.store.backend.get(path)
+        man = None if blob is None else visible_manifest(parse_cell(blob.data, path))
+    except FSMirrorError:
+        return None  # a damaged cell holds no artifact
+    return None if man is None else man.to_json()
 
 
 def _created(fm: FSMirror, directory: str, output_name: str) -> str | None:

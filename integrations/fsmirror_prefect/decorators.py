@@ -34,6 +34,7 @@ from prefect.utilities.annotations import NotSet
 from prefect.utilities.asyncutils import run_coro_as_sync
 
 from fsmirror import ConfigError, FSMirrorError, ResolveError
+from fsmirror.integration import in_context
 from prefect import Flow, Task, flow, task
 
 from ._lineage import task_scope
@@ -95,6 +96,17 @@ class MirroredKey(CachePolicy):
         return make_key(str(run.flow_run_id or run.id) if scoped else None, digest, self.address, partition)
 
 
+    def fsmirror_instance(self, task_ctx: TaskRunContext) -> str | None:
+        """The instance of a task run of this mirrored_task: its ``partition=`` filled in, else none.
+
+        The storage block asks for it when Prefect writes under a key of its own (a failed try's
+        exception): that record belongs in the same slot as the task's result.
+        """
+        if self.partition is None:
+            return None
+        return _format_partition(self.partition, task_ctx, dict(task_ctx.parameters or {}))
+
+
 def _format_partition(template: str, task_ctx: TaskRunContext, inputs: dict[str, Any]) -> str:
     """Fill a partition template like ``"{parameters[day]}"`` or ``"{task_run.dynamic_key}"``."""
     try:
@@ -150,7 +162,7 @@ def _check(
         fm = block.fsmirror()
         fm.mirror_relative(fn, with_id=False)  # the code must resolve under the mirror's root
     except FSMirrorError as e:
-        raise type(e)(f"{where}: {e}") from e
+        raise in_context(e, where) from e
     if fm.settings.output_format == "bytes":
         raise ConfigError(
             f"{where}: mirror {fm.mirror!r} writes 'bytes', which cannot hold a Prefect result; "

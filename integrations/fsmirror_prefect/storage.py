@@ -17,8 +17,12 @@ Prefect hands a storage block a key and bytes. What fsmirror stores for them:
 Where a result goes comes from its key when fsmirror made it
 (``fsmirror:<flow run id | *>:<digest>:<partition>:<code address>``; ``*`` for a
 cache policy that does not depend on the run, which is what lets cache hits
-cross flow runs), else from the Prefect run in progress; outside any run, from
-the key alone (``<mirror root>/_prefect.py::result``, the key as the run id).
+cross flow runs), else from the Prefect run in progress: the task, the flow run,
+and which call of the task it is (:func:`call_instance`, from the call's inputs,
+since Prefect 3.9's ``dynamic_key`` is a random uuid per task run); outside any
+run, from the key alone (``<mirror root>/_prefect.py::result``, the key as the
+run id). A task run's writes carry its try (``run_count - 1``) as the attempt, so
+a retry replaces what its earlier try committed.
 """
 
 from __future__ import annotations
@@ -34,12 +38,14 @@ import anyio.to_thread
 from prefect.context import FlowRunContext, TaskRunContext
 from prefect.filesystems import WritableFileSystem
 from prefect.serializers import Serializer
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
 from fsmirror import FSMirror, ResolveError, StorageError
 from fsmirror.errors import ArtifactExistsError, ArtifactNotFoundError, FormatError
+from fsmirror.integration import mirror_for
 from fsmirror.model.hashing import hash_bytes
 from fsmirror.paths.address import CodeAddress, address_of
+from fsmirror.paths.identity import Instance, check_instance
 from fsmirror.paths.layout import module_path
 from fsmirror.paths.runid import encode_segment
 
@@ -61,6 +67,7 @@ __all__ = [
     "KEY_PREFIX",
     "ANY_RUN",
     "FALLBACK_MODULE",
+    "call_instance",
 ]
 
 KEY_PREFIX = "fsmirror:"
@@ -72,18 +79,22 @@ PARQUET_MAGIC = b"PAR1"
 PICKLE_MAGIC = b"\x80"  # every pickle of protocol 2 or later starts with PROTO
 TEXT_FORMATS = frozenset({"json", "csv", "txt"})
 _MISSING: Any = object()
-_PROBE = "fsmirrorprobe"
 
 
 class Where(NamedTuple):
     """Where a result lives: what the core resolves (a function, a CodeAddress or an address string),
-    the run, the partition, and the ids to record. ``fallback``: keyed by the key, outside any run."""
+    the run, the instance (the core's ``partition=``), the ids to record, and the attempt within the
+    run (a task retry replaces its earlier attempt's commit). ``fallback``: keyed by the key, outside
+    any run."""
 
     obj: Any
     run_id: str
-    partition: str | None
+    partition: Instance | None
     ids: dict[str, Any]
     fallback: bool = False
+    attempt: int = 0
+    per_call: bool = False
+    """The instance is a plain task call's inputs (:func:`call_instance`), not a key's partition."""
 
 
 def make_key(run_id: str | None, digest: str | None, address: str, partition: str | None = None) -> str:
@@ -231,6 +242,22 @@ class _Run(NamedTuple):
     ids: dict[str, Any]
     serializer: Serializer | None
     unlocated: ResolveError | None = None
+    task_ctx: TaskRunContext | None = None
+    attempt: int = 0
+    """The try within the run: Prefect's ``run_count`` minus one (the task run's, or in a flow the flow run's)."""
+
+    def instance(self) -> Instance | None:
+        """Which call of the task this is (:func:`call_instance`); None for a flow.
+
+        Computed on use: only a plain ``result_storage=`` task needs it (``mirrored_task``'s
+        key carries its partition), and hashing large inputs is not free.
+        """
+        if self.task_ctx is None:
+            return None
+        own = getattr(self.task_ctx.task.cache_policy, "fsmirror_instance", None)
+        if callable(own):  # a mirrored_task: its partition= (its failed tries' records go there too)
+            return own(self.task_ctx)  # type: ignore[no-any-return]
+        return call_instance(self.task_ctx)
 
     def located(self) -> Any:
         """The code object, or the reason it cannot be located (raised)."""
@@ -244,6 +271,72 @@ def _code_or_error(fn: Any) -> tuple[Any, ResolveError | None]:
         return code_object(fn), None
     except ResolveError as e:
         return None, e
+
+
+SIMPLE_PART_MAX = 64
+"""A parameter value longer than this (as text) makes the instance a digest of the inputs."""
+
+
+def _simple_part(value: Any) -> str | None:
+    """A parameter value as one readable instance part, or None when it has no short exact text."""
+    if isinstance(value, int):  # bool too: True -> "True"
+        text = str(value)
+    elif isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return None
+        text = repr(value)
+    elif isinstance(value, str):
+        text = value
+    else:
+        return None
+    if not text or len(text) > SIMPLE_PART_MAX:
+        return None
+    try:
+        check_instance(text)
+    except ResolveError:
+        return None
+    return text
+
+
+def call_instance(task_ctx: TaskRunContext) -> Instance | None:
+    """Which call of a task a task run is: its instance (fsmirror's ``partition=``), from its inputs.
+
+    Prefect 3.9 records no position for a task run: its ``dynamic_key`` is a fresh
+    ``uuid4`` for every task run in a flow (``_create_task_run_locally`` and
+    ``Task.create_local_run`` call ``dynamic_key_for_task_run(..., stable=False)``),
+    and nothing in the flow run's context counts calls. The inputs are what Prefect
+    itself tells calls apart by (its ``DEFAULT`` cache policy hashes them): two calls
+    with the same inputs in one flow run are one result there (the second is
+    ``Cached``), and the same call in two flow runs is one series across runs, as
+    gc, stale and latest need. So:
+
+    - no parameters: None (the task's one slot per flow run, the path fsmirror 2.0 wrote);
+    - every value a short str, int, float or bool: the values as text, in the
+      function's parameter order (``triple(2)`` -> ``"2"``; ``load(day="2026-11-05", n=3)``
+      -> ``("2026-11-05", "3")``, on disk ``2026-11-05@3``);
+    - else ``h-`` and 16 hex digits of Prefect's ``INPUTS`` hash of them;
+    - inputs Prefect cannot hash (a lock, a file handle): ``tr-<task run id>``, that run alone.
+    """
+    params = dict(task_ctx.parameters or {})
+    if not params:
+        return None
+    try:
+        order = list(inspect.signature(task_ctx.task.fn).parameters)
+    except (TypeError, ValueError):
+        order = []
+    names = sorted(params, key=lambda n: (order.index(n) if n in order else len(order), n))
+    parts = [_simple_part(params[n]) for n in names]
+    if all(p is not None for p in parts):
+        return check_instance(tuple(str(p) for p in parts))
+    from prefect.cache_policies import INPUTS
+
+    try:
+        digest = INPUTS.compute_key(task_ctx=task_ctx, inputs=params, flow_parameters={})
+    except Exception:
+        digest = None
+    if digest:
+        return f"h-{digest[:16]}"
+    return f"tr-{task_ctx.task_run.id}"
 
 
 def _run_context() -> _Run | None:
@@ -265,12 +358,26 @@ def _run_context() -> _Run | None:
         store = task_ctx.result_store
         obj, error = _code_or_error(task_ctx.task.fn)
         return _Run(
-            obj, str(ids.get("flow_run_id") or run.id), ids, store.serializer if store is not None else None, error
+            obj,
+            str(ids.get("flow_run_id") or run.id),
+            ids,
+            store.serializer if store is not None else None,
+            error,
+            task_ctx,
+            max(run.run_count - 1, 0),
         )
     if flow_ctx is not None and flow_ctx.flow is not None and flow_ctx.flow_run is not None:
         store = flow_ctx.result_store
         obj, error = _code_or_error(flow_ctx.flow.fn)
-        return _Run(obj, str(flow_ctx.flow_run.id), ids, store.serializer if store is not None else None, error)
+        return _Run(
+            obj,
+            str(flow_ctx.flow_run.id),
+            ids,
+            store.serializer if store is not None else None,
+            error,
+            None,
+            max(flow_ctx.flow_run.run_count - 1, 0),
+        )
     return None
 
 
@@ -312,7 +419,7 @@ class FSMirrorStorage(WritableFileSystem):
     ``<tenant>/project/etl/pipeline/<flow run id>/lift_data/out.parquet`` with an
     fsmirror manifest beside it. Use it through ``mirrored_task`` /
     ``mirrored_flow``; as a plain ``result_storage`` it places results by the
-    run context.
+    run context, one slot per call of a task (its inputs, :func:`call_instance`).
 
     Example:
         ```python
@@ -348,26 +455,17 @@ class FSMirrorStorage(WritableFileSystem):
         description=("What this block stores: result files, or Prefect's result metadata kept beside them."),
     )
 
-    _fm: Any = PrivateAttr(default=None)
-
-    def __getstate__(self) -> dict[str, Any]:
-        # A pickled block (a result that holds one) carries its settings, not the open store.
-        state = dict(super().__getstate__())
-        private = dict(state.get("__pydantic_private__") or {})
-        private["_fm"] = None
-        state["__pydantic_private__"] = private
-        return state
-
     def fsmirror(self) -> FSMirror:
-        """The configured :class:`fsmirror.FSMirror` (built once; a bad config raises ConfigError here)."""
-        if self._fm is None:
-            self._fm = FSMirror(config=self.config_path, mirror=self.mirror)
-        return self._fm  # type: ignore[no-any-return]
+        """The configured :class:`fsmirror.FSMirror` (a bad config raises ConfigError here).
+
+        One per config file version and process (``fsmirror.integration.mirror_for``): fork-safe,
+        and a pickled block (a result that holds one) carries its settings, never an open store.
+        """
+        return mirror_for(self.config_path, self.mirror)
 
     def as_metadata_storage(self) -> FSMirrorStorage:
         """The twin that keeps Prefect's result metadata beside each result file."""
         twin = FSMirrorStorage(mirror=self.mirror, config_path=self.config_path, role="metadata")
-        twin._fm = self._fm
         return twin
 
     # -- where a key's result goes, and where it is -------------------------------------
@@ -392,8 +490,9 @@ class FSMirrorStorage(WritableFileSystem):
         if parsed is not None:
             run, _, partition, address = parsed
             obj: Any = address
-            if ctx is not None and ctx.obj is not None and relative_address(fm, ctx.obj) == address:
-                obj = ctx.obj  # the function itself: the manifest records its source file's hash
+            own = ctx is not None and ctx.obj is not None and relative_address(fm, ctx.obj) == address
+            if own:
+                obj = ctx.obj  # type: ignore[union-attr]  # the function itself: the manifest records its source's hash
             # else the key's address: also where the function has no file here (shipped by value)
             if run is None:
                 if ctx is None:
@@ -403,9 +502,17 @@ class FSMirrorStorage(WritableFileSystem):
                     )
                 run = ctx.run_id
             ids = dict(ctx.ids) if ctx is not None else {"flow_run_id": run}
-            return Where(obj, run, partition, ids), ctx
+            # the attempt is the writing run's own, so only when the key is that run's code
+            attempt = ctx.attempt if own and ctx is not None and run == ctx.run_id else 0
+            return Where(obj, run, partition, ids, attempt=attempt), ctx
         if ctx is not None:
-            return Where(ctx.located(), ctx.run_id, None, dict(ctx.ids)), ctx
+            # Prefect's own key (a plain result_storage= task or flow): one slot per call of the task
+            return (
+                Where(
+                    ctx.located(), ctx.run_id, ctx.instance(), dict(ctx.ids), attempt=ctx.attempt, per_call=True
+                ),
+                ctx,
+            )
         return self._fallback(fm, key), None
 
     def _dir(self, fm: FSMirror, where: Where) -> str:
@@ -413,10 +520,12 @@ class FSMirrorStorage(WritableFileSystem):
 
     @staticmethod
     def _run_split(fm: FSMirror, obj: Any, partition: str | None) -> tuple[str, str]:
-        """(what comes before the run segment, what comes after it) in this code's slot directories."""
-        probe = fm.mirror_full(obj, run_id=_PROBE, partition=partition)
-        head, _, tail = probe.partition(f"/{_PROBE}")
-        return head, tail
+        """(what comes before the run segment, what comes after it) in this code's slot directories.
+
+        The resolver's listing of the series says it for any layout (the run slot may sit anywhere).
+        """
+        prefix, parts = fm.resolver.listing(obj, partition, fm.resolver.output_name(None))
+        return prefix, "".join(f"/{p}" for p in parts[:-1])  # the last part is the cell's file name
 
     @staticmethod
     def _load(fm: FSMirror, path: str) -> KeyRecord | None:
@@ -462,7 +571,11 @@ class FSMirrorStorage(WritableFileSystem):
             ctx = _run_context()
             if ctx is not None and ctx.obj is None:
                 ctx = None  # no code to look beside: search by the record's name
-            if ctx is not None and (got := at(fm.mirror_full(ctx.obj, run_id=ctx.run_id))) is not None:
+            if (
+                ctx is not None
+                and (got := at(fm.mirror_full(ctx.obj, run_id=ctx.run_id, partition=ctx.instance())))
+                is not None
+            ):
                 return got
             if (got := at(self._dir(fm, self._fallback(fm, key)))) is not None:
                 return got
@@ -548,6 +661,7 @@ class FSMirrorStorage(WritableFileSystem):
                         overwrite=overwrite,
                         run_source="prefect",
                         orchestrator=ids,
+                        attempt=where.attempt,  # a retry replaces what its earlier attempt committed
                         **kw,
                     )
                 )
@@ -559,7 +673,13 @@ class FSMirrorStorage(WritableFileSystem):
                 # pickle to bytes here and stream them. The manifest then says builtins.bytes.
                 data = bytes(content) if getattr(content, "format", None) == "pkl" else pickle.dumps(value, 5)
                 with fm.open_write(
-                    where.obj, format="pkl", overwrite=overwrite, run_source="prefect", orchestrator=ids, **kw
+                    where.obj,
+                    format="pkl",
+                    overwrite=overwrite,
+                    run_source="prefect",
+                    orchestrator=ids,
+                    attempt=where.attempt,
+                    **kw,
                 ) as w:
                     w.write(data)
                 assert w.manifest is not None
@@ -577,10 +697,42 @@ class FSMirrorStorage(WritableFileSystem):
                     return str(man["uri"])  # the same bytes under another key (mirrored_flow, then Prefect)
             if ctx is not None:
                 raise ArtifactExistsError(
-                    f"{e}; fsmirror keeps one result per task and flow run: for a task called more than once "
+                    f"{e}; fsmirror keeps one result per task call and flow run (a plain task's call is its "
+                    "inputs; a mirrored_task's, its partition): for a mirrored_task called more than once "
                     "in a flow run, give mirrored_task(partition=...), e.g. '{parameters[day]}'"
                 ) from e
             raise
+
+    def _commit_call(
+        self, fm: FSMirror, where: Where, key: str, value: Any, content: bytes, how: str, ctx: _Run | None
+    ) -> tuple[str, Where]:
+        """Commit, and where it went: a plain task call whose inputs' slot holds another task run's
+        result goes beside it, under its instance and ``tr-<task run id>``.
+
+        Two calls with the same inputs share one cache key, so the second is ``Cached`` and writes
+        nothing (with ``refresh_cache`` it rewrites that key, in place). A second task run writing
+        here has inputs that only read the same (the int ``1`` and the str ``"1"``) under a key of
+        its own: Prefect keeps it as a result of its own, so fsmirror stores it rather than refuse
+        it, at a slot only that task run can name.
+        """
+        if not where.per_call or ctx is None or ctx.task_ctx is None:
+            return self._commit(fm, where, key, value, content, how, ctx), where
+        mine = str(ctx.task_ctx.task_run.id)
+        parts = where.partition if isinstance(where.partition, tuple) else (where.partition,)
+        beside = where._replace(partition=check_instance((*(p for p in parts if p is not None), f"tr-{mine}")))
+
+        def held_by_another() -> bool:
+            man = _records.committed_manifest(fm, self._dir(fm, where), fm.settings.output_name)
+            return man is not None and (man.get("orchestrator") or {}).get("task_run_id") not in (None, mine)
+
+        if where.attempt > 0 and held_by_another():  # a retry replaces its own earlier try, never another call
+            where = beside
+        try:
+            return self._commit(fm, where, key, value, content, how, ctx), where
+        except ArtifactExistsError:
+            if where is beside or not held_by_another():
+                raise
+            return self._commit(fm, beside, key, value, content, how, ctx), beside
 
     def _write(self, key: str, content: bytes) -> str:
         fm = self.fsmirror()
@@ -603,7 +755,9 @@ class FSMirrorStorage(WritableFileSystem):
             fm.filesystem.pipe_file(rec_path, rec.dump())
             _records.remember(fm, key, directory)
             return rec_path
-        uri = self._commit(fm, where, key, value, content, how, ctx)
+        uri, where = self._commit_call(fm, where, key, value, content, how, ctx)
+        directory = self._dir(fm, where)
+        rec_path = record_file(directory, fm.settings.output_name, key)
         rec = KeyRecord(metadata=metadata, record=how == "record")
         fm.filesystem.pipe_file(rec_path, rec.dump())
         _records.remember(fm, key, directory)

@@ -331,9 +331,10 @@ def test_a_plain_result_storage_task_caches_across_flow_runs_and_gc_cleans_up(
     frs = [str(counting(return_state=True).state_details.flow_run_id) for _ in range(2)]
     assert p.CALLS["count_calls"] == 1
     assert [all_task_runs(fr)[0].state.name for fr in frs] == ["Completed", "Cached"]
-    assert fm.runs(p.count_calls) == [frs[0]]
-    assert fm.read(p.count_calls) == {"n": 7}  # a real JSON artifact, not Prefect's envelope
-    run_dir = fm.mirror_full(p.count_calls, run_id=frs[0])
+    # a plain task's instance is its call's inputs: count_calls(7) -> .../count_calls/7/
+    assert fm.runs(p.count_calls, partition="7") == [frs[0]]
+    assert fm.read(p.count_calls, partition="7") == {"n": 7}  # a real JSON artifact, not Prefect's envelope
+    run_dir = fm.mirror_full(p.count_calls, run_id=frs[0], partition="7")
     assert files_under(fm, run_dir) == {"out.json", "_out.manifest.json", f"_out.{kind_of('count')}.json"}
-    assert fm.delete(p.count_calls, run_id=frs[0])
+    assert fm.delete(p.count_calls, run_id=frs[0], partition="7")
     assert files_under(fm, run_dir) == set()
