@@ -43,8 +43,8 @@ def test_every_interleaving_keeps_the_guarantees(tenants: Tenants, pair: str) ->
     provider = tenants.provider
     if pair.startswith("attempt/") and provider in ("gcs", "blob"):
         # An attempt replaces through the overwrite path, which overwrite/overwrite explores on
-        # these providers; attempts are explored on local, memory and S3 here and at twice the
-        # budget in tests/reliability (CI time: the emulators cost the most per request).
+        # these providers; attempts are explored on local, memory and S3 here (CI time: the
+        # emulators cost the most per request).
         pytest.skip("attempt pairs run on local, memory and S3; the overwrite path they take runs here")
     exclusive = provider != "gcs"  # the emulator's create is not exclusive: racing-writer checks skipped
     lines, problems, relaxed = [], [], 0
