@@ -41,3 +41,13 @@ __all__ = [
     "StoreWarning",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``fsmirror.protocol`` and 2.0's other module paths as attributes too (``fsmirror._compat``)."""
+    target = _compat.OLD_PATHS.get(f"fsmirror.{name}")
+    if target is None:
+        raise AttributeError(f"module 'fsmirror' has no attribute {name!r}")
+    import importlib
+
+    return importlib.import_module(target)

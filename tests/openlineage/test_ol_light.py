@@ -20,7 +20,7 @@ fm = fsmirror.FSMirror({{"storage": {{"provider": "local", "tenant": d}},
 with fm.run("r1", key="k"):
     fm.write("project/etl/my_etl_task.py::LiftDataTask", {{"a": 1}})
 print(fm.read("project/etl/my_etl_task.py::LiftDataTask", run_id="r1"))
-print(sorted(m for m in sys.modules if m == "openlineage" or m.startswith(("openlineage.", "fsmirror.openlineage"))))
+print(sorted(m for m in sys.modules if m == "openlineage" or m.startswith(("openlineage.", "fsmirror.lineage.openlineage"))))
 """
 
 BLOCK = """

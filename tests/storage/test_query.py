@@ -58,7 +58,7 @@ def cfg(request: pytest.FixtureRequest) -> Path:
 
 def _at(monkeypatch: pytest.MonkeyPatch, when: _dt.datetime) -> None:
     """Commit times are the writer's clock: set it, as a writer on another day would have."""
-    monkeypatch.setattr(fsmirror.protocol, "utcnow", lambda: when.isoformat(timespec="microseconds"))
+    monkeypatch.setattr(fsmirror.store.protocol, "utcnow", lambda: when.isoformat(timespec="microseconds"))
 
 
 def test_big_artifacts_made_before_monday(cfg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,7 +93,7 @@ def test_runs_of_a_task_by_commit(cfg: Path, tmp_path: Path) -> None:
         _git(repo, "commit", "-qm", f"v{version}")
         commits.append(_git(repo, "rev-parse", "HEAD"))
         blobs.append(_git(repo, "hash-object", str(module)))
-        fsmirror.manifest._git_for_dir.cache_clear()  # a new process would see the new commit
+        fsmirror.model.manifest._git_for_dir.cache_clear()  # a new process would see the new commit
         for r in runs:
             fm.write(f"{module}::job", {"v": version}, run_id=r)
             time.sleep(0.002)

@@ -61,6 +61,25 @@ PROTOCOLS = {
 }  # provider -> fsspec protocol (from the table)
 SINGLE_PUT_MAX = 8 * 1024 * 1024
 _MEMORY_LOCK = threading.RLock()  # fsspec's memory store is process-global, so is its lock
+# GCS and Azure compare then act: one lock per tenant for the whole process, so every FSMirror of
+# the process (each has its own backend) is one writer to the others, not only within one FSMirror.
+_TENANT_LOCKS: dict[tuple[str, str], threading.RLock] = {}
+_TENANT_LOCKS_GUARD = threading.Lock()
+
+
+def _tenant_lock(scheme: str, tenant: str) -> threading.RLock:
+    with _TENANT_LOCKS_GUARD:
+        return _TENANT_LOCKS.setdefault((scheme, tenant), threading.RLock())
+
+
+def _forget_tenant_locks() -> None:
+    """A fork child starts with fresh locks: one held by another thread at fork time never frees."""
+    global _TENANT_LOCKS_GUARD
+    _TENANT_LOCKS_GUARD = threading.Lock()
+    _TENANT_LOCKS.clear()
+
+
+os.register_at_fork(after_in_child=_forget_tenant_locks)
 
 
 class PreconditionFailed(Exception):
@@ -625,8 +644,8 @@ class FsspecBackend(Backend):
     """Object stores through fsspec's public API: memory, GCS, Azure Blob.
 
     ``if_absent`` uses fsspec's no-clobber ``mode="create"``; ``if_match`` is a
-    compare-and-swap under a process-wide lock (memory: exact; GCS and Azure:
-    exact within a process, compare-then-act across processes).
+    compare-and-swap under a process-wide lock per tenant (memory: exact; GCS and Azure: exact
+    among the FSMirrors of one process, compare-then-act across processes).
     """
 
     def __init__(self, fs: Any, scheme: str, tenant: str) -> None:
@@ -635,7 +654,7 @@ class FsspecBackend(Backend):
         self.tenant = tenant
         info = by_scheme(scheme)
         self._in_process = info is not None and info.in_process
-        self._lock = _MEMORY_LOCK if self._in_process else threading.RLock()
+        self._lock = _MEMORY_LOCK if self._in_process else _tenant_lock(scheme, tenant)
 
     def scratch(self, *parts: str) -> str:
         return "/".join((f"{self.scheme}://{self.tenant}", names.OBJECT_SCRATCH, *parts))
