@@ -268,7 +268,8 @@ class FSMirror:
 
             st = self.config.storage
             backend, self._fs = make_backend(st, self.base)
-            self._store = Store(backend, claim_ttl=st.claim_ttl, hash_algorithm=st.hash)
+            tenant = base_uri(st.provider, st.tenant, None, None).rstrip("/")
+            self._store = Store(backend, claim_ttl=st.claim_ttl, hash_algorithm=st.hash, root=tenant)
         return self._store
 
     @property

@@ -529,10 +529,11 @@ class FSMirrorStorage(WritableFileSystem):
 
     @staticmethod
     def _load(fm: FSMirror, path: str) -> KeyRecord | None:
-        try:
-            return KeyRecord.load(fm.filesystem.cat_file(path))
-        except FileNotFoundError:
+        data = fm.store.get_sidecar(path)
+        if data is None:
             return None
+        try:
+            return KeyRecord.load(data)
         except ValueError as e:
             raise StorageError(f"the key record {path} is damaged ({e})") from e
 
@@ -744,22 +745,21 @@ class FSMirrorStorage(WritableFileSystem):
             rec = KeyRecord(metadata=dict(json.loads(content)), verbatim=bytes(content))
             if existing is not None:
                 rec.record, rec.failed = existing.record, existing.failed
-            fm.filesystem.pipe_file(rec_path, rec.dump())
+            fm.store.put_sidecar(rec_path, rec.dump())
             _records.remember(fm, key, directory)
             return rec_path
         value, metadata, how = self._unpack(key, content, ctx)
         if isinstance(value, BaseException):
             # A failed run's exception: Prefect may read it back, but it is no artifact of the task.
             rec = KeyRecord(metadata=metadata, failed=bytes(content))
-            fm.filesystem.makedirs(directory, exist_ok=True)
-            fm.filesystem.pipe_file(rec_path, rec.dump())
+            fm.store.put_sidecar(rec_path, rec.dump())
             _records.remember(fm, key, directory)
             return rec_path
         uri, where = self._commit_call(fm, where, key, value, content, how, ctx)
         directory = self._dir(fm, where)
         rec_path = record_file(directory, fm.settings.output_name, key)
         rec = KeyRecord(metadata=metadata, record=how == "record")
-        fm.filesystem.pipe_file(rec_path, rec.dump())
+        fm.store.put_sidecar(rec_path, rec.dump())
         _records.remember(fm, key, directory)
         _lineage.remember_stored(fm, uri)  # the task run's result: downstream tasks' input
         return uri

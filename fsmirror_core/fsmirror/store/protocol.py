@@ -32,7 +32,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from ..errors import ArtifactExistsError, ArtifactNotFoundError, IntegrityError, StorageError, StoreWarning
+from ..errors import (
+    ArtifactExistsError,
+    ArtifactNotFoundError,
+    IntegrityError,
+    ResolveError,
+    StorageError,
+    StoreWarning,
+)
 from ..model.hashing import HashingWriter, new_hasher
 from ..model.record import PENDING_MAX, ContentHash, Manifest, Pending, parse_cell, utcnow, visible_manifest
 from ..paths import names
@@ -157,10 +164,13 @@ class _CellChanged(Exception):
 class Store:
     """The protocol over one backend. ``backend`` may be wrapped (fault injection) before first use."""
 
-    def __init__(self, backend: Backend, *, claim_ttl: float, hash_algorithm: str) -> None:
+    def __init__(
+        self, backend: Backend, *, claim_ttl: float, hash_algorithm: str, root: str | None = None
+    ) -> None:
         self.backend = backend
         self.claim_ttl = claim_ttl
         self.hash_algorithm = hash_algorithm
+        self.root = root  # the tenant's URI: sidecars are refused outside it
 
     # -- cells -------------------------------------------------------------------------------------
 
@@ -544,6 +554,32 @@ class Store:
             return None
 
     # -- read --------------------------------------------------------------------------------------
+
+    # -- sidecars: an adapter's records beside an artifact -------------------------------------
+
+    def _sidecar(self, path: str) -> str:
+        """``path`` when it names a sidecar (``names.sidecar_file``) inside the tenant; else refused.
+
+        A sidecar is one whole object written by one request (local: a temp file renamed into
+        place), deleted with its run by ``delete`` and ``gc``; it is never an artifact, a cell or
+        a hint, so an adapter cannot write over what the protocol owns through it.
+        """
+        directory, _, filename = path.rpartition("/")
+        if not directory or names.kind_of(filename)[0] != "sidecar":
+            raise ResolveError(f"{path!r} is not a sidecar file name (names.sidecar_file makes them)")
+        if self.root is not None and not (path.startswith(self.root + "/") and "/../" not in path):
+            raise ResolveError(f"refusing the sidecar {path!r}: it is outside the tenant {self.root!r}")
+        self.backend.check_inside(directory)
+        return path
+
+    def get_sidecar(self, path: str) -> bytes | None:
+        """The bytes of the sidecar at ``path``, or None when there is none."""
+        blob = self.backend.get(self._sidecar(path))
+        return None if blob is None else blob.data
+
+    def put_sidecar(self, path: str, data: bytes) -> None:
+        """Write the sidecar at ``path`` whole (readers see the old bytes or the new, never a part)."""
+        self.backend.put(self._sidecar(path), data)
 
     def visible(self, slot: Slot) -> tuple[Manifest, str] | None:
         """What a reader sees at a slot: the committed manifest and where its bytes are, or None."""
