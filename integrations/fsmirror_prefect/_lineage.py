@@ -39,8 +39,10 @@ __all__ = ["scope_key", "task_scope", "remember", "remember_stored", "result_of"
 
 log = logging.getLogger("fsmirror.prefect")
 MAX_REMEMBERED = 4096
-API_WAIT = 10.0
-"""Seconds to wait for the Prefect API to report an upstream task run's final state."""
+API_WAIT = 30.0
+"""Seconds to wait for the Prefect API to report an upstream task run's final state. A bound, not a
+cost: the state is final at once on a quiet server; on a loaded 2-core CI machine 10 s was once too
+short and the upstream's input went unrecorded."""
 _results: OrderedDict[str, Manifest] = OrderedDict()
 _lock = threading.Lock()
 
