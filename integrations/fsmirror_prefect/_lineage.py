@@ -40,9 +40,9 @@ __all__ = ["scope_key", "task_scope", "remember", "remember_stored", "result_of"
 log = logging.getLogger("fsmirror.prefect")
 MAX_REMEMBERED = 4096
 API_WAIT = 30.0
-"""Seconds to wait for the Prefect API to report an upstream task run's final state. A bound, not a
-cost: the state is final at once on a quiet server; on a loaded 2-core CI machine 10 s was once too
-short and the upstream's input went unrecorded."""
+"""Seconds to wait for the Prefect API to know an upstream task run and report its final state: a
+bound, not a cost (on a warm server both are there at once; right after the server starts, the task
+run itself was not there yet, and the upstream's input went unrecorded)."""
 _results: OrderedDict[str, Manifest] = OrderedDict()
 _lock = threading.Lock()
 
@@ -67,13 +67,21 @@ def _from_api(task_run_id: str, block: FSMirrorStorage | None) -> Manifest | Non
     if block is None:
         return None
     from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
 
-    # The upstream is done (this task got its value), but Prefect reports task run states as
-    # events: its API may still say Running for a moment. Wait briefly for the final state.
+    # The upstream is done (this task got its value), but Prefect reports task runs and their
+    # states as events: its API may not know the run yet (ObjectNotFound), or still say Running,
+    # for a moment. Wait briefly for the final state.
     deadline = time.monotonic() + API_WAIT
     with get_client(sync_client=True) as client:
         while True:
-            run = client.read_task_run(uuid.UUID(task_run_id))
+            try:
+                run = client.read_task_run(uuid.UUID(task_run_id))
+            except ObjectNotFound:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+                continue
             if (run.state is not None and run.state.is_final()) or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
