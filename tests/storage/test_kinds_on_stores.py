@@ -117,7 +117,7 @@ def test_s3_errors_are_told_apart_by_their_code(make_mirror) -> None:
     code (what ``copy`` and the conditional writes decide on) is on the chained ClientError."""
     fm = make_mirror(output_format="json")
     uri = fm.write(ADDR, {"run": "r1"}, run_id="r1")
-    backend = fm._protocol().backend
+    backend = fm.store.backend
     bucket, key = backend._split(uri)
     with pytest.raises(OSError) as missing:
         backend.fs.call_s3("copy_object", Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": "nope"})
