@@ -262,6 +262,28 @@ def budget_for(provider: str, scale: float | None = None) -> Budget:
     return BUDGETS[provider].scaled(factor)
 
 
+Planned = tuple[str, Sequence["str | Sleep"], dict[tuple[str, int, str], Action], float]
+
+
+@dataclass(frozen=True)
+class PlanInfo:
+    """How many of each kind of schedule a plan holds, and how many exist."""
+
+    inter: int
+    total: int
+    points: int
+    crashes: int
+    crash_total: int
+    fails: int
+    fail_total: int
+    stalls: int
+
+
+def _plan_key(p: Planned) -> tuple[str, str, tuple[tuple[str, int, str], ...]]:
+    kind, schedule, faults, _ = p
+    return kind, repr(list(schedule)), tuple(sorted(faults))
+
+
 @dataclass
 class Run:
     """One schedule's outcome."""
@@ -283,6 +305,7 @@ class Explorer:
     seed: int = field(default_factory=lambda: int(os.environ.get("FSMIRROR_SCHEDULE_SEED") or 0))
     exclusive: bool = True  # False: the store's no-clobber create is not honoured (GCS emulator)
     make: Callable[[dict[str, Any]], Any] | None = None  # config -> facade (default: fsmirror.FSMirror)
+    beyond: Budget | None = None  # skip the schedules this budget's plan holds (tried elsewhere)
 
     @property
     def provider(self) -> str:
@@ -359,21 +382,35 @@ class Explorer:
                 counts[actor] = max(counts[actor], r.actors[actor].steps)
         return counts
 
+    def _plan(self, counts: Mapping[str, int], b: Budget) -> tuple[list[Planned], PlanInfo]:
+        """The schedules ``b`` buys: interleavings, then crashes and failures at sampled points, then stalls."""
+        inter, total = interleavings(counts, b.schedules, self.seed)
+        points = crash_points(counts)
+        crashes, crash_total = sample_product(inter, points, b.crashes, self.seed + 1)
+        fails, fail_total = sample_product(inter, points, b.failures, self.seed + 2)
+        stalls = self._stalls(counts, b) if self.scenario.stalls else []
+        plan: list[Planned] = []
+        plan += [("interleaving", s, {}, CLAIM_TTL) for s in inter]
+        plan += [("crash", s, {p: KILL}, CLAIM_TTL) for s, p in crashes]
+        plan += [("failure", s, {p: injected_error()}, CLAIM_TTL) for s, p in fails]
+        plan += [("stall", s, {}, STALL_TTL) for s in stalls]
+        info = PlanInfo(len(inter), total, len(points), len(crashes), crash_total, len(fails), fail_total, len(stalls))
+        return plan, info
+
     def explore(self) -> tuple[Tally, str]:
         t0 = time.monotonic()
         tally = Tally()
         counts = self.counts()
         b = self.budget
-        inter, total = interleavings(counts, b.schedules, self.seed)
-        points = crash_points(counts)
-        crashes, crash_total = sample_product(inter, points, b.crashes, self.seed + 1)
-        fails, fail_total = sample_product(inter, points, b.failures, self.seed + 2)
-        stalls = self._stalls(counts) if self.scenario.stalls else []
-        plan: list[tuple[str, Sequence[str | Sleep], dict[tuple[str, int, str], Action], float]] = []
-        plan += [("interleaving", s, {}, CLAIM_TTL) for s in inter]
-        plan += [("crash", s, {p: KILL}, CLAIM_TTL) for s, p in crashes]
-        plan += [("failure", s, {p: injected_error()}, CLAIM_TTL) for s, p in fails]
-        plan += [("stall", s, {}, STALL_TTL) for s in stalls]
+        plan, info = self._plan(counts, b)
+        skipped = 0
+        if self.beyond is not None:
+            # Only what a run with the ``beyond`` budget (same seed) did not already try: the deep
+            # run adds schedules to the CI run's instead of repeating them.
+            covered = {_plan_key(p) for p in self._plan(counts, self.beyond)[0]}
+            kept = [p for p in plan if _plan_key(p) not in covered]
+            skipped = len(plan) - len(kept)
+            plan = kept
         replay_at = _spread(len(plan), b.replays)
         for k, (kind, schedule, faults, ttl) in enumerate(plan):
             run = self.run_one(schedule, faults, ttl=ttl)
@@ -396,10 +433,11 @@ class Explorer:
         elapsed = time.monotonic() - t0
         line = (
             f"{self.provider} {self.scenario.pair} ({self.scenario.name}): steps A={counts['A']} B={counts['B']}; "
-            f"{len(inter)} of {total} interleavings{f' (sampled, seed {self.seed})' if len(inter) < total else ''}, "
-            f"{len(crashes)} of {crash_total} crash schedules ({len(points)} crash points), "
-            f"{len(fails)} of {fail_total} failure schedules, {len(stalls)} stall schedules "
-            f"= {tally.schedules} schedules ({tally.not_reached} fault points not reached), "
+            f"{info.inter} of {info.total} interleavings{f' (sampled, seed {self.seed})' if info.inter < info.total else ''}, "
+            f"{info.crashes} of {info.crash_total} crash schedules ({info.points} crash points), "
+            f"{info.fails} of {info.fail_total} failure schedules, {info.stalls} stall schedules "
+            + (f"less {skipped} the CI run tries " if self.beyond is not None else "")
+            + f"= {tally.schedules} schedules ({tally.not_reached} fault points not reached), "
             f"{tally.replays} replayed {'identically' if not tally.harness else 'DIFFERENTLY'}"
         )
         line += f"; {elapsed:.1f}s; broken: " + (
@@ -409,13 +447,13 @@ class Explorer:
             line += f"; the store itself took another path on {len(tally.store_paths)} replay(s): {tally.store_paths[0]}"
         if tally.relaxed:
             line += f"; exclusivity assertions skipped in {tally.relaxed} ({EXCLUSIVE_SKIP})"
-        _report(self, counts, tally, total, crash_total, fail_total, elapsed)
+        _report(self, counts, tally, info.total, info.crash_total, info.fail_total, elapsed)
         return tally, line
 
-    def _stalls(self, counts: Mapping[str, int]) -> list[list[str | Sleep]]:
+    def _stalls(self, counts: Mapping[str, int], budget: Budget) -> list[list[str | Sleep]]:
         """One writer takes k steps, stalls past claim_ttl while the other writes, then goes on."""
         out: list[list[str | Sleep]] = []
-        per = max(1, self.budget.stalls // 2)
+        per = max(1, budget.stalls // 2)
         for slow, fast in (ACTORS, ACTORS[::-1]):
             n = counts[slow]
             ks = (
