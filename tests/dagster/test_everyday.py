@@ -274,8 +274,9 @@ def test_asset_own_data_version_wins_and_content_data_version_can_be_turned_off(
     local_config: Any, instance: DagsterInstance
 ) -> None:
     config = local_config()
-    assert materialize([E.versioned], instance=instance, resources=_io(config)).success
-    assert _tags(instance, "versioned")[DATA_VERSION_TAG] == "mine"
+    assert materialize([E.versioned, E.set_in_body], instance=instance, resources=_io(config)).success
+    assert _tags(instance, "versioned")[DATA_VERSION_TAG] == "mine"  # Output(data_version=...)
+    assert _tags(instance, "set_in_body")[DATA_VERSION_TAG] == "set"  # context.set_data_version(...)
 
     assert materialize([E.plain], instance=instance, resources=_io(config)).success
     content = _tags(instance, "plain")

@@ -9,6 +9,7 @@ at definition time.
 from typing import Any
 
 from dagster import (
+    AssetExecutionContext,
     AssetOut,
     AssetsDefinition,
     Config,
@@ -88,3 +89,10 @@ def versioned() -> Output[int]:
 @asset(code_version="1")
 def plain() -> int:
     return 7
+
+
+@asset
+def set_in_body(context: AssetExecutionContext) -> int:
+    """A data version the asset's code sets is kept: the IO manager does not replace it."""
+    context.set_data_version(context.asset_key, DataVersion("set"))
+    return 8
