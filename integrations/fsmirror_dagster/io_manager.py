@@ -374,9 +374,13 @@ def _report_data_version(context: OutputContext, version: str) -> None:
         step = context.step_context
     except Exception:  # build_output_context() without a step context
         return
+    has, put = getattr(step, "has_data_version", None), getattr(step, "set_data_version", None)
+    if has is None or put is None:  # a Dagster without the step's data versions: keep Dagster's own
+        context.log.debug("fsmirror: this Dagster cannot take a data version from an IO manager")
+        return
     key = context.asset_key
-    if not step.has_data_version(key):
-        step.set_data_version(key, DataVersion(version))
+    if not has(key):
+        put(key, DataVersion(version))
 
 
 def _committed(fm: FSMirror, slot: Slot) -> tuple[str, Callable[[], Any]]:

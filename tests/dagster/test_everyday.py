@@ -31,6 +31,7 @@ from dagster._core.definitions.data_version import (
 from dagster._core.definitions.metadata.metadata_set import UriMetadataSet
 from dagster._utils.test.data_versions import get_stale_status_resolver
 from dagster_sample.project.etl import everyday as E
+from dagster_sample.project.etl import factory as F
 
 from conftest import materialization_metadata
 from dagster import (
@@ -137,6 +138,11 @@ def test_with_code_versions_on_graph_multi_and_factory_assets_equals_the_manifes
     assert versions["graphed"] == code_version(SRC, "graphed", root="project")
     assert versions["graphed"] != recorded["graphed"][1]
 
+    # A factory asset stored under a declared address (fsmirror/address metadata): its manifests
+    # name that address, not the function, so it gets no version from the function.
+    (pinned,) = with_code_versions([F.apac_sales], root="project")
+    assert pinned.code_versions_by_key == {AssetKey("apac_sales"): None}
+
 
 GRAPH = '''\
 from dagster import graph_asset, op
@@ -182,11 +188,13 @@ def test_graph_asset_code_version_follows_every_op_it_wires(
         return stamped.code_versions_by_key[AssetKey("graphed")]  # type: ignore[no-any-return]
 
     before = version()
+    output_op = code_version(src, "plus_one", root="project")  # what the output's manifest records
     assert before is not None
     src.write_text(GRAPH.replace("return 20", "return 20  # twenty"))  # a comment: the same
     assert version() == before
     src.write_text(GRAPH.replace("return 20", "return 21"))  # the op that feeds the output op
     assert version() not in (None, before)
+    assert code_version(src, "plus_one", root="project") == output_op  # which the op's own does not see
 
 
 # -- metadata --------------------------------------------------------------------------------
