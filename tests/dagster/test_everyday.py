@@ -213,7 +213,7 @@ def test_output_metadata_has_the_keys_dagster_and_upath_use(
     assert meta == {
         "uri": MetadataValue.path(uri),
         "path": MetadataValue.path(uri),  # UPathIOManager's / FilesystemIOManager's key
-        "dagster/uri": MetadataValue.text(uri),  # the key Dagster's UI shows as "Storage"
+        "dagster/uri": MetadataValue.text(uri),  # Dagster's UriMetadataSet key, text as it writes it
         "size_bytes": MetadataValue.int(1),
         "format": MetadataValue.text("json"),
     }
