@@ -50,6 +50,7 @@ __all__ = [
     "output_attempt",
     "declared_address",
     "user_fn",
+    "code_of",
     "step_key",
     "output_name",
     "describe_output",
@@ -147,7 +148,18 @@ def _code(context: OutputContext) -> tuple[Any, str]:
             f"Pass op_def= to build_output_context(), or set definition metadata "
             f"{{{ADDRESS_METADATA_KEY!r}: 'path/to/module.py::name'}}"
         )
-    fn = user_fn(op_def)
+    return code_of(user_fn(op_def), str(op_def.name))
+
+
+def code_of(fn: Any, dagster_name: str) -> tuple[Any, str]:
+    """(what the core resolves, the qualname it mirrors as) for ``fn``, defined in Dagster as ``dagster_name``.
+
+    A module-level function is itself. One defined inside a function (an asset factory) has no
+    stable qualname, so it is its file plus ``<enclosing function>.<Dagster name>``; the core's
+    fingerprint of such a name is the enclosing function's, whose body makes the asset. The IO
+    manager (where an output is stored, the manifest's code) and ``with_code_versions`` (the
+    definition's ``code_version``) both name code through here, so the two always agree.
+    """
     qualname = str(getattr(fn, "__qualname__", ""))
     if ".<locals>." not in qualname:
         return fn, qualname
@@ -155,7 +167,7 @@ def _code(context: OutputContext) -> tuple[Any, str]:
     file = str(getattr(code, "co_filename", "") or "")
     if not file or file.startswith("<"):
         return fn, qualname  # no file (a notebook cell): the core says so
-    name = f"{qualname.split('.<locals>.', 1)[0]}.{op_def.name}"
+    name = f"{qualname.split('.<locals>.', 1)[0]}.{dagster_name}"
     return CodeAddress(tuple(p for p in file.replace("\\", "/").split("/") if p), name), name
 
 

@@ -21,13 +21,13 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from dagster import AssetsDefinition, AssetSpec
+from dagster import AssetsDefinition, AssetSpec, GraphDefinition
 from fsmirror.errors import ResolveError
 from fsmirror.model.fingerprint import code_version as _code_version
 from fsmirror.model.fingerprint import root_directory
 from fsmirror.paths.address import address_of
 
-from ._locate import user_fn
+from ._locate import ADDRESS_METADATA_KEY, code_of, user_fn
 
 __all__ = ["code_version", "with_code_versions"]
 
@@ -65,16 +65,43 @@ def code_version(where: str | os.PathLike[str], name: str | None = None, *, root
     return version.fingerprint
 
 
-def _with_version(asset: AssetsDefinition, root: str | None) -> AssetsDefinition:
-    fn = user_fn(asset.op)
+def _definition_fn(asset: AssetsDefinition) -> Any:
+    """The function whose code an asset's outputs come from: the op's, or a graph's composition."""
+    node = asset.node_def
+    if isinstance(node, GraphDefinition):
+        # A @graph_asset: its composition function names every op it wires, and the fingerprint
+        # follows module-level names transitively, so an edit of any op inside changes it.
+        return node.composition_fn
+    return user_fn(node)
+
+
+def _function_version(asset: AssetsDefinition, root: str | None) -> str | None:
+    """The fingerprint of the code the IO manager's manifests name for ``asset`` (None: no source)."""
+    fn = _definition_fn(asset)
+    if fn is None:  # a GraphDefinition built without a composition function
+        return None
+    obj, _ = code_of(fn, str(asset.node_def.name))
     try:
-        addr = address_of(fn)
+        addr = address_of(obj)
     except ResolveError:
-        return asset  # no source file (a notebook cell): left as it was
-    version = code_version(os.sep + "/".join(addr.file_parts), addr.qualname, root=root)
+        return None  # no source file (a notebook cell): left as it was
+    return code_version(os.sep + "/".join(addr.file_parts), addr.qualname, root=root)
+
+
+def _with_version(asset: AssetsDefinition, root: str | None) -> AssetsDefinition:
+    def keep(spec: AssetSpec) -> bool:
+        # an explicit version; or an output stored under a declared address, whose manifests
+        # name that address and not this function
+        return bool(spec.code_version) or ADDRESS_METADATA_KEY in (spec.metadata or {})
+
+    if all(keep(spec) for spec in asset.specs):
+        return asset
+    version = _function_version(asset, root)
+    if version is None:
+        return asset
 
     def stamp(spec: AssetSpec) -> AssetSpec:
-        return spec if spec.code_version else spec.replace_attributes(code_version=version)
+        return spec if keep(spec) else spec.replace_attributes(code_version=version)
 
     return asset.map_asset_specs(stamp)
 
@@ -82,10 +109,13 @@ def _with_version(asset: AssetsDefinition, root: str | None) -> AssetsDefinition
 def with_code_versions(assets: Iterable[Any], *, root: str | None = None) -> Sequence[Any]:
     """``assets`` with each computed asset's ``code_version`` set from its own function's fingerprint.
 
-    An explicit ``code_version=`` is kept; source assets, asset specs and anything else pass
-    through unchanged, so the whole ``assets=[...]`` list of ``Definitions`` can be wrapped.
+    ``@asset`` and ``@multi_asset``: the decorated function's, the code ``FSMirrorIOManager``
+    records in the artifact's manifest (for an asset made inside a function, a factory, the
+    enclosing function's). ``@graph_asset``: the composition function's, which covers the ops
+    it wires (the manifests of its outputs name the op that wrote each). An explicit
+    ``code_version=`` is kept, and so is an asset whose metadata declares ``fsmirror/address``
+    (stored under that address, not under its function); source assets, asset specs and
+    anything else pass through unchanged, so the whole ``assets=[...]`` list of
+    ``Definitions`` can be wrapped.
     """
-    return [
-        _with_version(a, root) if isinstance(a, AssetsDefinition) and a.is_executable and a.op else a
-        for a in assets
-    ]
+    return [_with_version(a, root) if isinstance(a, AssetsDefinition) and a.is_executable else a for a in assets]

@@ -30,6 +30,7 @@ from dagster import (
     AssetKey,
     AssetRecordsFilter,
     ConfigurableIOManager,
+    DataVersion,
     Failure,
     InputContext,
     MetadataValue,
@@ -58,10 +59,24 @@ from ._locate import (
 if TYPE_CHECKING:
     from dagster import DagsterInstance
 
-__all__ = ["FSMirrorIOManager", "URI_METADATA_KEY", "ADDRESS_METADATA_KEY", "OUTPUT_NAME_METADATA_KEY"]
+__all__ = [
+    "FSMirrorIOManager",
+    "URI_METADATA_KEY",
+    "PATH_METADATA_KEY",
+    "DAGSTER_URI_METADATA_KEY",
+    "ADDRESS_METADATA_KEY",
+    "OUTPUT_NAME_METADATA_KEY",
+    "content_data_version",
+]
 
 URI_METADATA_KEY = "uri"
 """The output metadata key holding the artifact's URI; cross-run loads read it back."""
+
+PATH_METADATA_KEY = "path"
+"""The artifact's URI under the key ``UPathIOManager`` and ``FilesystemIOManager`` use."""
+
+DAGSTER_URI_METADATA_KEY = "dagster/uri"
+"""The artifact's URI under Dagster's ``UriMetadataSet`` key (text, as that set writes it)."""
 
 ALLOW_MISSING_PARTITIONS_KEY = "allow_missing_partitions"
 """Input definition metadata (``AssetIn(metadata=...)``): skip upstream partitions that were never stored."""
@@ -113,6 +128,14 @@ class FSMirrorIOManager(ConfigurableIOManager):  # type: ignore[misc]
     config_path: str | None = Field(
         default=None,
         description="Path to the fsmirror config YAML; default: $FSMIRROR_CONFIG_PATH.",
+    )
+    content_data_version: bool = Field(
+        default=True,
+        description=(
+            "Report each asset materialization's content hash (the manifest's, e.g. 'blake3:<hex>') as "
+            "its Dagster data version, so Dagster's staleness follows content, not only code versions. "
+            "An Output(data_version=...) or context.set_data_version() of the asset's own code wins."
+        ),
     )
     output_format: str | None = Field(
         default=None,
@@ -183,18 +206,21 @@ class FSMirrorIOManager(ConfigurableIOManager):  # type: ignore[misc]
         except FSMirrorError as e:
             raise Failure(description=f"fsmirror could not store {what}: {e}") from e
         context.log.debug(f"fsmirror: wrote output {output_name(context)!r} to {uri}")
-        metadata: dict[str, Any] = {}
-        if obj is not None:  # as Dagster's own IO managers: None is usually "no IO manager meant"
-            manifest = uri.manifest  # the write returns its committed manifest: no second read
-            metadata = {
-                URI_METADATA_KEY: MetadataValue.path(uri),
-                "size_bytes": MetadataValue.int(int(manifest.size)),
-                "format": MetadataValue.text(str(manifest.format)),
-                **_table_metadata(obj),
-            }
+        manifest = uri.manifest  # the write returns its committed manifest: no second read
+        # Also for None: it is stored like any value (unlike UPathIOManager, which writes it but
+        # records no path), and a later run finds it only through this metadata.
+        metadata: dict[str, Any] = {
+            URI_METADATA_KEY: MetadataValue.path(uri),
+            PATH_METADATA_KEY: MetadataValue.path(uri),
+            DAGSTER_URI_METADATA_KEY: MetadataValue.text(uri),
+            "size_bytes": MetadataValue.int(int(manifest.size)),
+            "format": MetadataValue.text(str(manifest.format)),
+            **_table_metadata(obj),
+        }
         metadata.update(self.get_metadata(context, obj))
-        if metadata:
-            context.add_output_metadata(metadata)
+        context.add_output_metadata(metadata)
+        if self.content_data_version:
+            _report_data_version(context, content_data_version(manifest.hash.algorithm, manifest.hash.digest))
 
     # -- inputs ----------------------------------------------------------------------
 
@@ -316,10 +342,45 @@ class FSMirrorIOManager(ConfigurableIOManager):  # type: ignore[misc]
         if not isinstance(uri, str) or not uri:
             return None, (
                 f"its latest materialization (run {entry.run_id}) has no {URI_METADATA_KEY!r} metadata: "
-                "it was not stored by FSMirrorIOManager (or its value was None, which gets no metadata); "
-                "re-materialize it with this IO manager"
+                "it was not stored by FSMirrorIOManager (or its value was None and an earlier "
+                "FSMirrorIOManager, which recorded no metadata for None, stored it); re-materialize it "
+                "with this IO manager"
             )
         return uri, ""
+
+
+def content_data_version(algorithm: str, digest: str) -> str:
+    """The Dagster data version of an artifact with this content hash: ``'<algorithm>:<hex digest>'``.
+
+    Equal bytes give equal versions whatever run or code wrote them; the algorithm is part of
+    the value so that versions hashed differently never compare equal by accident.
+    """
+    return f"{algorithm}:{digest}"
+
+
+def _report_data_version(context: OutputContext, version: str) -> None:
+    """Make ``version`` the data version of the asset materialization this output becomes.
+
+    Dagster 1.13 builds the materialization event after ``handle_output`` returns, taking the
+    data version from the step's data versions when the output itself carries none (the
+    store ``OpExecutionContext.set_data_version`` writes to): setting it here is how an IO
+    manager reports one (dagster#15584). A version already set by the asset's code, or an
+    ``Output(data_version=...)`` (which Dagster prefers), is left alone. Outside a step
+    (``build_output_context``) or for an op output there is no asset to version.
+    """
+    if not context.has_asset_key:
+        return
+    try:
+        step = context.step_context
+    except Exception:  # build_output_context() without a step context
+        return
+    has, put = getattr(step, "has_data_version", None), getattr(step, "set_data_version", None)
+    if has is None or put is None:  # a Dagster without the step's data versions: keep Dagster's own
+        context.log.debug("fsmirror: this Dagster cannot take a data version from an IO manager")
+        return
+    key = context.asset_key
+    if not has(key):
+        put(key, DataVersion(version))
 
 
 def _committed(fm: FSMirror, slot: Slot) -> tuple[str, Callable[[], Any]]:
