@@ -554,24 +554,26 @@ class LocalBackend(Backend):
             with translate(path, "lock"):
                 os.makedirs(d, exist_ok=True)
                 fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            # The descriptor is closed exactly once, here: a second close could hit a descriptor
+            # another thread of the process has just been given under the same number.
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                try:
-                    same = os.stat(path).st_ino == os.fstat(fd).st_ino
-                except FileNotFoundError:
-                    same = False
-                if not same:
-                    os.close(fd)
-                    continue
-                try:
-                    yield
-                finally:
-                    os.close(fd)
-                return
+                with translate(path, "lock"):
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                    try:
+                        same = os.stat(path).st_ino == os.fstat(fd).st_ino
+                    except FileNotFoundError:
+                        same = False
             except BaseException:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+                os.close(fd)
                 raise
+            if not same:
+                os.close(fd)
+                continue
+            try:
+                yield
+            finally:
+                os.close(fd)
+            return
 
     def slot_busy(self, key: str) -> bool:
         import fcntl

@@ -511,10 +511,7 @@ class Store:
         try:
             self._commit_put(slot, m, if_match=p_etag)  # the commit
         except PreconditionFailed:
-            raise ArtifactExistsError(
-                f"lost {slot.dir}/{slot.output_name}.*: this overwrite took longer than "
-                f"storage.claim_ttl={self.claim_ttl:g}s and another writer took the slot over"
-            ) from None
+            raise self._overwrite_lost(slot, ext, m) from None
         except BaseException:
             with contextlib.suppress(Exception):  # the commit failed: the old run comes back now
                 self._roll_back(slot, mine, p_etag)
@@ -526,6 +523,36 @@ class Store:
         if old.format != ext:
             self._drop(old_data)
         return m
+
+    def _overwrite_lost(self, slot: Slot, ext: str, m: Manifest) -> ArtifactExistsError:
+        """An overwrite's commit was fenced: clear what it sent, and say who changed the cell.
+
+        A delete (or gc) may take the run from under a pending overwrite (``delete``); its
+        data delete is conditional on the old bytes, so the new bytes this overwrite stored
+        stay unless it removes them here. Left there with no cell, they would read as a
+        write in progress to every later writer for ``claim_ttl``. Removed only if they are
+        still this write's own (``if_match``) and no committed cell vouches for them.
+        """
+        try:
+            cell, _ = self._cell(slot)
+        except StorageError:
+            cell = None
+        ours = isinstance(cell, Manifest) and cell.etag == m.etag and cell.order == m.order
+        if not ours and not (isinstance(cell, Manifest) and cell.order == m.order):
+            if not self.backend.local:
+                self._drop(self._entry(slot, m))
+        if not ours and m.etag:
+            with contextlib.suppress(Exception):
+                self.backend.delete(slot.data(ext), if_match=m.etag)
+        if cell is None or (isinstance(cell, Pending) and cell.kind == "delete"):
+            return ArtifactExistsError(
+                f"{slot.dir}/{slot.output_name}.* was deleted (delete or gc) while this overwrite "
+                "was under way; nothing was committed"
+            )
+        return ArtifactExistsError(
+            f"lost {slot.dir}/{slot.output_name}.*: this overwrite took longer than "
+            f"storage.claim_ttl={self.claim_ttl:g}s and another writer took the slot over"
+        )
 
     def _roll_back(self, slot: Slot, pending: Pending, p_etag: str | None) -> Manifest | None:
         """Undo a pending operation: the previous manifest and its bytes come back."""
