@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from ..errors import ArtifactExistsError, ArtifactNotFoundError, StorageError
+from ..errors import ArtifactExistsError, ArtifactNotFoundError, FSMirrorError, ResolveError, StorageError
 from ..paths import names
 from ..paths.providers import PROVIDERS, by_scheme, provider
 
@@ -106,7 +106,7 @@ def translate(uri: str, what: str) -> Iterator[None]:
     """Backend errors -> fsmirror errors that name the URI, the cause chained."""
     try:
         yield
-    except (ArtifactExistsError, ArtifactNotFoundError, StorageError, PreconditionFailed):
+    except (FSMirrorError, PreconditionFailed):
         raise
     except FileExistsError as e:
         raise ArtifactExistsError(f"cannot {what} {uri}: it exists already") from e
@@ -148,6 +148,25 @@ def _is_precondition(e: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def _refuse_syntax(path: str, driver: str, bucket: str, key: str, got: tuple[Any, ...]) -> None:
+    """Refuse a path the fsspec driver would not address as (bucket, key), before any request.
+
+    Drivers read URL syntax in a path: s3fs cuts a key at ``?versionId=``, adlfs at
+    ``?versionid=`` and drops a ``#fragment``, gcsfs (version aware) reads ``#`` and
+    ``?generation=``. Such a key would reach another object than the one named (one write
+    of ``.../out.bytes?versionId=z/...`` replaced another task's bytes), so the driver's
+    own split is asked first, locally, and any disagreement is refused.
+    """
+    d_bucket, d_key, version = (*got, None, None, None)[:3]
+    if (str(d_bucket), str(d_key).rstrip("/")) != (bucket, key.rstrip("/")) or version:
+        raise ResolveError(
+            f"refusing {path!r}: the {driver} driver reads it as bucket {d_bucket!r}, key {d_key!r}"
+            + (f", version {version!r}" if version else "")
+            + " (URL syntax such as '?versionId=' or '#' in a name): rename the task, module or run",
+            kind="malformed-address",
+        )
 
 
 class Backend:
@@ -661,6 +680,21 @@ class FsspecBackend(Backend):
     def scratch(self, *parts: str) -> str:
         return "/".join((f"{self.scheme}://{self.tenant}", names.OBJECT_SCRATCH, *parts))
 
+    def _addressable(self, path: str) -> str:
+        """``path`` when the driver addresses exactly that object; refused (typed) before any request."""
+        if self._in_process:
+            return path  # fsspec's memory store keys by the whole string
+        rest = path.split("://", 1)[-1].lstrip("/")
+        bucket, _, key = rest.partition("/")
+        split = getattr(self.fs, "split_path", None)
+        if split is not None:
+            _refuse_syntax(path, type(self.fs).__name__, bucket, key, tuple(split(path)))
+        return path
+
+    def check_inside(self, path: str) -> None:
+        """Refuse a path the driver would read as another object (URL syntax in a name)."""
+        self._addressable(path)
+
     def _strip(self, path: str) -> str:
         """The driver's path for a URI, by hand: drivers' own stripping eats a '?' as a URL query."""
         rest = path.split("://", 1)[-1].lstrip("/")
@@ -677,7 +711,7 @@ class FsspecBackend(Backend):
 
     def _info(self, path: str) -> dict[str, Any] | None:
         try:
-            info = self.fs.info(path)
+            info = self.fs.info(self._addressable(path))
         except FileNotFoundError:
             return None
         return dict(info) if info.get("type", "file") != "directory" else None
@@ -689,7 +723,7 @@ class FsspecBackend(Backend):
                 if info is None:
                     return None
                 try:
-                    data = bytes(self.fs.cat_file(path))
+                    data = bytes(self.fs.cat_file(self._addressable(path)))
                 except FileNotFoundError:
                     return None
             return Blob(data, self._etag(info), self._mtime(info))
@@ -720,7 +754,7 @@ class FsspecBackend(Backend):
                 # process the lock makes check-and-create exact; across processes the store decides.
                 if if_absent and self._info(path) is not None:
                     raise PreconditionFailed(path)
-                self.fs.pipe_file(path, data, mode="create" if if_absent else "overwrite")
+                self.fs.pipe_file(self._addressable(path), data, mode="create" if if_absent else "overwrite")
             except PreconditionFailed:
                 raise
             except Exception as e:
@@ -739,14 +773,14 @@ class FsspecBackend(Backend):
                 if self._etag(info) != if_match:
                     raise PreconditionFailed(path)
             try:
-                self.fs.rm_file(path)
+                self.fs.rm_file(self._addressable(path))
             except FileNotFoundError:
                 return False
             return True
 
     def copy(self, src: str, dst: str) -> None:
         with translate(src, "copy"), self._lock:
-            self.fs.copy(src, dst)
+            self.fs.copy(self._addressable(src), self._addressable(dst))
 
     def listing(self, prefix: str) -> list[Stat]:
         root = self._strip(prefix).rstrip("/")
@@ -785,7 +819,7 @@ class FsspecBackend(Backend):
             if if_absent and self._info(path) is not None:
                 raise PreconditionFailed(path)
             try:
-                self.fs.put_file(local, path, mode="create" if if_absent else "overwrite")
+                self.fs.put_file(local, self._addressable(path), mode="create" if if_absent else "overwrite")
             except Exception as e:
                 if if_absent and _is_precondition(e):
                     raise PreconditionFailed(path) from e
@@ -795,7 +829,7 @@ class FsspecBackend(Backend):
 
     def open(self, path: str, size: int) -> BinaryIO:
         with translate(path, "open"):
-            return self.fs.open(path, "rb")  # type: ignore[no-any-return]
+            return self.fs.open(self._addressable(path), "rb")  # type: ignore[no-any-return]
 
 
 class S3Backend(Backend):
@@ -809,8 +843,19 @@ class S3Backend(Backend):
         return "/".join((f"s3://{self.tenant}", names.OBJECT_SCRATCH, *parts))
 
     def _split(self, path: str) -> tuple[str, str]:
-        bucket, key, _ = self.fs.split_path(path)
-        return str(bucket), str(key)
+        """(bucket, key) by hand, what every request is built from; refused (typed) if s3fs would
+        read the path otherwise (``put_file`` and ``open`` go through s3fs's own splitting)."""
+        rest = path.split("://", 1)[-1].lstrip("/")
+        if rest == self.tenant or rest.startswith(self.tenant + "/"):
+            bucket, key = self.tenant, rest[len(self.tenant) + 1 :]
+        else:
+            bucket, _, key = rest.partition("/")
+        _refuse_syntax(path, "s3fs", bucket, key, tuple(self.fs.split_path(path)))
+        return bucket, key
+
+    def check_inside(self, path: str) -> None:
+        """Refuse a path s3fs would read as another key (URL syntax in a name)."""
+        self._split(path)
 
     def _sync(self, coro: Any) -> Any:
         from fsspec.asyn import sync
@@ -964,6 +1009,7 @@ class S3Backend(Backend):
         return results
 
     def put_file(self, path: str, local: str, *, if_absent: bool) -> str:
+        self._split(path)
         with translate(path, "write"):
             try:
                 self.fs.put_file(local, path, mode="create" if if_absent else "overwrite")

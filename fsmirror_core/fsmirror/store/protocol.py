@@ -538,9 +538,8 @@ class Store:
         except StorageError:
             cell = None
         ours = isinstance(cell, Manifest) and cell.etag == m.etag and cell.order == m.order
-        if not ours and not (isinstance(cell, Manifest) and cell.order == m.order):
-            if not self.backend.local:
-                self._drop(self._entry(slot, m))
+        if not self.backend.local and not (isinstance(cell, Manifest) and cell.order == m.order):
+            self._drop(self._entry(slot, m))  # no committed run of this order: the entry is ours
         if not ours and m.etag:
             with contextlib.suppress(Exception):
                 self.backend.delete(slot.data(ext), if_match=m.etag)
