@@ -34,7 +34,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from ..errors import ArtifactExistsError, ArtifactNotFoundError, FSMirrorError, ResolveError, StorageError
+from ..errors import (
+    ArtifactExistsError,
+    ArtifactNotFoundError,
+    FSMirrorError,
+    IntegrityError,
+    ResolveError,
+    StorageError,
+)
 from ..paths import names
 from ..paths.providers import PROVIDERS, by_scheme, provider
 
@@ -245,7 +252,9 @@ class Backend:
     def put_file(self, path: str, local: str, *, if_absent: bool) -> str:
         raise NotImplementedError
 
-    def open(self, path: str, size: int) -> BinaryIO:
+    def open(self, path: str, size: int, etag: str | None = None) -> BinaryIO:
+        """A reader of ``size`` bytes; with ``etag``, of that version only: every byte read comes
+        from the object ``etag`` names, or the read raises :class:`IntegrityError`."""
         raise NotImplementedError
 
     def parallel(self, *calls: Callable[[], Any]) -> list[Any]:
@@ -551,10 +560,16 @@ class LocalBackend(Backend):
             st = self.head(path)
             return st.etag if st else ""
 
-    def open(self, path: str, size: int) -> BinaryIO:
+    def open(self, path: str, size: int, etag: str | None = None) -> BinaryIO:
         with translate(path, "open"):
             self.check_inside(path)
-            return open(path, "rb")
+            f = open(path, "rb")  # noqa: SIM115 (returned open: the caller closes it)
+            # An open descriptor keeps reading its inode whatever is renamed over the name later:
+            # checking the inode opened is the one ``etag`` names pins the whole read.
+            if etag is not None and _local_etag(os.fstat(f.fileno())) != etag:
+                f.close()
+                raise IntegrityError(f"{path} was replaced while it was read")
+            return f
 
     @contextlib.contextmanager
     def slot_lock(self, key: str) -> Iterator[None]:
@@ -827,9 +842,17 @@ class FsspecBackend(Backend):
             info = self._info(path)
             return self._etag(info) if info else ""
 
-    def open(self, path: str, size: int) -> BinaryIO:
-        with translate(path, "open"):
-            return self.fs.open(self._addressable(path), "rb")  # type: ignore[no-any-return]
+    def open(self, path: str, size: int, etag: str | None = None) -> BinaryIO:
+        with translate(path, "open"), self._lock:
+            f = self.fs.open(self._addressable(path), "rb")
+            # Memory: the open file is a copy taken under the lock, so this check pins it. GCS and
+            # Azure read lazily and are not pinned past this check ("Known limits").
+            if etag is not None:
+                info = self._info(path)
+                if info is None or self._etag(info) != etag:
+                    f.close()
+                    raise IntegrityError(f"{path} was replaced while it was read")
+            return f  # type: ignore[no-any-return]
 
 
 class S3Backend(Backend):
@@ -1020,9 +1043,68 @@ class S3Backend(Backend):
         head = self.head(path)
         return head.etag if head else ""
 
-    def open(self, path: str, size: int) -> BinaryIO:
-        with translate(path, "open"):
-            return self.fs.open(path, "rb", size=size)  # type: ignore[no-any-return]
+    def open(self, path: str, size: int, etag: str | None = None) -> BinaryIO:
+        """Ranged GETs of ``default_block_size`` bytes, each ``If-Match: etag`` when given.
+
+        s3fs's own file turns its ETag pinning off when given a size, so an overwrite
+        committed mid-read mixed old and new bytes; these requests are built here.
+        """
+        bucket, key = self._split(path)
+        block = int(getattr(self.fs, "default_block_size", 0) or SINGLE_PUT_MAX)
+        raw = _S3Ranges(self, path, bucket, key, size, etag, block)
+        return io.BufferedReader(raw, buffer_size=block)
+
+
+class _S3Ranges(io.RawIOBase):
+    """An S3 object read by ranged GETs, pinned to one ETag (``S3Backend.open``)."""
+
+    def __init__(
+        self, backend: S3Backend, path: str, bucket: str, key: str, size: int, etag: str | None, block: int
+    ) -> None:
+        self._b, self._path, self._bucket, self._key = backend, path, bucket, key
+        self._size, self._etag, self._block, self._pos = size, etag, block, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readall(self) -> bytes:
+        """The rest in blocks (``RawIOBase.readall`` would send one GET per 8 KiB)."""
+        out = bytearray()
+        while self._pos < self._size:
+            buf = bytearray(min(self._block, self._size - self._pos))
+            n = self.readinto(buf)
+            out += buf[:n]
+        return bytes(out)
+
+    def readinto(self, buf: Any) -> int:
+        n = min(len(buf), self._block, self._size - self._pos)
+        if n <= 0:
+            return 0
+        cond = {"IfMatch": f'"{self._etag}"'} if self._etag else {}
+        rng = f"bytes={self._pos}-{self._pos + n - 1}"
+
+        async def fetch() -> bytes:
+            fs = self._b.fs
+            resp = await fs._call_s3("get_object", Bucket=self._bucket, Key=self._key, Range=rng, **cond)
+            try:
+                return bytes(await resp["Body"].read())
+            finally:
+                resp["Body"].close()
+
+        with translate(self._path, "read"):
+            try:
+                data: bytes = self._b._sync(fetch())
+            except FileNotFoundError as e:  # deleted since it was opened
+                raise IntegrityError(f"{self._path} was deleted while it was read") from e
+            except Exception as e:
+                if cond and _is_precondition(e):
+                    raise IntegrityError(f"{self._path} was replaced while it was read") from e
+                raise
+        if not data:
+            raise IntegrityError(f"{self._path} ended at byte {self._pos} of {self._size} while it was read")
+        buf[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
 
 
 def make_backend(storage: Storage, base: str) -> tuple[Backend, Any]:

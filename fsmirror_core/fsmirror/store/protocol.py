@@ -44,7 +44,7 @@ from ..model.hashing import HashingWriter, new_hasher
 from ..model.record import PENDING_MAX, ContentHash, Manifest, Pending, parse_cell, utcnow, visible_manifest
 from ..paths import names
 from ..paths.runid import decode_run_id, encode_run_id
-from .backends import Backend, PreconditionFailed, S3Backend, Spool
+from .backends import SINGLE_PUT_MAX, Backend, PreconditionFailed, S3Backend, Spool
 
 __all__ = ["Slot", "Series", "Store", "Run", "MTIME_GRAIN"]
 
@@ -171,6 +171,9 @@ class Store:
         self.claim_ttl = claim_ttl
         self.hash_algorithm = hash_algorithm
         self.root = root  # the tenant's URI: sidecars are refused outside it
+        # Object-store artifacts up to this size are read by one GET; larger ones are streamed,
+        # every stream pinned to the version ``head`` saw (``Backend.open``'s ``etag``).
+        self.single_read_max = SINGLE_PUT_MAX
 
     # -- cells -------------------------------------------------------------------------------------
 
@@ -661,7 +664,7 @@ class Store:
     def open_verified(self, m: Manifest, path: str, verify: bool) -> BinaryIO:
         """A reader over the bytes a manifest vouches for; size always checked, content when ``verify``."""
         b = self.backend
-        if m.size <= 8 * 1024 * 1024 and not b.local:
+        if m.size <= self.single_read_max and not b.local:
             return io.BytesIO(self.read_bytes(m, path, verify))
         head = b.head(path)
         if head is None:
@@ -669,13 +672,13 @@ class Store:
         if verify:
 
             def chunks() -> Iterator[bytes]:
-                with b.open(path, head.size) as f:
+                with b.open(path, head.size, head.etag) as f:
                     yield from iter(lambda: f.read(1 << 20), b"")
 
             self._check(m, path, head.size, chunks, verify)
         elif head.size != m.size:
             self._check(m, path, head.size, lambda: [], False)
-        return b.open(path, head.size)
+        return b.open(path, head.size, head.etag)
 
     def load(
         self,
@@ -707,7 +710,7 @@ class Store:
                 if parse_path is not None:
                     value = parse_path(path)
                 else:
-                    with b.open(path, head.size) as f:
+                    with b.open(path, head.size, head.etag) as f:
                         value = parse(f)
                 self._unchanged(m, path, head)
                 return value
@@ -735,7 +738,7 @@ class Store:
             self._check(m, path, head.size, lambda: [], False)
 
             def chunks() -> Iterator[bytes]:
-                with b.open(path, head.size) as f:
+                with b.open(path, head.size, head.etag) as f:
                     yield from iter(lambda: f.read(8 << 20), b"")
 
             t = threading.Thread(target=digest, args=(chunks,), daemon=True)
@@ -744,7 +747,7 @@ class Store:
                 if parse_path is not None:
                     value = parse_path(path)
                 else:
-                    with b.open(path, head.size) as f:
+                    with b.open(path, head.size, head.etag) as f:
                         value = parse(f)
             finally:
                 t.join()
