@@ -4,8 +4,9 @@ S3 artifacts over ``Store.single_read_max`` (8 MiB) are streamed in blocks. They
 with s3fs's ``size=``, which turns its ETag pinning off: an overwrite committed mid-read gave
 6 MiB of the old bytes then 3 MiB of the new, with ``verify: true`` and no error. Here the
 S3 artifacts are just over 8 MiB (the threshold of the code before the fix, fixed there) read in
-1 MiB blocks; local and memory use 40 KiB with the threshold lowered (``single_read_max``).
-The overwrite commits between two blocks of one reader.
+1 MiB blocks; local, memory, the GCS emulator and Azurite use 40 KiB with the threshold lowered
+(``single_read_max``) and, on GCS and Azure, 4 KiB blocks (``read_block``). The overwrite
+commits between two blocks of one reader.
 """
 
 from __future__ import annotations
@@ -33,15 +34,24 @@ def _mirror(storage: dict[str, Any]) -> FSMirror:
         }
     )
     fm.store.single_read_max = 16 << 10  # stream, as an artifact over 8 MiB is
+    if storage["provider"] in ("gcs", "blob"):
+        fm.store.backend.read_block = 4096  # type: ignore[attr-defined]
     return fm
 
 
-@pytest.fixture(params=["s3", "local", "memory"])
+@pytest.fixture(params=["s3", "local", "memory", "gcs", "blob"])
 def storage(request: pytest.FixtureRequest, tmp_path: Any) -> dict[str, Any]:
     if request.param == "s3":
         server = request.getfixturevalue("s3_server")
         opts = {**server.storage_options(), "default_block_size": BLOCK}
         return {"provider": "s3", "tenant": server.new_bucket(), "storage_options": opts}
+    if request.param in ("gcs", "blob"):
+        server = request.getfixturevalue({"gcs": "gcs_server", "blob": "azurite_server"}[request.param])
+        return {
+            "provider": request.param,
+            "tenant": server.new_bucket(),
+            "storage_options": server.storage_options(),
+        }
     if request.param == "local":
         return {"provider": "local", "tenant": str(tmp_path / "store")}
     import uuid

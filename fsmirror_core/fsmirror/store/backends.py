@@ -691,6 +691,7 @@ class FsspecBackend(Backend):
         info = by_scheme(scheme)
         self._in_process = info is not None and info.in_process
         self._lock = _MEMORY_LOCK if self._in_process else _tenant_lock(scheme, tenant)
+        self.read_block: int | None = None  # bytes per ranged read of a streamed artifact (8 MiB)
 
     def scratch(self, *parts: str) -> str:
         return "/".join((f"{self.scheme}://{self.tenant}", names.OBJECT_SCRATCH, *parts))
@@ -843,16 +844,30 @@ class FsspecBackend(Backend):
             return self._etag(info) if info else ""
 
     def open(self, path: str, size: int, etag: str | None = None) -> BinaryIO:
-        with translate(path, "open"), self._lock:
-            f = self.fs.open(self._addressable(path), "rb")
-            # Memory: the open file is a copy taken under the lock, so this check pins it. GCS and
-            # Azure read lazily and are not pinned past this check ("Known limits").
-            if etag is not None:
-                info = self._info(path)
-                if info is None or self._etag(info) != etag:
-                    f.close()
-                    raise IntegrityError(f"{path} was replaced while it was read")
-            return f  # type: ignore[no-any-return]
+        """Memory: a copy taken under the lock, checked against ``etag``. GCS and Azure: ranged
+        reads, each followed by a check that the object is still the version ``etag`` names (a
+        generation or ETag changes with every write, so a block read between two checks that
+        both saw it came from it); neither driver takes a version condition on a ranged read."""
+        if self._in_process or etag is None:
+            with translate(path, "open"), self._lock:
+                f = self.fs.open(self._addressable(path), "rb")
+                if etag is not None:
+                    info = self._info(path)
+                    if info is None or self._etag(info) != etag:
+                        f.close()
+                        raise IntegrityError(f"{path} was replaced while it was read")
+                return f  # type: ignore[no-any-return]
+        target = self._addressable(path)
+
+        def fetch(start: int, end: int) -> bytes:
+            data = bytes(self.fs.cat_file(target, start=start, end=end))
+            info = self._info(path)
+            if info is None or self._etag(info) != etag:
+                raise _Replaced(path)
+            return data
+
+        block = self.read_block or SINGLE_PUT_MAX
+        return io.BufferedReader(_PinnedRanges(path, size, block, fetch), buffer_size=block)
 
 
 class S3Backend(Backend):
@@ -1051,24 +1066,43 @@ class S3Backend(Backend):
         """
         bucket, key = self._split(path)
         block = int(getattr(self.fs, "default_block_size", 0) or SINGLE_PUT_MAX)
-        raw = _S3Ranges(self, path, bucket, key, size, etag, block)
-        return io.BufferedReader(raw, buffer_size=block)
+        cond = {"IfMatch": f'"{etag}"'} if etag else {}
+
+        def fetch(start: int, end: int) -> bytes:
+            async def get() -> bytes:
+                resp = await self.fs._call_s3(
+                    "get_object", Bucket=bucket, Key=key, Range=f"bytes={start}-{end - 1}", **cond
+                )
+                try:
+                    return bytes(await resp["Body"].read())
+                finally:
+                    resp["Body"].close()
+
+            try:
+                return self._sync(get())  # type: ignore[no-any-return]
+            except Exception as e:
+                if cond and _is_precondition(e):
+                    raise _Replaced(path) from e
+                raise
+
+        return io.BufferedReader(_PinnedRanges(path, size, block, fetch), buffer_size=block)
 
 
-class _S3Ranges(io.RawIOBase):
-    """An S3 object read by ranged GETs, pinned to one ETag (``S3Backend.open``)."""
+class _PinnedRanges(io.RawIOBase):
+    """An object read block by block, every block from one version (``Backend.open``'s ``etag``).
 
-    def __init__(
-        self, backend: S3Backend, path: str, bucket: str, key: str, size: int, etag: str | None, block: int
-    ) -> None:
-        self._b, self._path, self._bucket, self._key = backend, path, bucket, key
-        self._size, self._etag, self._block, self._pos = size, etag, block, 0
+    ``fetch(start, end)`` returns the bytes ``[start, end)`` of the pinned version or raises
+    ``_Replaced``; an empty answer before ``size`` is a short object, also an error.
+    """
+
+    def __init__(self, path: str, size: int, block: int, fetch: Callable[[int, int], bytes]) -> None:
+        self._path, self._size, self._block, self._fetch, self._pos = path, size, block, fetch, 0
 
     def readable(self) -> bool:
         return True
 
     def readall(self) -> bytes:
-        """The rest in blocks (``RawIOBase.readall`` would send one GET per 8 KiB)."""
+        """The rest in blocks (``RawIOBase.readall`` would send one request per 8 KiB)."""
         out = bytearray()
         while self._pos < self._size:
             buf = bytearray(min(self._block, self._size - self._pos))
@@ -1080,31 +1114,20 @@ class _S3Ranges(io.RawIOBase):
         n = min(len(buf), self._block, self._size - self._pos)
         if n <= 0:
             return 0
-        cond = {"IfMatch": f'"{self._etag}"'} if self._etag else {}
-        rng = f"bytes={self._pos}-{self._pos + n - 1}"
-
-        async def fetch() -> bytes:
-            fs = self._b.fs
-            resp = await fs._call_s3("get_object", Bucket=self._bucket, Key=self._key, Range=rng, **cond)
-            try:
-                return bytes(await resp["Body"].read())
-            finally:
-                resp["Body"].close()
-
         with translate(self._path, "read"):
             try:
-                data: bytes = self._b._sync(fetch())
-            except FileNotFoundError as e:  # deleted since it was opened
-                raise IntegrityError(f"{self._path} was deleted while it was read") from e
-            except Exception as e:
-                if cond and _is_precondition(e):
-                    raise IntegrityError(f"{self._path} was replaced while it was read") from e
-                raise
+                data = self._fetch(self._pos, self._pos + n)
+            except (_Replaced, FileNotFoundError) as e:
+                raise IntegrityError(f"{self._path} was replaced while it was read") from e
         if not data:
             raise IntegrityError(f"{self._path} ended at byte {self._pos} of {self._size} while it was read")
         buf[: len(data)] = data
         self._pos += len(data)
         return len(data)
+
+
+class _Replaced(Exception):
+    """A pinned block read found another version of the object."""
 
 
 def make_backend(storage: Storage, base: str) -> tuple[Backend, Any]:
