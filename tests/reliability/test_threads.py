@@ -13,7 +13,7 @@ is checked while they run and after:
 - another task's committed manifest and bytes are untouched;
 - with no writer left, every run takes ``write(overwrite=True)`` (nothing stays "in progress").
 
-``FSMIRROR_STRESS_SECONDS`` (default 3 per provider) sets how long the threads race.
+``FSMIRROR_STRESS_SECONDS`` (default 2 per provider) sets how long the threads race.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ pytestmark = pytest.mark.reliability
 RACE = "project/etl/race.py::Race"  # fresh writes only: one winner per run, read back exactly
 CHURN = "project/etl/churn.py::Churn"  # overwrites, gc and reads
 VICTIM = "project/etl/victim.py::Victim"  # committed before, never touched again
-SECONDS = float(os.environ.get("FSMIRROR_STRESS_SECONDS") or 3)
+SECONDS = float(os.environ.get("FSMIRROR_STRESS_SECONDS") or 2)
 CHURN_RUNS = [f"c{i}" for i in range(4)]
 
 
