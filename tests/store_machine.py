@@ -4,7 +4,9 @@ Rules: write, overwrite, delete, gc, read, a write killed at a chosen step (``cr
 a write whose request fails at a chosen step (``failing_write``), a writer paused past
 ``claim_ttl`` while another writes the same run (``stall``, two threads), and tampering with
 the store behind fsmirror's back (``tamper``: delete or garble the latest pointer, delete a
-run-index entry, truncate or flip a byte of an artifact). The model is run -> bytes in commit
+run-index entry, truncate or flip a byte of an artifact), hostile names (``hostile``: URL syntax a
+driver reads, ``#``, ``[``, control characters) and a second spelling of the tenant (``alias_write``
+and its reads: a symlink or a relative path on local disk). The model is run -> bytes in commit
 order, plus what was tampered with. After every step the invariants hold:
 
 - read(run) is the model's bytes for a committed run (G1), ArtifactNotFoundError for any
@@ -59,6 +61,20 @@ from store_model import ADDR, OUT, Tenants, mirror_config
 __all__ = ["make_machine", "run_machine", "Stats", "RUNS", "Broken"]
 
 RUNS = ("r0", "r1", "r2")
+CONTROL = "control"  # a hostile name that must be refused (ResolveError) everywhere
+# Hostile code addresses, each with what the store must do with it: "fine" (ordinary data) or the
+# providers whose driver would read its URL syntax (refused with ResolveError before any request).
+# The ``{run}`` ones would address the model's own slot of that run through s3fs's or adlfs's split.
+HOSTILE: tuple[tuple[str, str], ...] = (
+    ("project/etl/my_etl_task/{run}/LiftDataTask/out.bytes?versionId=z/m.py::X", "s3"),
+    ("project/etl/my_etl_task/{run}/LiftDataTask/out.bytes?versionid=z/m.py::X", "blob"),
+    ("project/etl/my_etl_task/{run}/LiftDataTask/_out.manifest.json?versionId=1/m.py::X", "s3"),
+    ("project/etl/my_etl_task#1.py::LiftDataTask", "fine"),
+    ("project/etl/my_etl_task[0].py::LiftDataTask", "fine"),
+    ("project/etl/my_etl_task/{run}/LiftDataTask/out.bytes#1/m.py::X", "fine"),
+    ("project/etl/my_\x07task.py::LiftDataTask", CONTROL),
+    ("project/etl/my_\x9btask.py::LiftDataTask", CONTROL),  # C1 (CSI): refused like C0
+)
 CLAIM_TTL = 0.15  # seconds: a dead or stalled writer's claim goes stale this fast here
 SLACK = 0.6  # a claim younger than CLAIM_TTL + SLACK (+ MTIME_GRAIN on object stores) may block a run
 MAX_STALLS = 1  # per example: each stall waits CLAIM_TTL + a margin
@@ -162,6 +178,10 @@ def make_machine(
             self.block_for = CLAIM_TTL + SLACK + (0.0 if tenants.provider == "local" else MTIME_GRAIN)
             self.n = 0
             self.stalls = 0
+            self.hostile_slots: dict[tuple[str, str], bytes] = {}  # (address, run) -> bytes, hostile slots
+            self.alias = make_fm(
+                _alias_config(self.cfg, counts.examples)
+            )  # the same store, spelled otherwise
 
         # -- helpers ----------------------------------------------------------------------
 
@@ -206,13 +226,13 @@ def make_machine(
             self.unindexed.discard(run)
             self.rewritten.discard(run)
 
-        def _write(self, run: str, value: bytes, overwrite: bool, rule_name: str) -> None:
+        def _write(self, run: str, value: bytes, overwrite: bool, rule_name: str, fm: Any = None) -> None:
             from fsmirror import ArtifactExistsError
 
             counts.rule(rule_name)
             blocked_ok = self._claim_may_block(run)
             try:
-                self.fm.write(ADDR, value, run_id=run, format="bytes", overwrite=overwrite)
+                (fm or self.fm).write(ADDR, value, run_id=run, format="bytes", overwrite=overwrite)
             except ArtifactExistsError as e:
                 if not overwrite and run in self.model:
                     return  # G2: a committed artifact is not replaced
@@ -257,6 +277,51 @@ def make_machine(
         @rule(run=st.sampled_from(RUNS), raw=st.binary(max_size=48))
         def overwrite(self, run: str, raw: bytes) -> None:
             self._write(run, self._value(raw), True, "overwrite")
+
+        @rule(run=st.sampled_from(RUNS), raw=st.binary(max_size=48), overwrite=st.booleans())
+        def alias_write(self, run: str, raw: bytes, overwrite: bool) -> None:
+            """A write through another spelling of the tenant, then every run read through it: the
+            same store, the same promises (the invariants read the plain spelling after)."""
+            self._write(run, self._value(raw), overwrite, "alias_write", fm=self.alias)
+            for r in RUNS:
+                self._check_read(r, fm=self.alias)
+
+        # The reference store (tests/reference_store.py) keeps one slot whatever the address: only
+        # fsmirror's own facade resolves names.
+        @precondition(lambda self: make is None)
+        @rule(which=st.integers(0, len(HOSTILE) - 1), run=st.sampled_from(RUNS), raw=st.binary(max_size=16))
+        def hostile(self, which: int, run: str, raw: bytes) -> None:
+            """A write and read of a hostile name: refused with a typed error before any request when
+            its syntax would reach a driver or it holds a control character; otherwise plain data.
+            The invariants then check the model's own slots are untouched."""
+            from fsmirror import FSMirrorError, ResolveError
+
+            template, expect = HOSTILE[which]
+            addr = template.replace("{run}", run)
+            counts.rule(f"hostile:{'refused' if expect in (CONTROL, tenants.provider) else 'fine'}")
+            value = self._value(raw)
+            refused = expect in (CONTROL, tenants.provider)
+            try:
+                self.fm.write(addr, value, run_id=run, format="bytes", overwrite=True)
+            except ResolveError as e:
+                if refused:
+                    return
+                raise Broken(f"names: write of {addr!r} (ordinary data here) was refused: {e}") from e
+            except FSMirrorError as e:
+                if refused:
+                    raise Broken(
+                        f"names: {addr!r} refused with {type(e).__name__}, not ResolveError: {e}"
+                    ) from e
+                raise Broken(f"names: write of {addr!r} raised {type(e).__name__}: {e}{self._after()}") from e
+            except Exception as e:
+                raise Broken(f"names: write of {addr!r} raised a raw {type(e).__name__}: {e}") from e
+            if refused:
+                raise Broken(f"names: write of {addr!r} was accepted; it must be refused ({expect})")
+            self.hostile_slots[(addr, run)] = value
+            for (a, r), want in self.hostile_slots.items():
+                got = bytes(self.fm.read(a, run_id=r))
+                if got != want:
+                    raise Broken(f"names: read of {a!r} run {r} returned {_show(got)}, wrote {_show(want)}")
 
         @rule(run=st.sampled_from(RUNS), raw=st.binary(max_size=48), later=st.integers(0, 2))
         def retry(self, run: str, raw: bytes, later: int) -> None:
@@ -532,11 +597,11 @@ def make_machine(
 
         # -- invariants -------------------------------------------------------------------
 
-        def _check_read(self, run: str) -> None:
+        def _check_read(self, run: str, fm: Any = None) -> None:
             from fsmirror import ArtifactNotFoundError, StorageError
 
             try:
-                got = bytes(self.fm.read(ADDR, run_id=run))
+                got = bytes((fm or self.fm).read(ADDR, run_id=run))
             except StorageError as e:
                 if run in self.damaged:  # what a damaged artifact must give: an error, not bytes
                     key = f"damaged read:{type(e).__name__}"
@@ -617,6 +682,23 @@ def make_machine(
 
     StoreMachine.__name__ = f"StoreMachine_{tenants.provider}"
     return StoreMachine
+
+
+def _alias_config(cfg: dict[str, Any], n: int) -> dict[str, Any]:
+    """``cfg`` with the tenant spelled otherwise: local alternates a symlink to it and a relative
+    path; other providers get a second ``FSMirror`` of the same config (another worker)."""
+    storage = dict(cfg["storage"])
+    if storage["provider"] == "local":
+        tenant = str(storage["tenant"])
+        if n % 2:
+            link = tenant + "-link"
+            os.makedirs(tenant, exist_ok=True)
+            if not os.path.islink(link):
+                os.symlink(tenant, link)
+            storage["tenant"] = link
+        else:
+            storage["tenant"] = os.path.relpath(tenant)
+    return {**cfg, "storage": storage}
 
 
 def _read(fm: Any, run: str) -> bytes | None:

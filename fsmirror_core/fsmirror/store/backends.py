@@ -34,7 +34,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from ..errors import ArtifactExistsError, ArtifactNotFoundError, StorageError
+from ..errors import (
+    ArtifactExistsError,
+    ArtifactNotFoundError,
+    FSMirrorError,
+    IntegrityError,
+    ResolveError,
+    StorageError,
+)
 from ..paths import names
 from ..paths.providers import PROVIDERS, by_scheme, provider
 
@@ -106,7 +113,7 @@ def translate(uri: str, what: str) -> Iterator[None]:
     """Backend errors -> fsmirror errors that name the URI, the cause chained."""
     try:
         yield
-    except (ArtifactExistsError, ArtifactNotFoundError, StorageError, PreconditionFailed):
+    except (FSMirrorError, PreconditionFailed):
         raise
     except FileExistsError as e:
         raise ArtifactExistsError(f"cannot {what} {uri}: it exists already") from e
@@ -148,6 +155,25 @@ def _is_precondition(e: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def _refuse_syntax(path: str, driver: str, bucket: str, key: str, got: tuple[Any, ...]) -> None:
+    """Refuse a path the fsspec driver would not address as (bucket, key), before any request.
+
+    Drivers read URL syntax in a path: s3fs cuts a key at ``?versionId=``, adlfs at
+    ``?versionid=`` and drops a ``#fragment``, gcsfs (version aware) reads ``#`` and
+    ``?generation=``. Such a key would reach another object than the one named (one write
+    of ``.../out.bytes?versionId=z/...`` replaced another task's bytes), so the driver's
+    own split is asked first, locally, and any disagreement is refused.
+    """
+    d_bucket, d_key, version = (*got, None, None, None)[:3]
+    if (str(d_bucket), str(d_key).rstrip("/")) != (bucket, key.rstrip("/")) or version:
+        raise ResolveError(
+            f"refusing {path!r}: the {driver} driver reads it as bucket {d_bucket!r}, key {d_key!r}"
+            + (f", version {version!r}" if version else "")
+            + " (URL syntax such as '?versionId=' or '#' in a name): rename the task, module or run",
+            kind="malformed-address",
+        )
 
 
 class Backend:
@@ -226,7 +252,9 @@ class Backend:
     def put_file(self, path: str, local: str, *, if_absent: bool) -> str:
         raise NotImplementedError
 
-    def open(self, path: str, size: int) -> BinaryIO:
+    def open(self, path: str, size: int, etag: str | None = None) -> BinaryIO:
+        """A reader of ``size`` bytes; with ``etag``, of that version only: every byte read comes
+        from the object ``etag`` names, or the read raises :class:`IntegrityError`."""
         raise NotImplementedError
 
     def parallel(self, *calls: Callable[[], Any]) -> list[Any]:
@@ -532,10 +560,16 @@ class LocalBackend(Backend):
             st = self.head(path)
             return st.etag if st else ""
 
-    def open(self, path: str, size: int) -> BinaryIO:
+    def open(self, path: str, size: int, etag: str | None = None) -> BinaryIO:
         with translate(path, "open"):
             self.check_inside(path)
-            return open(path, "rb")
+            f = open(path, "rb")  # noqa: SIM115 (returned open: the caller closes it)
+            # An open descriptor keeps reading its inode whatever is renamed over the name later:
+            # checking the inode opened is the one ``etag`` names pins the whole read.
+            if etag is not None and _local_etag(os.fstat(f.fileno())) != etag:
+                f.close()
+                raise IntegrityError(f"{path} was replaced while it was read")
+            return f
 
     @contextlib.contextmanager
     def slot_lock(self, key: str) -> Iterator[None]:
@@ -554,24 +588,26 @@ class LocalBackend(Backend):
             with translate(path, "lock"):
                 os.makedirs(d, exist_ok=True)
                 fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            # The descriptor is closed exactly once, here: a second close could hit a descriptor
+            # another thread of the process has just been given under the same number.
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                try:
-                    same = os.stat(path).st_ino == os.fstat(fd).st_ino
-                except FileNotFoundError:
-                    same = False
-                if not same:
-                    os.close(fd)
-                    continue
-                try:
-                    yield
-                finally:
-                    os.close(fd)
-                return
+                with translate(path, "lock"):
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                    try:
+                        same = os.stat(path).st_ino == os.fstat(fd).st_ino
+                    except FileNotFoundError:
+                        same = False
             except BaseException:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+                os.close(fd)
                 raise
+            if not same:
+                os.close(fd)
+                continue
+            try:
+                yield
+            finally:
+                os.close(fd)
+            return
 
     def slot_busy(self, key: str) -> bool:
         import fcntl
@@ -655,9 +691,25 @@ class FsspecBackend(Backend):
         info = by_scheme(scheme)
         self._in_process = info is not None and info.in_process
         self._lock = _MEMORY_LOCK if self._in_process else _tenant_lock(scheme, tenant)
+        self.read_block: int | None = None  # bytes per ranged read of a streamed artifact (8 MiB)
 
     def scratch(self, *parts: str) -> str:
         return "/".join((f"{self.scheme}://{self.tenant}", names.OBJECT_SCRATCH, *parts))
+
+    def _addressable(self, path: str) -> str:
+        """``path`` when the driver addresses exactly that object; refused (typed) before any request."""
+        if self._in_process:
+            return path  # fsspec's memory store keys by the whole string
+        rest = path.split("://", 1)[-1].lstrip("/")
+        bucket, _, key = rest.partition("/")
+        split = getattr(self.fs, "split_path", None)
+        if split is not None:
+            _refuse_syntax(path, type(self.fs).__name__, bucket, key, tuple(split(path)))
+        return path
+
+    def check_inside(self, path: str) -> None:
+        """Refuse a path the driver would read as another object (URL syntax in a name)."""
+        self._addressable(path)
 
     def _strip(self, path: str) -> str:
         """The driver's path for a URI, by hand: drivers' own stripping eats a '?' as a URL query."""
@@ -675,7 +727,7 @@ class FsspecBackend(Backend):
 
     def _info(self, path: str) -> dict[str, Any] | None:
         try:
-            info = self.fs.info(path)
+            info = self.fs.info(self._addressable(path))
         except FileNotFoundError:
             return None
         return dict(info) if info.get("type", "file") != "directory" else None
@@ -687,7 +739,7 @@ class FsspecBackend(Backend):
                 if info is None:
                     return None
                 try:
-                    data = bytes(self.fs.cat_file(path))
+                    data = bytes(self.fs.cat_file(self._addressable(path)))
                 except FileNotFoundError:
                     return None
             return Blob(data, self._etag(info), self._mtime(info))
@@ -718,7 +770,7 @@ class FsspecBackend(Backend):
                 # process the lock makes check-and-create exact; across processes the store decides.
                 if if_absent and self._info(path) is not None:
                     raise PreconditionFailed(path)
-                self.fs.pipe_file(path, data, mode="create" if if_absent else "overwrite")
+                self.fs.pipe_file(self._addressable(path), data, mode="create" if if_absent else "overwrite")
             except PreconditionFailed:
                 raise
             except Exception as e:
@@ -737,14 +789,14 @@ class FsspecBackend(Backend):
                 if self._etag(info) != if_match:
                     raise PreconditionFailed(path)
             try:
-                self.fs.rm_file(path)
+                self.fs.rm_file(self._addressable(path))
             except FileNotFoundError:
                 return False
             return True
 
     def copy(self, src: str, dst: str) -> None:
         with translate(src, "copy"), self._lock:
-            self.fs.copy(src, dst)
+            self.fs.copy(self._addressable(src), self._addressable(dst))
 
     def listing(self, prefix: str) -> list[Stat]:
         root = self._strip(prefix).rstrip("/")
@@ -783,7 +835,7 @@ class FsspecBackend(Backend):
             if if_absent and self._info(path) is not None:
                 raise PreconditionFailed(path)
             try:
-                self.fs.put_file(local, path, mode="create" if if_absent else "overwrite")
+                self.fs.put_file(local, self._addressable(path), mode="create" if if_absent else "overwrite")
             except Exception as e:
                 if if_absent and _is_precondition(e):
                     raise PreconditionFailed(path) from e
@@ -791,9 +843,31 @@ class FsspecBackend(Backend):
             info = self._info(path)
             return self._etag(info) if info else ""
 
-    def open(self, path: str, size: int) -> BinaryIO:
-        with translate(path, "open"):
-            return self.fs.open(path, "rb")  # type: ignore[no-any-return]
+    def open(self, path: str, size: int, etag: str | None = None) -> BinaryIO:
+        """Memory: a copy taken under the lock, checked against ``etag``. GCS and Azure: ranged
+        reads, each followed by a check that the object is still the version ``etag`` names (a
+        generation or ETag changes with every write, so a block read between two checks that
+        both saw it came from it); neither driver takes a version condition on a ranged read."""
+        if self._in_process or etag is None:
+            with translate(path, "open"), self._lock:
+                f = self.fs.open(self._addressable(path), "rb")
+                if etag is not None:
+                    info = self._info(path)
+                    if info is None or self._etag(info) != etag:
+                        f.close()
+                        raise IntegrityError(f"{path} was replaced while it was read")
+                return f  # type: ignore[no-any-return]
+        target = self._addressable(path)
+
+        def fetch(start: int, end: int) -> bytes:
+            data = bytes(self.fs.cat_file(target, start=start, end=end))
+            info = self._info(path)
+            if info is None or self._etag(info) != etag:
+                raise _Replaced(path)
+            return data
+
+        block = self.read_block or SINGLE_PUT_MAX
+        return io.BufferedReader(_PinnedRanges(path, size, block, fetch), buffer_size=block)
 
 
 class S3Backend(Backend):
@@ -807,8 +881,19 @@ class S3Backend(Backend):
         return "/".join((f"s3://{self.tenant}", names.OBJECT_SCRATCH, *parts))
 
     def _split(self, path: str) -> tuple[str, str]:
-        bucket, key, _ = self.fs.split_path(path)
-        return str(bucket), str(key)
+        """(bucket, key) by hand, what every request is built from; refused (typed) if s3fs would
+        read the path otherwise (``put_file`` and ``open`` go through s3fs's own splitting)."""
+        rest = path.split("://", 1)[-1].lstrip("/")
+        if rest == self.tenant or rest.startswith(self.tenant + "/"):
+            bucket, key = self.tenant, rest[len(self.tenant) + 1 :]
+        else:
+            bucket, _, key = rest.partition("/")
+        _refuse_syntax(path, "s3fs", bucket, key, tuple(self.fs.split_path(path)))
+        return bucket, key
+
+    def check_inside(self, path: str) -> None:
+        """Refuse a path s3fs would read as another key (URL syntax in a name)."""
+        self._split(path)
 
     def _sync(self, coro: Any) -> Any:
         from fsspec.asyn import sync
@@ -962,6 +1047,7 @@ class S3Backend(Backend):
         return results
 
     def put_file(self, path: str, local: str, *, if_absent: bool) -> str:
+        self._split(path)
         with translate(path, "write"):
             try:
                 self.fs.put_file(local, path, mode="create" if if_absent else "overwrite")
@@ -972,9 +1058,76 @@ class S3Backend(Backend):
         head = self.head(path)
         return head.etag if head else ""
 
-    def open(self, path: str, size: int) -> BinaryIO:
-        with translate(path, "open"):
-            return self.fs.open(path, "rb", size=size)  # type: ignore[no-any-return]
+    def open(self, path: str, size: int, etag: str | None = None) -> BinaryIO:
+        """Ranged GETs of ``default_block_size`` bytes, each ``If-Match: etag`` when given.
+
+        s3fs's own file turns its ETag pinning off when given a size, so an overwrite
+        committed mid-read mixed old and new bytes; these requests are built here.
+        """
+        bucket, key = self._split(path)
+        block = int(getattr(self.fs, "default_block_size", 0) or SINGLE_PUT_MAX)
+        cond = {"IfMatch": f'"{etag}"'} if etag else {}
+
+        def fetch(start: int, end: int) -> bytes:
+            async def get() -> bytes:
+                resp = await self.fs._call_s3(
+                    "get_object", Bucket=bucket, Key=key, Range=f"bytes={start}-{end - 1}", **cond
+                )
+                try:
+                    return bytes(await resp["Body"].read())
+                finally:
+                    resp["Body"].close()
+
+            try:
+                return self._sync(get())  # type: ignore[no-any-return]
+            except Exception as e:
+                if cond and _is_precondition(e):
+                    raise _Replaced(path) from e
+                raise
+
+        return io.BufferedReader(_PinnedRanges(path, size, block, fetch), buffer_size=block)
+
+
+class _PinnedRanges(io.RawIOBase):
+    """An object read block by block, every block from one version (``Backend.open``'s ``etag``).
+
+    ``fetch(start, end)`` returns the bytes ``[start, end)`` of the pinned version or raises
+    ``_Replaced``; an empty answer before ``size`` is a short object, also an error.
+    """
+
+    def __init__(self, path: str, size: int, block: int, fetch: Callable[[int, int], bytes]) -> None:
+        self._path, self._size, self._block, self._fetch, self._pos = path, size, block, fetch, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readall(self) -> bytes:
+        """The rest in blocks (``RawIOBase.readall`` would send one request per 8 KiB)."""
+        out = bytearray()
+        while self._pos < self._size:
+            buf = bytearray(min(self._block, self._size - self._pos))
+            n = self.readinto(buf)
+            out += buf[:n]
+        return bytes(out)
+
+    def readinto(self, buf: Any) -> int:
+        n = min(len(buf), self._block, self._size - self._pos)
+        if n <= 0:
+            return 0
+        with translate(self._path, "read"):
+            try:
+                data = self._fetch(self._pos, self._pos + n)
+            except (_Replaced, FileNotFoundError) as e:
+                raise IntegrityError(f"{self._path} was replaced while it was read") from e
+        if not data:
+            raise IntegrityError(f"{self._path} ended at byte {self._pos} of {self._size} while it was read")
+        buf[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+
+class _Replaced(Exception):
+    """A pinned block read found another version of the object."""
 
 
 def make_backend(storage: Storage, base: str) -> tuple[Backend, Any]:

@@ -44,7 +44,7 @@ from ..model.hashing import HashingWriter, new_hasher
 from ..model.record import PENDING_MAX, ContentHash, Manifest, Pending, parse_cell, utcnow, visible_manifest
 from ..paths import names
 from ..paths.runid import decode_run_id, encode_run_id
-from .backends import Backend, PreconditionFailed, S3Backend, Spool
+from .backends import SINGLE_PUT_MAX, Backend, PreconditionFailed, S3Backend, Spool
 
 __all__ = ["Slot", "Series", "Store", "Run", "MTIME_GRAIN"]
 
@@ -171,6 +171,9 @@ class Store:
         self.claim_ttl = claim_ttl
         self.hash_algorithm = hash_algorithm
         self.root = root  # the tenant's URI: sidecars are refused outside it
+        # Object-store artifacts up to this size are read by one GET; larger ones are streamed,
+        # every stream pinned to the version ``head`` saw (``Backend.open``'s ``etag``).
+        self.single_read_max = SINGLE_PUT_MAX
 
     # -- cells -------------------------------------------------------------------------------------
 
@@ -511,10 +514,7 @@ class Store:
         try:
             self._commit_put(slot, m, if_match=p_etag)  # the commit
         except PreconditionFailed:
-            raise ArtifactExistsError(
-                f"lost {slot.dir}/{slot.output_name}.*: this overwrite took longer than "
-                f"storage.claim_ttl={self.claim_ttl:g}s and another writer took the slot over"
-            ) from None
+            raise self._overwrite_lost(slot, ext, m) from None
         except BaseException:
             with contextlib.suppress(Exception):  # the commit failed: the old run comes back now
                 self._roll_back(slot, mine, p_etag)
@@ -526,6 +526,35 @@ class Store:
         if old.format != ext:
             self._drop(old_data)
         return m
+
+    def _overwrite_lost(self, slot: Slot, ext: str, m: Manifest) -> ArtifactExistsError:
+        """An overwrite's commit was fenced: clear what it sent, and say who changed the cell.
+
+        A delete (or gc) may take the run from under a pending overwrite (``delete``); its
+        data delete is conditional on the old bytes, so the new bytes this overwrite stored
+        stay unless it removes them here. Left there with no cell, they would read as a
+        write in progress to every later writer for ``claim_ttl``. Removed only if they are
+        still this write's own (``if_match``) and no committed cell vouches for them.
+        """
+        try:
+            cell, _ = self._cell(slot)
+        except StorageError:
+            cell = None
+        ours = isinstance(cell, Manifest) and cell.etag == m.etag and cell.order == m.order
+        if not self.backend.local and not (isinstance(cell, Manifest) and cell.order == m.order):
+            self._drop(self._entry(slot, m))  # no committed run of this order: the entry is ours
+        if not ours and m.etag:
+            with contextlib.suppress(Exception):
+                self.backend.delete(slot.data(ext), if_match=m.etag)
+        if cell is None or (isinstance(cell, Pending) and cell.kind == "delete"):
+            return ArtifactExistsError(
+                f"{slot.dir}/{slot.output_name}.* was deleted (delete or gc) while this overwrite "
+                "was under way; nothing was committed"
+            )
+        return ArtifactExistsError(
+            f"lost {slot.dir}/{slot.output_name}.*: this overwrite took longer than "
+            f"storage.claim_ttl={self.claim_ttl:g}s and another writer took the slot over"
+        )
 
     def _roll_back(self, slot: Slot, pending: Pending, p_etag: str | None) -> Manifest | None:
         """Undo a pending operation: the previous manifest and its bytes come back."""
@@ -635,7 +664,7 @@ class Store:
     def open_verified(self, m: Manifest, path: str, verify: bool) -> BinaryIO:
         """A reader over the bytes a manifest vouches for; size always checked, content when ``verify``."""
         b = self.backend
-        if m.size <= 8 * 1024 * 1024 and not b.local:
+        if m.size <= self.single_read_max and not b.local:
             return io.BytesIO(self.read_bytes(m, path, verify))
         head = b.head(path)
         if head is None:
@@ -643,13 +672,13 @@ class Store:
         if verify:
 
             def chunks() -> Iterator[bytes]:
-                with b.open(path, head.size) as f:
+                with b.open(path, head.size, head.etag) as f:
                     yield from iter(lambda: f.read(1 << 20), b"")
 
             self._check(m, path, head.size, chunks, verify)
         elif head.size != m.size:
             self._check(m, path, head.size, lambda: [], False)
-        return b.open(path, head.size)
+        return b.open(path, head.size, head.etag)
 
     def load(
         self,
@@ -681,7 +710,7 @@ class Store:
                 if parse_path is not None:
                     value = parse_path(path)
                 else:
-                    with b.open(path, head.size) as f:
+                    with b.open(path, head.size, head.etag) as f:
                         value = parse(f)
                 self._unchanged(m, path, head)
                 return value
@@ -709,7 +738,7 @@ class Store:
             self._check(m, path, head.size, lambda: [], False)
 
             def chunks() -> Iterator[bytes]:
-                with b.open(path, head.size) as f:
+                with b.open(path, head.size, head.etag) as f:
                     yield from iter(lambda: f.read(8 << 20), b"")
 
             t = threading.Thread(target=digest, args=(chunks,), daemon=True)
@@ -718,7 +747,7 @@ class Store:
                 if parse_path is not None:
                     value = parse_path(path)
                 else:
-                    with b.open(path, head.size) as f:
+                    with b.open(path, head.size, head.etag) as f:
                         value = parse(f)
             finally:
                 t.join()
