@@ -98,9 +98,17 @@ def scan(
 
 
 def scan_manifests(
-    fm: FSMirror, target: str | None = None, *, on_progress: Callable[[int, int], None] | None = None
+    fm: FSMirror,
+    target: str | None = None,
+    *,
+    on_progress: Callable[[int, int], None] | None = None,
+    on_damaged: Callable[[str, FSMirrorError], None] | None = None,
 ) -> list[tuple[Artifact, Manifest, bool]]:
-    """:func:`scan` with each artifact's manifest, and whether an overwrite of it is pending."""
+    """:func:`scan` with each artifact's manifest, and whether an overwrite of it is pending.
+
+    ``on_damaged(cell path, error)`` hears of every cell skipped because it cannot be read as
+    a manifest (besides the warning): ``verify`` and ``stale`` must not answer past one.
+    """
     from ..model.record import Pending, parse_cell, visible_manifest
 
     module, qualname = parse_target(target)
@@ -133,6 +141,7 @@ def scan_manifests(
             man = visible_manifest(cell)
             if man is None:
                 continue
+            man = _at_its_place(fm, man, path)
             code = man.code
             art = Artifact(
                 address=str(code["address"]),
@@ -147,10 +156,10 @@ def scan_manifests(
                 size=man.size,
                 created_at=man.created_at,
             )
-            if not man.uri.startswith(path.rsplit("/", 1)[0] + "/"):
-                raise StorageError(f"{path} names an artifact elsewhere ({man.uri})")
         except (FSMirrorError, ValueError, KeyError, TypeError) as e:
             warnings.warn(f"skipping {path}: {e}", StoreWarning, stacklevel=3)
+            if on_damaged is not None and not (isinstance(e, FSMirrorError) and e.kind == "foreign"):
+                on_damaged(path, e if isinstance(e, FSMirrorError) else StorageError(str(e), kind="damaged"))
             continue
         if module is not None and not (art.module == module or art.module.startswith(module + "/")):
             continue
@@ -166,6 +175,31 @@ def scan_manifests(
         (Artifact(**{**asdict(a), "latest": True}) if id(a) in latest else a, m, pending)
         for _, a, m, pending in out
     ]
+
+
+def _at_its_place(fm: FSMirror, man: Manifest, path: str) -> Manifest:
+    """``man`` as found at ``path``, its ``uri`` derived here, never taken from the record.
+
+    The record's fields (address, instance, run, output) must derive this very cell through
+    the mirror's layout: a manifest copied or tampered into another directory commits nothing
+    there. The ``uri`` a writer recorded is the tenant as *it* spelled it (a relative path from
+    its working directory, a symlink): comparing that string with this listing would hide a
+    whole store read through another spelling, and following it could read another store. So
+    the artifact's location is where this reader found it, in this reader's spelling.
+    """
+    import dataclasses
+
+    fmt = man.format
+    if not fmt or not fmt.isascii() or not fmt.isalnum():
+        raise StorageError(f"{path}: the manifest's format {fmt!r} is damaged", kind="damaged")
+    slot = fm.resolver.slot_of(man)
+    if slot.manifest != path:
+        raise StorageError(
+            f"{path} is not where its own fields put it ({slot.manifest}): a copied or tampered manifest",
+            kind="foreign",
+        )
+    uri = slot.data(fmt)
+    return man if man.uri == uri else dataclasses.replace(man, uri=uri)
 
 
 def _read_all(
