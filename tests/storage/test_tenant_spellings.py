@@ -11,7 +11,6 @@ reads the bytes where the reader found them (never the recorded string).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
