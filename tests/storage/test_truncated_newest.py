@@ -57,7 +57,8 @@ def test_verify_fails_on_the_torn_manifest(make_mirror, tmp_path: Path) -> None:
     assert "the manifest cannot be read" in str(results[-1].problem)
 
     cfg = cli_config(fm, tmp_path)
-    out = CliRunner().invoke(cli, ["--config", str(cfg), "verify"])
+    with pytest.warns(UserWarning, match=R3_CELL):
+        out = CliRunner().invoke(cli, ["--config", str(cfg), "verify"])
     assert out.exit_code == 1, out.output
     assert f"MISMATCH {fm.base}/{R3_CELL}: the manifest cannot be read" in out.stdout
     assert "1 of 3 artifact(s)" in out.output and "every size" not in out.output
@@ -70,7 +71,8 @@ def test_stale_fails_typed_instead_of_judging_the_previous_run(make_mirror, tmp_
     assert info.value.kind == "damaged"
 
     cfg = cli_config(fm, tmp_path)
-    out = CliRunner().invoke(cli, ["--config", str(cfg), "stale", ADDR])
+    with pytest.warns(UserWarning, match=R3_CELL):
+        out = CliRunner().invoke(cli, ["--config", str(cfg), "stale", ADDR])
     assert out.exit_code == 1, out.output
     assert out.stderr.startswith(
         "fsmirror: error: the newest run of project/etl/my_etl_task.py::LiftDataTask"
