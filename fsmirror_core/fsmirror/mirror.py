@@ -718,14 +718,19 @@ class FSMirror:
         try:
             return self._protocol().exists(self.resolver.slot(obj, rid, partition, output_name))
         except StorageError as e:
-            if e.kind == "damaged":
+            if e.kind in ("damaged", "foreign"):  # a cell that does not parse, or another address's
                 return False
             raise
 
     def latest(
         self, obj: Any, *, partition: Instance | None = None, output_name: str | None = None
     ) -> RunId | None:
-        """The newest committed run of ``obj``: one verified hint, so constant cost however many runs."""
+        """The newest committed run of ``obj``: one verified hint, so constant cost however many runs.
+
+        Runs another code address committed at the same paths are not ``obj``'s. When the hint
+        names a run whose manifest cannot be read, this raises ``StorageError(kind="damaged")``
+        rather than answer with an older run (so do ``read`` and ``find`` of the latest run).
+        """
         got = self._protocol().latest(self.resolver.series(obj, partition, output_name))
         return None if got is None else got[0].run_id
 

@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import FSMirrorError, ResolveError, StorageError, StoreWarning
-from ..paths.identity import Instance, instance_sort_key
+from ..paths import names
+from ..paths.identity import Identity, Instance, instance_sort_key
 from ..paths.names import MANIFEST_SUFFIX
 from ..paths.runid import RunId, decode_run_id
 
@@ -25,7 +26,18 @@ if TYPE_CHECKING:
     from ..model.record import Manifest
     from ..store.backends import Backend
 
-__all__ = ["Artifact", "scan", "scan_manifests", "series", "newest", "partition_key", "parse_target", "age"]
+__all__ = [
+    "Artifact",
+    "scan",
+    "scan_manifests",
+    "cell_identities",
+    "check_damaged_latest",
+    "series",
+    "newest",
+    "partition_key",
+    "parse_target",
+    "age",
+]
 
 _SCRATCH = ("/.fsmirror/", "/_fsmirror/")
 
@@ -98,9 +110,17 @@ def scan(
 
 
 def scan_manifests(
-    fm: FSMirror, target: str | None = None, *, on_progress: Callable[[int, int], None] | None = None
+    fm: FSMirror,
+    target: str | None = None,
+    *,
+    on_progress: Callable[[int, int], None] | None = None,
+    on_damaged: Callable[[str, FSMirrorError], None] | None = None,
 ) -> list[tuple[Artifact, Manifest, bool]]:
-    """:func:`scan` with each artifact's manifest, and whether an overwrite of it is pending."""
+    """:func:`scan` with each artifact's manifest, and whether an overwrite of it is pending.
+
+    ``on_damaged(cell path, error)`` hears of every cell skipped because it cannot be read as
+    a manifest (besides the warning): ``verify`` and ``stale`` must not answer past one.
+    """
     from ..model.record import Pending, parse_cell, visible_manifest
 
     module, qualname = parse_target(target)
@@ -133,6 +153,7 @@ def scan_manifests(
             man = visible_manifest(cell)
             if man is None:
                 continue
+            man = _at_its_place(fm, man, path)
             code = man.code
             art = Artifact(
                 address=str(code["address"]),
@@ -147,10 +168,11 @@ def scan_manifests(
                 size=man.size,
                 created_at=man.created_at,
             )
-            if not man.uri.startswith(path.rsplit("/", 1)[0] + "/"):
-                raise StorageError(f"{path} names an artifact elsewhere ({man.uri})")
         except (FSMirrorError, ValueError, KeyError, TypeError) as e:
             warnings.warn(f"skipping {path}: {e}", StoreWarning, stacklevel=3)
+            foreign = isinstance(e, FSMirrorError) and e.kind == "foreign"
+            if on_damaged is not None and not foreign and _may_be_under(fm, path, module, qualname):
+                on_damaged(path, e if isinstance(e, FSMirrorError) else StorageError(str(e), kind="damaged"))
             continue
         if module is not None and not (art.module == module or art.module.startswith(module + "/")):
             continue
@@ -166,6 +188,75 @@ def scan_manifests(
         (Artifact(**{**asdict(a), "latest": True}) if id(a) in latest else a, m, pending)
         for _, a, m, pending in out
     ]
+
+
+def cell_identities(fm: FSMirror, path: str) -> tuple[Identity, ...]:
+    """Every identity whose manifest cell is ``path``, read from the path alone.
+
+    For a cell that cannot be read as a manifest (which says nothing of itself): which series
+    it may be the run of, so a reader can ask that series' latest hint whether it names it.
+    """
+    directory, _, filename = path.rpartition("/")
+    kind, out = names.kind_of(filename)
+    if kind != "manifest" or not directory:
+        return ()
+    return tuple(loc.identity for loc in fm.resolver.locate(names.artifact_file(directory, out, "x")))
+
+
+def _may_be_under(fm: FSMirror, path: str, module: str | None, qualname: str | None) -> bool:
+    """Whether an unreadable cell may be an artifact of the code a scan was asked about."""
+    if module is None:
+        return True
+    for ident in cell_identities(fm, path):
+        mod, _, name = ident.address.partition("::")
+        mod = mod.removesuffix(".py")
+        if qualname is None and (mod == module or mod.startswith(module + "/")):
+            return True
+        if qualname is not None and (mod, name) == (module, qualname):
+            return True
+    return False
+
+
+def check_damaged_latest(fm: FSMirror, damaged: list[str]) -> None:
+    """Raise ``StorageError(kind="damaged")`` when a series' latest hint names one of these cells.
+
+    Such a run may be its series' newest, so an answer built from the readable runs (an older
+    run judged fresh, a store called sound) would be a wrong answer; an unreadable cell the
+    hint does not name is an older run's, and the answer stands. The check is the protocol's
+    own ``latest`` (the one a read makes), asked only for series that hold a damaged cell.
+    """
+    for path in damaged:
+        for ident in cell_identities(fm, path):
+            try:
+                series = fm.resolver.series(ident.address, ident.instance, ident.output_name)
+            except FSMirrorError:
+                continue
+            fm.store.latest(series)  # raises when its hint names the unreadable run
+
+
+def _at_its_place(fm: FSMirror, man: Manifest, path: str) -> Manifest:
+    """``man`` as found at ``path``, its ``uri`` derived here, never taken from the record.
+
+    The record's fields (address, instance, run, output) must derive this very cell through
+    the mirror's layout: a manifest copied or tampered into another directory commits nothing
+    there. The ``uri`` a writer recorded is the tenant as *it* spelled it (a relative path from
+    its working directory, a symlink): comparing that string with this listing would hide a
+    whole store read through another spelling, and following it could read another store. So
+    the artifact's location is where this reader found it, in this reader's spelling.
+    """
+    import dataclasses
+
+    fmt = man.format
+    if not fmt or not fmt.isascii() or not fmt.isalnum():
+        raise StorageError(f"{path}: the manifest's format {fmt!r} is damaged", kind="damaged")
+    slot = fm.resolver.slot_of(man)
+    if slot.manifest != path:
+        raise StorageError(
+            f"{path} is not where its own fields put it ({slot.manifest}): a copied or tampered manifest",
+            kind="foreign",
+        )
+    uri = slot.data(fmt)
+    return man if man.uri == uri else dataclasses.replace(man, uri=uri)
 
 
 def _read_all(

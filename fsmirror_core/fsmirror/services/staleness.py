@@ -194,9 +194,15 @@ def staleness(fm: FSMirror, target: str | None = None, *, source_root: str | Non
     The whole store is scanned for lineage (an input may live outside ``target``);
     the latest manifests are read concurrently.
     """
-    from .catalog import scan_manifests
+    from .catalog import check_damaged_latest, scan_manifests
 
-    everything = [(a, m) for a, m, _ in scan_manifests(fm) if a.latest]  # one listing, one read each
+    damaged: list[str] = []
+    everything = [  # one listing, one read each
+        (a, m) for a, m, _ in scan_manifests(fm, on_damaged=lambda path, _: damaged.append(path)) if a.latest
+    ]
+    # A series whose latest hint names an unreadable manifest has no latest run to judge: its
+    # newest readable run is not it, so judging that one would answer for another run.
+    check_damaged_latest(fm, damaged)
     latest = {a.series: (a, m) for a, m in everything}
     if target is None:
         wanted = [a for a, _ in everything]

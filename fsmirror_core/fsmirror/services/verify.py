@@ -92,9 +92,10 @@ def verify(
 
     >>> bad = [v for v in verify(fm) if not v.ok]  # doctest: +SKIP
     """
-    from .catalog import scan_manifests
+    from .catalog import cell_identities, scan_manifests
 
-    found = scan_manifests(fm, target)
+    damaged: list[tuple[str, FSMirrorError]] = []
+    found = scan_manifests(fm, target, on_damaged=lambda path, e: damaged.append((path, e)))
     backend = fm.store.backend
     total = len(found)
     out: list[Verified] = []
@@ -118,4 +119,19 @@ def verify(
                 out.append(r)
         if on_progress is not None:
             on_progress(min(i + BATCH, total), total)
+    # A manifest that cannot be read vouches for nothing: whatever its run holds is unchecked,
+    # and a read of it (or of its series' latest run, when the hint names it) fails. Say so.
+    for path, e in damaged:
+        ident = next(iter(cell_identities(fm, path)), None)
+        out.append(
+            Verified(
+                path,
+                "" if ident is None else ident.address,
+                "" if ident is None else ident.run_segment,
+                None if ident is None else ident.instance,
+                0,
+                "",
+                f"the manifest cannot be read, so nothing vouches for this run's bytes: {e}",
+            )
+        )
     return out

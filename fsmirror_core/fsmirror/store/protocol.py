@@ -139,6 +139,24 @@ def _ext(fmt: str) -> str:
     return fmt
 
 
+def _owned(address: str, m: Manifest) -> bool:
+    """Whether ``m`` was written by the code at ``address`` (either unknown: no one else's).
+
+    Two addresses can map to one path (``job.py::add_1`` instance ``x`` in run ``R1`` and
+    ``job/R1.py::x`` in run ``add_1`` share ``job/R1/add_1/x/``): the cell's recorded address
+    says whose it is, so a series' reads, listings and deletes never take another's artifact.
+    """
+    return not (m.address and address and m.address != address)
+
+
+def _foreign(slot: Slot, m: Manifest) -> StorageError:
+    return StorageError(
+        f"{slot.manifest} belongs to {m.address} (run {m.segment}), not {slot.address}: the two "
+        "addresses map to the same path (rename one of them, or give one a layout prefix)",
+        kind="foreign",
+    )
+
+
 def _valid_segment(segment: str) -> bool:
     try:
         return encode_run_id(decode_run_id(segment)) == segment
@@ -198,7 +216,7 @@ class Store:
         return self.visible(slot) is not None
 
     def _check_owner(self, slot: Slot, m: Manifest) -> None:
-        if m.address and slot.address and m.address != slot.address:
+        if not _owned(slot.address, m):
             raise ArtifactExistsError(
                 f"{slot.dir} belongs to {m.address} (run {m.run_id!r}); {slot.address} maps to the same "
                 "path: rename one of them, or give one a layout prefix"
@@ -624,6 +642,8 @@ class Store:
         man = visible_manifest(cell)
         if man is None:
             return None
+        if not _owned(slot.address, man):
+            raise _foreign(slot, man)
         if isinstance(cell, Manifest):
             return cell, slot.data(_ext(cell.format))
         if isinstance(cell, Pending):
@@ -895,10 +915,22 @@ class Store:
         return None if got is None else (newest, *got)
 
     def _confirm(self, series: Series, run: Run) -> tuple[Manifest, str] | None:
+        """The hint's run when its cell confirms it; None when it does not (not committed, another's).
+
+        A hint naming a run whose cell cannot be read raises ``StorageError(kind="damaged")``:
+        that run may be the newest, so answering with an older one would be a wrong answer.
+        """
+        slot = series.slot_of(run.segment)
         try:
-            got = self.visible(series.slot_of(run.segment))
-        except StorageError:
-            return None
+            got = self.visible(slot)
+        except StorageError as e:
+            if e.kind != "damaged":
+                return None
+            raise StorageError(
+                f"the newest run of {series.address} the latest hint names ({run.segment}) cannot be "
+                f"read: {e}; read an earlier run by its run id, or delete or rewrite {run.segment}",
+                kind="damaged",
+            ) from e
         return got if got is not None and got[0].order == run.order else None
 
     def _repair(self, series: Series, newest: Run | None, runs: list[Run]) -> None:
@@ -967,6 +999,8 @@ class Store:
                 return False
             if only_order is not None and cell.order != only_order:
                 return False
+            if not _owned(slot.address, cell):
+                raise _foreign(slot, cell)  # another address's artifact at this path: not ours to delete
             if b.exclusive:
                 # Local, under the slot lock: moving the cell away is the delete (atomic, and a
                 # cell that exists is always visible, so exists() stays one stat).
