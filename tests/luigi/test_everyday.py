@@ -140,6 +140,13 @@ def test_plain_open_at_output_path_is_committed_when_the_task_succeeds(
     assert build([down]).status == LuigiStatusCode.SUCCESS
     assert run_log() == [up.task_id, down.task_id]  # the second build runs nothing
 
+    # a file written at the path outside the task's run is no output: only a commit makes one
+    other = tasks.PlainOpenWrite(rows=2).output()
+    other.makedirs()
+    with open(other.path, "w") as f:
+        f.write("i,square\n0,0\n")
+    assert not other.exists() and not tasks.PlainOpenWrite(rows=2).complete()
+
 
 def test_pandas_writing_to_the_output_url_on_s3_is_committed(
     s3_store: Store,
