@@ -235,9 +235,9 @@ class FSMirrorTask:
         task = self._task()
         cls = type(self)
         try:
-            code = self.fsmirror_code()
             run_id, partition = self.fsmirror_run_id(), self.fsmirror_partition()
             v2 = self.fsmirror_v2_slot()
+            code = self.fsmirror_code()
             return FSMirrorTarget(
                 code,
                 run_id=run_id,
