@@ -286,7 +286,7 @@ class FSMirrorTask:
         ``complete()``, and outputs that are no plain fsmirror output (another
         target, ``run_id="latest"``, an output without an instance), are checked
         one by one as ``complete()`` checks them; a task missing at its own slot
-        that fsmirror 2.0 may have built is looked up in one listing of the 2.0 slots.
+        that fsmirror 2.0 may have built is checked at 2.0's slot (one request per missing task).
 
         Range tools call it with ``cls`` bound to ``functools.partial(of, **of_params)``;
         an item is a parameter value, a tuple of them, or a dict, as
@@ -326,26 +326,13 @@ def _bulk_done(tasks: list[luigi.Task]) -> list[bool]:
                 listed.setdefault((id(t.fsmirror), t.obj, t.run_id, t.output_name), []).append((i, t))
             elif done[i] and not t.exists():
                 done[i] = False
-    fallback: dict[_Group, list[tuple[int, FSMirrorTarget]]] = {}
     for (_, obj, run_id, output_name), found in listed.items():
-        fm = found[0][1].fsmirror
-        there = set(fm.instances(obj, run_id=run_id, output_name=output_name))
+        there = set(found[0][1].fsmirror.instances(obj, run_id=run_id, output_name=output_name))
         for i, t in found:
-            if t.partition in there or not done[i]:
-                continue
-            if t.fallback is None:
-                done[i] = False
-            else:  # 2.0's slot: run task_id without instance, or the run with task_id_str as instance
-                run = None if t.fallback[1] is None else t.fallback[0]
-                fallback.setdefault((id(fm), obj, run, output_name), []).append((i, t))
-    for (_, obj, run, output_name), found in fallback.items():
-        fm = found[0][1].fsmirror
-        if run is None:
-            have: set[Any] = set(fm.runs(obj, output_name=output_name))
-            for i, t in found:
-                done[i] = done[i] and t.fallback is not None and t.fallback[0] in have
-        else:
-            have = set(fm.instances(obj, run_id=run, output_name=output_name))
-            for i, t in found:
-                done[i] = done[i] and t.fallback is not None and t.fallback[1] in have
+            if done[i] and t.partition not in there:
+                # not at its own slot: done only if fsmirror 2.0 built it (one check, missing tasks only)
+                fb = t.fallback
+                done[i] = fb is not None and t.fsmirror.exists(
+                    obj, run_id=fb[0], partition=fb[1], output_name=output_name
+                )
     return done

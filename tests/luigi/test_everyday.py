@@ -112,6 +112,15 @@ def test_bulk_complete_answers_from_the_committed_instances(
     assert tasks.DailyEvents.bulk_complete(asked) == [day(2)]
 
 
+def test_bulk_complete_counts_days_fsmirror_2_0_built(local: Store, tasks: ModuleType, build: Build) -> None:
+    """2.0 put a task at run slot ``task_id`` with no instance; those days stay complete (one more listing)."""
+    for n in (1, 2):  # written through the core where 2.0's target wrote them
+        old = tasks.DailyEvents(day=day(n))
+        local.fm.write(tasks.DailyEvents, {"by": "2.0"}, run_id=old.task_id, format="json")
+    assert build([tasks.DailyEvents(day=day(3))]).status == LuigiStatusCode.SUCCESS
+    assert tasks.DailyEvents.bulk_complete([day(n) for n in range(1, 5)]) == [day(1), day(2), day(3)]
+
+
 # -- a file written at self.output().path ----------------------------------------------------------
 
 
