@@ -740,6 +740,41 @@ class FSMirror:
         """Every committed run of ``obj``, oldest first, in commit order (``docs/protocol.md``)."""
         return [r.run_id for r in self._protocol().runs(self.resolver.series(obj, partition, output_name))]
 
+    def instances(self, obj: Any, *, run_id: RunId, output_name: str | None = None) -> list[Instance]:
+        """Every instance of ``obj`` with a committed artifact in run ``run_id``, from one listing.
+
+        For a tool that asks which of many instances of one code are done (Luigi's
+        ``bulk_complete`` under ``RangeDaily``: one instance per day) without one request
+        per instance. The listing is of the run's directory; a cell too small to be a
+        manifest (a pending delete or takeover on an object store) is read to decide, as
+        :meth:`runs` does. The artifact without an instance is not listed (ask
+        :meth:`exists`). Sorted by instance segment.
+        """
+        from .model.record import PENDING_MAX
+        from .paths.identity import instance_segment, parse_instance_segment
+
+        store = self._protocol()
+        prefix = self.resolver.full(obj, True, run_id, None)
+        cell = names.manifest_file("", self.resolver.output_name(output_name))[1:]
+        found: list[Instance] = []
+        for st in store.backend.listing(prefix):
+            rel = st.path[len(prefix) + 1 :].split("/") if st.path.startswith(prefix + "/") else []
+            if len(rel) != 2 or rel[1] != cell:
+                continue
+            try:
+                instance = parse_instance_segment(rel[0])
+                if instance_segment(instance) != rel[0]:
+                    continue  # no segment fsmirror writes for any instance
+            except (FSMirrorError, ValueError):
+                continue
+            if (
+                store.backend.exclusive
+                or st.size >= PENDING_MAX
+                or self.exists(obj, run_id=run_id, partition=instance, output_name=output_name)
+            ):
+                found.append(instance)
+        return found
+
     def delete(
         self, obj: Any, *, run_id: RunId, partition: Instance | None = None, output_name: str | None = None
     ) -> bool:

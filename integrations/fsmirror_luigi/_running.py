@@ -15,6 +15,10 @@ target counts as an attempt only while the task that declares that target in
 or a task writing to another task's output, keeps the never-overwrite rule.
 Each output's attempt is decided once per run (at its first write), so a
 second write to one output within one run is refused as before.
+
+On local storage, ``Event.START`` also creates each output's directory, so a
+task can write ``open(self.output().path, "w")`` as it would a ``LocalTarget``'s
+path; the mixin's ``on_success`` commits such a file (:meth:`FSMirrorTarget.commit_file`).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import luigi
 if TYPE_CHECKING:
     from .target import FSMirrorTarget
 
-__all__ = ["install", "attempt_for"]
+__all__ = ["install", "attempt_for", "written"]
 
 log = logging.getLogger("luigi-interface")
 _state = threading.local()  # .run: the _Run current in this thread, or None
@@ -64,6 +68,12 @@ def attempt_for(target: FSMirrorTarget) -> int | None:
     return attempt
 
 
+def written(target: FSMirrorTarget) -> bool:
+    """Whether the running task wrote ``target`` through fsmirror in this run (its attempt is decided)."""
+    run: _Run | None = getattr(_state, "run", None)
+    return run is not None and run.attempts.get(target.slot_key()) is not None
+
+
 def _on_start(task: luigi.Task) -> None:
     from .target import FSMirrorTarget
 
@@ -76,6 +86,8 @@ def _on_start(task: luigi.Task) -> None:
         ]
         if outputs:
             _state.run = _Run(task.task_id, {t.slot_key(): None for t in outputs})
+            for t in outputs:  # local storage: open(target.path, "w") works, as it would for a LocalTarget
+                t.makedirs()
     except Exception:  # an output() that fails here fails again in run(), where Luigi reports it
         log.warning("fsmirror: listing the outputs of %s failed", task, exc_info=True)
 

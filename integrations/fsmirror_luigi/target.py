@@ -18,6 +18,7 @@ import io
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import IO, Any, TypedDict, TypeVar
@@ -411,6 +412,61 @@ class FSMirrorTarget(luigi.target.FileSystemTarget):
         attempt = _running.attempt_for(self)
         return 0 if attempt is None else attempt
 
+    def _core_writer(self) -> contextlib.AbstractContextManager[Any]:
+        """The core's atomic writer of this target's bytes, as they are stored (no Luigi format)."""
+        return self.fsmirror.open_write(
+            self.obj,
+            format=self._label,
+            overwrite=self.overwrite,
+            run_source=self.run_source,
+            orchestrator=self.orchestrator,
+            attempt=self._attempt(),
+            **self._where,
+        )
+
+    def makedirs(self) -> None:
+        """Create the directory :attr:`path` is in, on local storage (object stores have none).
+
+        As ``LocalTarget.makedirs()``: for a tool that opens the path itself. The
+        mixin's outputs get it when their task starts (``_running``).
+        """
+        if self.run_id != "latest" and self.fsmirror.store.backend.local:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+
+    def commit_file(self) -> bool:
+        """Commit a file something else wrote at :attr:`path`; True when there was one to commit.
+
+        ``open(target.path, "w")``, ``df.to_parquet(target.path)`` and other tools that
+        take a path write the bytes but no manifest, so the target would not exist and
+        Luigi would rerun the task forever. The core has no call that records bytes
+        already at their path (it writes data no-clobber), so the file is moved aside
+        (``_fsmirror_luigi/commit/`` under the mirror's base: a rename on local storage,
+        a server-side copy on object stores) and streamed back to the path through the
+        core's atomic writer, which writes the manifest: one more read and write of its
+        bytes. If that fails, the file is moved back and the error raised. A committed
+        artifact is left alone (nothing to do), and so is a path with no file.
+        """
+        if self.run_id == "latest":
+            return False
+        fs = self.fsmirror.filesystem
+        path = self.path
+        if self.fsmirror.store.backend.head(path) is None or self.exists():
+            return False
+        aside = f"{self.fsmirror.base}/_fsmirror_luigi/commit/{uuid.uuid4().hex}"
+        fs.invalidate_cache(path)  # a tool outside the core wrote it: no cached listing may hide it
+        fs.mv(path, aside)
+        try:
+            with fs.open(aside, "rb") as src, self._core_writer() as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                if self.fsmirror.store.backend.head(path) is None:
+                    fs.mv(aside, path)  # put the task's file back where it wrote it
+            raise
+        with contextlib.suppress(Exception):
+            fs.rm(aside)
+        return True
+
     def open(self, mode: str = "r") -> Any:
         """``"w"``/``"wb"``: an atomic writer committed on close; ``"r"``/``"rb"``: the committed artifact.
 
@@ -421,15 +477,7 @@ class FSMirrorTarget(luigi.target.FileSystemTarget):
         rw = mode.replace("b", "").replace("t", "")
         fmt = self._luigi_format
         if rw == "w":
-            cm = self.fsmirror.open_write(
-                self.obj,
-                format=self._label,
-                overwrite=self.overwrite,
-                run_source=self.run_source,
-                orchestrator=self.orchestrator,
-                attempt=self._attempt(),
-                **self._where,
-            )
+            cm = self._core_writer()
             if fmt is not None:
                 return fmt.pipe_writer(_AtomicWriter(cm, text=False))
             return _AtomicWriter(cm, text="b" not in mode)

@@ -19,11 +19,13 @@ is committed at its own slot, so a store built by 2.0 stays complete.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import luigi.format
 from luigi.parameter import ParameterVisibility
-from luigi.task import task_id_str
+from luigi.task import flatten, task_id_str
 
 import luigi
 from fsmirror import ConfigError, FSMirror, FSMirrorError, ResolveError
@@ -31,6 +33,7 @@ from fsmirror.integration import in_context
 from fsmirror.paths.identity import Instance, check_instance, instance_segment
 from fsmirror.paths.runid import MAX_SEGMENT, RunId
 
+from . import _running
 from .config import get_mirror
 from .target import FSMirrorTarget
 
@@ -48,6 +51,7 @@ two parameter values never share an instance. The core escapes ``~`` on disk
 (``~7E``).
 """
 
+log = logging.getLogger("luigi-interface")
 _WIDEST_ESCAPE = 12  # characters one character can encode to in a path segment (4 UTF-8 bytes, ~XX each)
 _TASK_CLASSES: set[type] = set()
 _INSTANCE_PARAMS: dict[type, tuple[tuple[str, Any], ...]] = {}  # class -> (name, param.serialize)
@@ -90,6 +94,10 @@ class FSMirrorTask:
         fsmirror_format: the output format, default the mirror's: an fsmirror
             format name (``"csv"``) or a Luigi format object (``luigi.format.Gzip``).
         fsmirror_output_name: the file stem, default the mirror's.
+        fsmirror_address: the code address artifacts are filed under
+            (``"pkg/mod.py::Name"``), for a class whose own name cannot be one: a
+            task class made inside a function (a class factory), or by ``exec``.
+            Default: the class itself (its source file and ``__qualname__``).
 
     Example:
         >>> class LiftDataTask(FSMirrorTask, luigi.Task):          # doctest: +SKIP
@@ -102,6 +110,7 @@ class FSMirrorTask:
     fsmirror_run_id_param: ClassVar[str | None] = None
     fsmirror_format: ClassVar[str | luigi.format.Format | None] = None
     fsmirror_output_name: ClassVar[str | None] = None
+    fsmirror_address: ClassVar[str | None] = None
 
     def _task(self) -> luigi.Task:
         if type(self) in _TASK_CLASSES:  # output() runs on every complete() check: keep it cheap
@@ -117,6 +126,26 @@ class FSMirrorTask:
     def fsmirror(self) -> FSMirror:
         """The FSMirror this task writes through (cached per process)."""
         return get_mirror(type(self).fsmirror_mirror)
+
+    def fsmirror_code(self) -> Any:
+        """What the task's artifacts are filed under: ``fsmirror_address``, else the task class.
+
+        Checked here, where the error can name the fix: a class made inside a
+        function has no stable name for the core to derive an address from.
+        """
+        cls = type(self)
+        code: Any = cls.fsmirror_address or cls
+        try:
+            self.fsmirror().resolver.pieces(code)  # cached per class: cheap on every complete()
+        except ResolveError as e:
+            if cls.fsmirror_address is not None:
+                raise
+            raise ResolveError(
+                f"{e}; for a Luigi task class, set the class attribute "
+                f"fsmirror_address = 'path/module.py::{cls.__name__}' (the code address its "
+                "artifacts are filed under)"
+            ) from e
+        return code
 
     def fsmirror_run_id(self) -> str:
         """The run slot: the run-id parameter's value when one is named, else :data:`RUN` (``luigi``)."""
@@ -208,8 +237,9 @@ class FSMirrorTask:
         try:
             run_id, partition = self.fsmirror_run_id(), self.fsmirror_partition()
             v2 = self.fsmirror_v2_slot()
+            code = self.fsmirror_code()
             return FSMirrorTarget(
-                cls,
+                code,
                 run_id=run_id,
                 mirror=self.fsmirror(),
                 partition=partition,
@@ -224,3 +254,85 @@ class FSMirrorTask:
     def output(self) -> FSMirrorTarget:
         """The task's one output at its mirrored path; override to return several ``fsmirror_target``\\ s."""
         return self.fsmirror_target()
+
+    def on_success(self) -> Any:
+        """Commit the files ``run()`` wrote itself at its outputs' paths, then Luigi's own hook.
+
+        ``open(self.output().path, "w")`` is the everyday ``LocalTarget`` habit and
+        what pandas and pyarrow writers take, but it writes no manifest: without this
+        the task would succeed, stay incomplete, fail its downstream with "Unfulfilled
+        dependency at run time" and rerun in every build. Luigi calls ``on_success``
+        in the task's process before it reports success, so a failed commit fails
+        the task. Outputs written through fsmirror in this run cost nothing here.
+        Override it? Call ``super().on_success()``.
+        """
+        task = self._task()
+        for target in flatten(task.output()):  # type: ignore[no-untyped-call]
+            if isinstance(target, FSMirrorTarget) and not _running.written(target) and target.commit_file():
+                log.info("fsmirror: committed %s (written by %s at its output's path)", target.path, task)
+        hook = getattr(super(), "on_success", None)
+        return hook() if hook is not None else None
+
+    @classmethod
+    def bulk_complete(cls, parameter_tuples: Iterable[Any]) -> list[Any]:
+        """Those of ``parameter_tuples`` whose task is complete: one listing per output, not a check per task.
+
+        Luigi's range tools (``RangeDaily``, ``RangeHourly``, ...) ask this to find
+        the missing days. Without it they infer a glob from one task's output path,
+        which holds that task's own instance, conclude every day is missing, and
+        schedule only the oldest ``task_limit`` days: those already built. Here the
+        instances committed in a run are listed once (``FSMirror.instances``) and
+        every task's outputs looked up in that set. A task class that overrides
+        ``complete()``, and outputs that are no plain fsmirror output (another
+        target, ``run_id="latest"``, an output without an instance), are checked
+        one by one as ``complete()`` checks them; a task missing at its own slot
+        that fsmirror 2.0 may have built is checked at 2.0's slot (one request per missing task).
+
+        Range tools call it with ``cls`` bound to ``functools.partial(of, **of_params)``;
+        an item is a parameter value, a tuple of them, or a dict, as
+        ``luigi.task.MixinNaiveBulkComplete`` takes them.
+        """
+        make: Any = cls
+        params = list(parameter_tuples)
+        tasks = [_instantiate(make, p) for p in params]
+        return [p for p, done in zip(params, _bulk_done(tasks), strict=True) if done]
+
+
+def _instantiate(make: Any, param: Any) -> luigi.Task:
+    """A task from one item of ``bulk_complete``'s argument (as ``MixinNaiveBulkComplete`` builds it)."""
+    if isinstance(param, (list, tuple)):
+        return make(*param)  # type: ignore[no-any-return]
+    if isinstance(param, dict):
+        return make(**param)  # type: ignore[no-any-return]
+    return make(param)  # type: ignore[no-any-return]
+
+
+_Group = tuple[int, Any, Any, str | None]  # (id of the FSMirror, code, run id, output name)
+
+
+def _bulk_done(tasks: list[luigi.Task]) -> list[bool]:
+    """Whether each task is complete, listing each (code, run, output) once (see ``bulk_complete``)."""
+    done = [True] * len(tasks)
+    listed: dict[_Group, list[tuple[int, FSMirrorTarget]]] = {}
+    for i, task in enumerate(tasks):
+        if type(task).complete is not luigi.Task.complete:
+            done[i] = bool(task.complete())
+            continue
+        outputs = flatten(task.output())  # type: ignore[no-untyped-call]
+        if not outputs:
+            done[i] = False  # Luigi's complete(): a task without outputs is never complete
+        for t in outputs:
+            if isinstance(t, FSMirrorTarget) and t.run_id != "latest" and t.partition is not None:
+                listed.setdefault((id(t.fsmirror), t.obj, t.run_id, t.output_name), []).append((i, t))
+            elif done[i] and not t.exists():
+                done[i] = False
+    for (_, obj, run_id, output_name), found in listed.items():
+        there = set(found[0][1].fsmirror.instances(obj, run_id=run_id, output_name=output_name))
+        for i, t in found:
+            if done[i] and t.partition not in there:
+                # not at its own slot: done only if fsmirror 2.0 built it (one check, missing tasks only)
+                fb = t.fallback
+                done[i] = fb is not None and t.fsmirror.exists(
+                    obj, run_id=fb[0], partition=fb[1], output_name=output_name
+                )
+    return done
