@@ -252,7 +252,7 @@ def test_root_directory_by_name_or_package(project: Path) -> None:
 
 # -- module-level statements that change what a definition uses (issue #22) --------------------------
 
-MUTATED = '''\
+MUTATED = """\
 import random
 
 CONFIG = {"f": 1}
@@ -310,7 +310,7 @@ def shadowed(xs):
 
 def other():
     return 0
-'''
+"""
 
 # (definition, the edit): each changes what the definition does when it runs
 MUTATIONS = {
@@ -356,7 +356,7 @@ def test_a_lambda_or_comprehension_variable_hides_only_inside_itself(project: Pa
     assert _fp(f, "g", own) == _fp(f, "g", own.replace("N = 1", "N = 2"))
 
 
-CLASSES = '''\
+CLASSES = """\
 class Base:
     def scale(self, x):
         return x * 2
@@ -373,7 +373,7 @@ class Task(Base):
 
     def other(self):
         return 0
-'''
+"""
 
 
 @pytest.mark.parametrize(
@@ -392,7 +392,7 @@ def test_a_method_follows_its_bases_and_the_members_it_uses(project: Path, old: 
     assert _fp(f, "Task.run", CLASSES.replace("return 0", "return 1")) == before  # a member it does not use
 
 
-DAG_FILE = '''\
+DAG_FILE = """\
 from airflow.sdk import dag, task
 from airflow.providers.standard.operators.bash import BashOperator
 
@@ -421,7 +421,7 @@ def orders(days=3):
 
 
 orders()
-'''
+"""
 
 
 @pytest.mark.parametrize(
@@ -431,7 +431,11 @@ orders()
         ("orders.load", "margin = 2", "margin = 3"),  # a local of the function around it
         ("orders.load", "LIMIT = 5", "LIMIT = 6"),  # a module constant
         ("orders.window", "def orders(days=3):", "def orders(days=4):"),  # a parameter of the function around
-        ("orders.export", 'bash_command="echo one"', 'bash_command="echo two"'),  # an assignment in a function
+        (
+            "orders.export",
+            'bash_command="echo one"',
+            'bash_command="echo two"',
+        ),  # an assignment in a function
     ],
 )
 def test_a_definition_inside_a_function_is_fingerprinted_alone(
