@@ -40,8 +40,10 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "SCHEME",
+    "WHOLE_MODULE",
     "CodeVersion",
     "code_version",
+    "first_definition",
     "definition_fingerprint",
     "module_fingerprint",
     "project_imports",
@@ -548,6 +550,20 @@ def definition_fingerprint(path: str | os.PathLike[str], qualname: str) -> str |
     p = os.fspath(path)
     key = _stat_key(p)
     return None if key is None else _self_fp_cached(p, *key, qualname)
+
+
+def first_definition(path: str | os.PathLike[str], candidates: Iterable[str]) -> str | None:
+    """The first of ``candidates`` (qualnames, :data:`WHOLE_MODULE`) that names code in the file
+    at ``path``, so it can be fingerprinted (and found again by ``fsmirror stale``); None when
+    none does or the file cannot be read.
+
+    For an adapter whose task is named by an id, not by its code: it lists where the code may
+    be, most precise first (``orders.export``, ``export``, ``<module>``).
+    """
+    for q in candidates:
+        if definition_fingerprint(path, q) is not None:
+            return q
+    return None
 
 
 def project_root(source_file: str, module: str) -> str:
