@@ -365,8 +365,11 @@ class Base:
 class Task(Base):
     FACTOR = 3
 
+    def __init__(self):
+        self.offset = 1
+
     def run(self, x):
-        return self.helper(x) + super().scale(x)
+        return self.helper(x) + super().scale(x) + self.offset
 
     def helper(self, x):
         return x * self.FACTOR
@@ -383,6 +386,7 @@ class Task(Base):
         ("class Task(Base):", "class Task(Base, dict):"),  # the bases
         ("return x * self.FACTOR", "return x - self.FACTOR"),  # a sibling method it calls via self
         ("FACTOR = 3", "FACTOR = 4"),  # a class attribute that sibling reads
+        ("self.offset = 1", "self.offset = 2"),  # an instance attribute another method sets
     ],
 )
 def test_a_method_follows_its_bases_and_the_members_it_uses(project: Path, old: str, new: str) -> None:

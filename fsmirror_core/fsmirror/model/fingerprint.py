@@ -434,12 +434,16 @@ def _used_names(node: ast.AST) -> set[str]:
     return loads | nested | declared
 
 
-def _self_attrs(node: ast.AST, names: set[str]) -> set[str]:
-    """Attributes read from ``self``/``cls``/the class itself: the members a method uses."""
+def _self_attrs(node: ast.AST, names: set[str], ctx: type[ast.expr_context] = ast.Load) -> set[str]:
+    """Attributes read (or, with ``ctx=ast.Store``, assigned) on ``self``/``cls``/the class
+    itself: the members a method uses (or sets, as ``__init__`` does)."""
     return {
         n.attr
         for n in ast.walk(node)
-        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id in names
+        if isinstance(n, ast.Attribute)
+        and isinstance(n.ctx, ctx)
+        and isinstance(n.value, ast.Name)
+        and n.value.id in names
     }
 
 
@@ -507,7 +511,7 @@ def _self_fp(tree: ast.Module, qualname: str) -> str | None:
                     if i not in taken
                     and m is not inner
                     and not _contains(m, inner)
-                    and _bound_names(m) & attrs
+                    and (_bound_names(m) | _self_attrs(m, via, ast.Store)) & attrs
                 }
                 if not new:
                     break
