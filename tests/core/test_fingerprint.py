@@ -504,3 +504,51 @@ def test_stale_sees_a_module_level_mutation_end_to_end(tmp_path: Path) -> None:
         1,
         "project/etl/mutated.py::by_config  run r1: code changed\n1 of 2 latest artifact(s) stale\n",
     ), r.stderr
+
+
+def test_a_seed_through_another_import_of_the_same_package_counts(project: Path) -> None:
+    src = "import random\nfrom random import randint\n\nrandom.seed(1)\n\ndef roll():\n    return randint(1, 6)\n"
+    f = project / "dice.py"
+    assert _fp(f, "roll", src) != _fp(f, "roll", src.replace("seed(1)", "seed(2)"))
+
+
+# What docs/provenance.md says the fingerprint does not see: pinned, so the page stays true.
+BLIND = {
+    "a mutating call inside an assignment": (
+        "COLUMNS = ['a']\nx = COLUMNS.pop()\n\ndef f():\n    return COLUMNS\n",
+        "pop()",
+        "pop(0)",
+        "f",
+    ),
+    "a module-level call of a function that changes a name in its body": (
+        "CONFIG = {}\n\ndef configure():\n    CONFIG['f'] = 3\n\nconfigure()\n\ndef f():\n    return CONFIG\n",
+        "= 3",
+        "= 4",
+        "f",
+    ),
+    "the arguments a factory is called with": (
+        "def make(region):\n    def sales():\n        return region\n    return sales\n\neu = make('eu')\n",
+        "'eu'",
+        "'us'",
+        "make.sales",
+    ),
+    "a call on a module the definition does not use": (
+        "import numpy as np\nimport random\n\nrandom.seed(1)\n\ndef f():\n    return np.random.random()\n",
+        "seed(1)",
+        "seed(2)",
+        "f",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BLIND))
+def test_documented_blind_spots(project: Path, case: str) -> None:
+    src, old, new, name = BLIND[case]
+    f = project / "blind.py"
+    before = _fp(f, name, src)
+    assert before is not None and _fp(f, name, src.replace(old, new)) == before
+
+
+def test_an_inherited_method_has_no_definition_of_its_own(project: Path) -> None:
+    src = "class Base:\n    def run(self):\n        return 1\n\n\nclass Task(Base):\n    pass\n"
+    assert _fp(project / "inherit.py", "Task.run", src) is None

@@ -6,14 +6,20 @@ docstrings, formatting) and changes with everything that may (a constant, an
 operator, a name, a decorator, a default argument, an annotation). So the
 fingerprint hashes the *syntax tree*, not the text:
 
-- the definition named by the code address (``pkg/mod.py::Name`` or
-  ``Outer.method``), found with :mod:`ast`, docstrings of every module, class
-  and function in it removed, serialized canonically (node types and fields,
-  no line or column numbers, ``None`` and empty fields left out so Python
-  versions that add empty fields agree);
-- plus the module-level statements it refers to by name, transitively (a
-  constant ``THRESHOLD = 5``, a helper function, ``import pandas as pd``): a
-  change there changes what the callable does;
+- the definition named by the code address (``pkg/mod.py::Name``,
+  ``Outer.method``, ``dag_fn.task`` for a function nested in a function, a name an
+  assignment binds, or ``<module>``: the whole file), found with :mod:`ast`,
+  docstrings of every module, class and function in it removed, serialized
+  canonically (node types and fields, no line or column numbers, ``None`` and
+  empty fields left out so Python versions that add empty fields agree);
+- plus the statements around it that bind *or change* a name it uses, transitively,
+  scope by scope (Python's scoping: a lambda's or comprehension's variable hides
+  nothing outside itself): a constant ``THRESHOLD = 5``, a helper function,
+  ``import pandas as pd``, ``CONFIG["f"] = 3``, ``SETTINGS.limit = 3``,
+  ``COLUMNS.append("b")``, ``random.seed(1)`` (a method call for its effect on a
+  module it uses), ``task = scaled(2)(task)`` (its own name rebound); in an
+  enclosing function, the locals and parameters it uses; in a class, the header
+  (bases, decorators) and the members it reaches through ``self``/``cls``;
 - plus, separately, the fingerprint of every *project* module the callable's
   module imports, transitively (``import x.y``, ``from .z import w``, at any
   depth of the file, resolved against the project root: only files inside it
@@ -21,9 +27,10 @@ fingerprint hashes the *syntax tree*, not the text:
 
 What it does not see: dynamic imports (``importlib.import_module``,
 ``__import__``), data and config files the code reads, installed packages and
-their versions, the Python version, environment variables. It reads the file
-on disk: an edit made after the running process imported the module is seen
-although the process still runs the old code.
+their versions, the Python version, environment variables, and the rest listed
+in docs/provenance.md ("What it does not see"). It reads the file on disk: an
+edit made after the running process imported the module is seen although the
+process still runs the old code.
 
 Pure functions over files; parsing and hashing are cached per (file, mtime,
 size), so a task writing many artifacts pays for each file once.
