@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 
 from conftest import DAG_MIRRORS
@@ -24,7 +23,6 @@ from fsmirror.cli import cli
 from fsmirror.paths.address import CodeAddress
 from fsmirror.paths.runid import encode_run_id
 
-ROOT = Path(__file__).parents[2]
 DAY = dt.datetime(2026, 11, 25, 9, 40, tzinfo=dt.timezone.utc)
 
 DAG_TEXT = '''\
@@ -58,6 +56,7 @@ def fingerprints() -> None:
             return v * 2
 
         double(x)
+        square(x)
 
     load()
     grp(5)
@@ -74,6 +73,7 @@ fingerprints()
 DEFINITIONS = {
     "load": "fingerprints.load",
     "grp.double": "fingerprints.grp.double",
+    "grp.square": "square",
     "square": None,
     "square__1": "square",
     "renamed": "square",
@@ -128,7 +128,7 @@ def test_tasks_named_by_id_are_fingerprinted_and_fresh_after_their_run(
 
     assert _stale(cfg, "dags") == (
         0,
-        "nothing stale: 6 latest artifact(s) made by today's code from their inputs' latest runs\n",
+        "nothing stale: 7 latest artifact(s) made by today's code from their inputs' latest runs\n",
     )
 
     # One nested task's body edited: that task, and only it, is stale.
@@ -138,7 +138,7 @@ def test_tasks_named_by_id_are_fingerprinted_and_fresh_after_their_run(
     assert _stale(cfg, "dags") == (
         1,
         f"dags/fingerprints.py::load  partition fingerprints  run {segment}: code changed\n"
-        "1 of 6 latest artifact(s) stale\n",
+        "1 of 7 latest artifact(s) stale\n",
     )
 
     # The BashOperator's command edited: the operator, and only it.
@@ -147,31 +147,50 @@ def test_tasks_named_by_id_are_fingerprinted_and_fresh_after_their_run(
     assert _stale(cfg, "dags") == (
         1,
         f"dags/fingerprints.py::export  partition fingerprints  run {segment}: code changed\n"
-        "1 of 6 latest artifact(s) stale\n",
+        "1 of 7 latest artifact(s) stale\n",
     )
 
 
-def test_the_docs_example_is_fresh_right_after_it_runs(
-    tmp_path: Path,
-    airflow_db: Path,
-    local_config: Callable[..., Path],
-    fsmirror_config: Any,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """docs/airflow.md's example DAG (the file examples/airflow holds): 0 of 9 stale, not 8 of 9."""
-    cfg = fsmirror_config(
-        local_config(
-            mirrors={"aipipeline": {"root": "aipipeline", "output_name": "out", "output_format": "parquet"}}
-        )
-    )
-    monkeypatch.setenv("AIRFLOW__FSMIRROR__MIRROR", "aipipeline")
-    example = ROOT / "examples" / "airflow" / "aipipeline" / "dags" / "orders.py"
-    dag_file = tmp_path / "project" / "aipipeline" / "dags" / "orders.py"
-    dag_file.parent.mkdir(parents=True)
-    dag_file.write_text(example.read_text())
-    dr = _run(dag_file, "orders")
-    assert dr.state == "success"
-    assert _stale(cfg, "aipipeline") == (
-        0,
-        "nothing stale: 9 latest artifact(s) made by today's code from their inputs' latest runs\n",
-    )
+LOCATED = """\
+import datetime as dt
+
+from airflow.providers.standard.operators.bash import BashOperator
+from airflow.sdk import DAG, dag
+
+with DAG("flat", schedule=None, start_date=dt.datetime(2026, 1, 1)):
+    export = BashOperator(task_id="export", bash_command="echo flat")
+    BashOperator(task_id="loose", bash_command="echo loose")
+
+
+@dag(schedule=None, start_date=dt.datetime(2026, 1, 1))
+def nested() -> None:
+    t1 = BashOperator(task_id="export", bash_command="echo nested")
+    t1
+
+
+nested()
+"""
+
+
+def test_operators_are_found_by_their_variable_else_the_dag_function_else_the_file(tmp_path: Path) -> None:
+    """Where the adapter looks for an operator's code (parsed only, no run needed)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from fsmirror.model.fingerprint import definition_fingerprint
+    from fsmirror_airflow import task_location
+
+    path = tmp_path / "dags" / "located.py"
+    path.parent.mkdir()
+    path.write_text(LOCATED)
+    bag = DagBag(dag_folder=str(path))
+    assert not bag.import_errors, bag.import_errors
+    found = {
+        (dag_id, task_id): task_location(bag.get_dag(dag_id).get_task(task_id)).definition
+        for dag_id, task_id in (("flat", "export"), ("flat", "loose"), ("nested", "export"))
+    }
+    assert found == {
+        ("flat", "export"): "export",  # the module-level assignment in the 'with DAG' block
+        ("flat", "loose"): "<module>",  # not assigned: the whole file
+        ("nested", "export"): "nested.export",  # no variable 'export' in nested(): the whole DAG function
+    }
+    assert definition_fingerprint(path, "nested.export") == definition_fingerprint(path, "nested")
