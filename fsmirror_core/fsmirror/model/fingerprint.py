@@ -441,6 +441,25 @@ def _used_names(node: ast.AST) -> set[str]:
     return loads | nested | declared
 
 
+@functools.lru_cache(maxsize=4096)
+def _stmt_used(stmt: ast.AST) -> frozenset[str]:
+    """:func:`_used_names` of a statement, cached per node: parsed trees are cached per file
+    version, so fingerprinting many definitions of one file analyses each statement once."""
+    return frozenset(_used_names(stmt))
+
+
+@functools.lru_cache(maxsize=4096)
+def _stmt_text(stmt: ast.AST) -> str:
+    """:func:`normalized` of a statement, cached per node like :func:`_stmt_used`."""
+    return normalized(stmt)
+
+
+@functools.lru_cache(maxsize=4096)
+def _stmt_touched(stmt: ast.stmt) -> frozenset[str]:
+    """:func:`_touched` of a statement, cached per node like :func:`_stmt_used`."""
+    return frozenset(_touched(stmt))
+
+
 def _self_attrs(node: ast.AST, names: set[str], ctx: type[ast.expr_context] = ast.Load) -> set[str]:
     """Attributes read (or, with ``ctx=ast.Store``, assigned) on ``self``/``cls``/the class
     itself: the members a method uses (or sets, as ``__init__`` does)."""
@@ -460,7 +479,7 @@ def _level(units: list[ast.stmt], skip: ast.stmt | None, wanted: set[str], out: 
     touching: dict[str, list[int]] = {}
     groups: dict[str, set[str]] = {}
     for i, stmt in enumerate(units):
-        for name in _touched(stmt):
+        for name in _stmt_touched(stmt):
             touching.setdefault(name, []).append(i)
         key = _import_key(stmt)
         if key is not None:
@@ -477,16 +496,25 @@ def _level(units: list[ast.stmt], skip: ast.stmt | None, wanted: set[str], out: 
         for i in touching.get(name, ()):
             if i not in used and units[i] is not skip:
                 used.add(i)
-                todo.extend(_used_names(units[i]))
+                todo.extend(_stmt_used(units[i]))
                 key = _import_key(units[i])
                 if key is not None:
                     todo.append(key)
-    out.extend(normalized(units[i]) for i in sorted(used))
+    out.extend(_stmt_text(units[i]) for i in sorted(used))
     return seen
 
 
+@functools.lru_cache(maxsize=256)
+def _members(cls: ast.ClassDef) -> tuple[frozenset[str], ...]:
+    """Per member of a class body: the names it binds and the attributes it sets on
+    ``self``/``cls``/the class. Cached per node (parsed trees are cached per file version)."""
+    via = {"self", "cls", cls.name}
+    return tuple(frozenset(_bound_names(m) | _self_attrs(m, via, ast.Store)) for m in cls.body)
+
+
 def _contains(stmt: ast.stmt, node: ast.AST) -> bool:
-    return any(n is node for n in ast.walk(stmt))
+    """Whether ``node`` is ``stmt`` or in its ``if``/``try``/``with`` blocks (where :func:`_find` looks)."""
+    return any(n is node for n in _blocks([stmt]))
 
 
 def _self_fp(tree: ast.Module, qualname: str) -> str | None:
@@ -509,24 +537,22 @@ def _self_fp(tree: ast.Module, qualname: str) -> str | None:
             for h in header:
                 wanted |= _used_names(h)
             via = {"self", "cls", container.name}
+            members = container.body
+            holder = next((i for i, m in enumerate(members) if _contains(m, inner)), -1)
+            provides = _members(container)
             attrs = _self_attrs(inner, via)
             taken: set[int] = set()
-            while True:
-                new = {
-                    i
-                    for i, m in enumerate(container.body)
-                    if i not in taken
-                    and m is not inner
-                    and not _contains(m, inner)
-                    and (_bound_names(m) | _self_attrs(m, via, ast.Store)) & attrs
-                }
-                if not new:
-                    break
-                taken |= new
-                for i in new:
-                    attrs |= _self_attrs(container.body[i], via)
-                    wanted |= _used_names(container.body[i])
-            parts += [normalized(container.body[i]) for i in sorted(taken)]
+            todo = sorted(attrs)
+            while todo:
+                attr = todo.pop()
+                for i, given in enumerate(provides):
+                    if attr in given and i != holder and i not in taken:
+                        taken.add(i)
+                        wanted |= _stmt_used(members[i])
+                        more = _self_attrs(members[i], via) - attrs
+                        attrs |= more
+                        todo.extend(more)
+            parts += [_stmt_text(container.body[i]) for i in sorted(taken)]
         elif isinstance(container, _FUNCS):  # its statements the definition uses, its parameters
             skip = next((s for s in container.body if _contains(s, inner)), None)
             seen = _level(list(container.body), skip, wanted, parts)
