@@ -552,3 +552,42 @@ def test_documented_blind_spots(project: Path, case: str) -> None:
 def test_an_inherited_method_has_no_definition_of_its_own(project: Path) -> None:
     src = "class Base:\n    def run(self):\n        return 1\n\n\nclass Task(Base):\n    pass\n"
     assert _fp(project / "inherit.py", "Task.run", src) is None
+
+
+# More of what provenance.md lists as counting: (source, old, new, definition)
+ALSO_COUNTS = {
+    "an item deleted": (
+        "CACHE = {'a': 1, 'b': 2}\ndel CACHE['a']\n\ndef f():\n    return CACHE\n",
+        "del CACHE['a']",
+        "del CACHE['b']",
+        "f",
+    ),
+    "a name passed to a dropped call": (
+        "COLUMNS = ['a', 'b']\n\ndef register(cols, n=1):\n    cols.extend('x' * n)\n\nregister(COLUMNS)\n\n"
+        "def f():\n    return COLUMNS\n",
+        "register(COLUMNS)",
+        "register(COLUMNS, 2)",
+        "f",
+    ),
+    "a method rebound on its class": (
+        "def traced(fn):\n    return fn\n\ndef other(fn):\n    return fn\n\nclass Task:\n"
+        "    def run(self):\n        return 1\n\nTask.run = traced(Task.run)\n",
+        "traced(Task.run)",
+        "other(Task.run)",
+        "Task.run",
+    ),
+    "a function that sets the name with global": (
+        "N = 1\n\ndef configure():\n    global N\n    N = 2\n\ndef f():\n    return N\n",
+        "N = 2",
+        "N = 3",
+        "f",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ALSO_COUNTS))
+def test_more_statements_that_change_a_name_count(project: Path, case: str) -> None:
+    src, old, new, name = ALSO_COUNTS[case]
+    f = project / "also.py"
+    before = _fp(f, name, src)
+    assert before is not None and _fp(f, name, src.replace(old, new)) != before
