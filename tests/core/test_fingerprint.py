@@ -576,6 +576,20 @@ ALSO_COUNTS = {
         "other(Task.run)",
         "Task.run",
     ),
+    "a dropped call passing it, in a module-level block (errs towards changed)": (
+        "from x import DAG, BashOperator, PythonOperator\n\ndef extract():\n    return 1\n\n"
+        "with DAG('d'):\n    PythonOperator(task_id='extract', python_callable=extract)\n"
+        "    BashOperator(task_id='b', bash_command='echo 1')\n",
+        "echo 1",
+        "echo 2",
+        "extract",
+    ),
+    "a function called with the name": (
+        "CONFIG = {}\n\ndef configure(c):\n    c['f'] = 3\n\nconfigure(CONFIG)\n\ndef f():\n    return CONFIG\n",
+        "= 3",
+        "= 4",
+        "f",
+    ),
     "a function that sets the name with global": (
         "N = 1\n\ndef configure():\n    global N\n    N = 2\n\ndef f():\n    return N\n",
         "N = 2",
