@@ -30,6 +30,7 @@ from typing import Any
 
 from fsmirror import ConfigError, FSMirror, ResolveError
 from fsmirror.integration import mirror_for
+from fsmirror.model.fingerprint import WHOLE_MODULE, first_definition
 from fsmirror.paths.address import CodeAddress
 from fsmirror.paths.identity import Instance
 
@@ -63,6 +64,7 @@ def task_location(task: Any) -> Any:
     resolved pieces per function.
     """
     task_id = str(task.task_id)
+    dag = getattr(task, "dag", None)
     fn = getattr(task, "python_callable", None)
     if callable(fn):
         while isinstance(fn, functools.partial):
@@ -74,15 +76,35 @@ def task_location(task: Any) -> Any:
             qualname = getattr(fn, "__qualname__", "")
             if task_id == getattr(fn, "__name__", None) and "<" not in qualname:
                 return fn
-            return CodeAddress(_parts(file), task_id)
-    dag = getattr(task, "dag", None)
+            return CodeAddress(_parts(file), task_id, _definition(file, qualname, task_id, dag))
     fileloc = getattr(dag, "fileloc", None)
     if not fileloc:
         raise ResolveError(
             f"fsmirror: cannot locate task {task_id!r}: it has no python_callable and no DAG file "
             "(dag.fileloc); define it in a DAG file, or pass a code address to macros.fsmirror.path(...)"
         )
-    return CodeAddress(_parts(str(fileloc)), task_id)
+    return CodeAddress(_parts(str(fileloc)), task_id, _definition(str(fileloc), "", task_id, dag))
+
+
+def _definition(file: str, qualname: str, task_id: str, dag: Any) -> str | None:
+    """The code whose fingerprint versions a task named by its id, not by its code.
+
+    The callable's own definition (``orders.<locals>.square`` is ``orders.square``: nested in
+    the DAG function, reused as ``square__1``, renamed by ``.override(task_id=...)``); else,
+    for an operator (or a lambda), the variable it is assigned to in the DAG function
+    (``export = BashOperator(task_id="export", ...)`` in ``def orders``), or at module level;
+    else the whole DAG function, else the whole file. The first that the file defines is kept.
+    """
+    candidates: list[str] = []
+    own = ".".join(p for p in qualname.split(".") if p != "<locals>")
+    if own and "<" not in own:
+        candidates.append(own)
+    name = task_id.rpartition(".")[2]  # 'group.export' -> 'export'
+    dag_id = str(getattr(dag, "dag_id", "") or "")
+    if dag_id:
+        candidates.append(f"{dag_id}.{name}")
+    candidates += [name, WHOLE_MODULE]
+    return first_definition(file, candidates)
 
 
 def dag_partition(dag_id: str, map_index: int | None = None) -> Instance:

@@ -178,6 +178,12 @@ def test_example_dag_history_cli_and_api(tmp_path: Path, airflow_db: Path, docs_
     assert listed and all(Path(p).is_file() for p in listed), listed
     man = fm.manifest_uri(next(p for p in listed if p.endswith("/orders.csv")))
     assert man["orchestrator"]["written_by"] == "task"
+    # made by today's code: every task has a fingerprint, nothing is stale (was "8 of 9", #21)
+    stale = subprocess.run([str(BIN / "fsmirror"), "stale"], capture_output=True, text=True)
+    assert (stale.returncode, stale.stdout) == (
+        0,
+        "nothing stale: 9 latest artifact(s) made by today's code from their inputs' latest runs\n",
+    ), stale.stderr
 
     # the CLI block, as a shell runs it (FSMIRROR_CONFIG_PATH set, fsmirror on PATH)
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}

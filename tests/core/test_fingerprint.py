@@ -248,3 +248,360 @@ def test_root_directory_by_name_or_package(project: Path) -> None:
     assert root_directory(files["outside"]) == str(project.parent.parent)  # not in a package
     with pytest.raises(ValueError, match="not under a directory named 'nope'"):
         root_directory(files["lift"], "nope")
+
+
+# -- module-level statements that change what a definition uses (issue #22) --------------------------
+
+MUTATED = """\
+import random
+
+CONFIG = {"f": 1}
+CONFIG["f"] = 3
+
+
+class _Settings:
+    limit = 1
+
+
+SETTINGS = _Settings()
+SETTINGS.limit = 3
+
+COLUMNS = ["a"]
+COLUMNS.append("b")
+
+random.seed(1)
+
+K = 2
+
+
+def scaled(n):
+    def wrap(fn):
+        return lambda x: fn(x) * n
+
+    return wrap
+
+
+def by_config(x):
+    return x * CONFIG["f"]
+
+
+def by_settings(x):
+    return x * SETTINGS.limit
+
+
+def columns():
+    return list(COLUMNS)
+
+
+def draw():
+    return random.random()
+
+
+def task(x):
+    return x + 1
+
+
+task = scaled(2)(task)
+
+
+def shadowed(xs):
+    return [(lambda K: K + 1)(x) for x in xs] + [K]
+
+
+def other():
+    return 0
+"""
+
+# (definition, the edit): each changes what the definition does when it runs
+MUTATIONS = {
+    "an item assigned": ("by_config", 'CONFIG["f"] = 3', 'CONFIG["f"] = 30'),
+    "an attribute assigned": ("by_settings", "SETTINGS.limit = 3", "SETTINGS.limit = 30"),
+    "a method called": ("columns", 'COLUMNS.append("b")', 'COLUMNS.append("zzz")'),
+    "a module-level call on a module it uses": ("draw", "random.seed(1)", "random.seed(2)"),
+    "a decorator-style rebinding": ("task", "task = scaled(2)(task)", "task = scaled(3)(task)"),
+    "a constant a lambda parameter shadows elsewhere": ("shadowed", "K = 2", "K = 5"),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(MUTATIONS))
+def test_a_module_level_statement_changing_what_it_uses_counts(project: Path, edit: str) -> None:
+    name, old, new = MUTATIONS[edit]
+    f = project / "mutated.py"
+    assert MUTATED.count(old) == 1
+    before = _fp(f, name, MUTATED)
+    after = _fp(f, name, MUTATED.replace(old, new))
+    assert before is not None and after is not None and after != before
+
+
+@pytest.mark.parametrize("edit", sorted(MUTATIONS))
+def test_an_unrelated_edit_still_does_not_count(project: Path, edit: str) -> None:
+    name = MUTATIONS[edit][0]
+    f = project / "mutated.py"
+    before = _fp(f, name, MUTATED)
+    for text in (
+        MUTATED.replace("COLUMNS = [", "# a comment\nCOLUMNS = ["),  # a comment
+        MUTATED.replace("    return 0", "    return 1"),  # another function
+    ):
+        assert _fp(f, name, text) == before
+    if name != "columns":  # another name's mutation is not this definition's
+        assert _fp(f, name, MUTATED.replace('COLUMNS.append("b")', 'COLUMNS.append("c")')) == before
+
+
+def test_a_lambda_or_comprehension_variable_hides_only_inside_itself(project: Path) -> None:
+    f = project / "scopes.py"
+    src = "N = 1\n\ndef f(xs):\n    return [N for N in xs] + [N]\n"
+    assert _fp(f, "f", src) != _fp(f, "f", src.replace("N = 1", "N = 2"))
+    # the converse still holds: a parameter is the function's own, whatever nests inside it
+    own = "N = 1\n\ndef g(N):\n    return (lambda: N)()\n"
+    assert _fp(f, "g", own) == _fp(f, "g", own.replace("N = 1", "N = 2"))
+
+
+CLASSES = """\
+class Base:
+    def scale(self, x):
+        return x * 2
+
+
+class Task(Base):
+    FACTOR = 3
+
+    def __init__(self):
+        self.offset = 1
+
+    def run(self, x):
+        return self.helper(x) + super().scale(x) + self.offset
+
+    def helper(self, x):
+        return x * self.FACTOR
+
+    def other(self):
+        return 0
+"""
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("return x * 2", "return x * 5"),  # the base class
+        ("class Task(Base):", "class Task(Base, dict):"),  # the bases
+        ("return x * self.FACTOR", "return x - self.FACTOR"),  # a sibling method it calls via self
+        ("FACTOR = 3", "FACTOR = 4"),  # a class attribute that sibling reads
+        ("self.offset = 1", "self.offset = 2"),  # an instance attribute another method sets
+    ],
+)
+def test_a_method_follows_its_bases_and_the_members_it_uses(project: Path, old: str, new: str) -> None:
+    f = project / "classes.py"
+    before = _fp(f, "Task.run", CLASSES)
+    assert before is not None and _fp(f, "Task.run", CLASSES.replace(old, new)) != before
+    assert _fp(f, "Task.run", CLASSES.replace("return 0", "return 1")) == before  # a member it does not use
+
+
+DAG_FILE = """\
+from airflow.sdk import dag, task
+from airflow.providers.standard.operators.bash import BashOperator
+
+LIMIT = 5
+
+
+@dag(schedule=None)
+def orders(days=3):
+    margin = 2
+    export = BashOperator(task_id="export", bash_command="echo one")
+
+    @task
+    def load():
+        return LIMIT + margin
+
+    @task
+    def window():
+        return days
+
+    @task
+    def side():
+        return 0
+
+    load() >> export
+    window()
+
+
+orders()
+"""
+
+
+@pytest.mark.parametrize(
+    "name, old, new",
+    [
+        ("orders.load", "return LIMIT + margin", "return LIMIT - margin"),  # its body
+        ("orders.load", "margin = 2", "margin = 3"),  # a local of the function around it
+        ("orders.load", "LIMIT = 5", "LIMIT = 6"),  # a module constant
+        ("orders.window", "def orders(days=3):", "def orders(days=4):"),  # a parameter of the function around
+        (
+            "orders.export",
+            'bash_command="echo one"',
+            'bash_command="echo two"',
+        ),  # an assignment in a function
+    ],
+)
+def test_a_definition_inside_a_function_is_fingerprinted_alone(
+    project: Path, name: str, old: str, new: str
+) -> None:
+    f = project / "dag.py"
+    before = _fp(f, name, DAG_FILE)
+    assert before is not None and before != _fp(f, "orders", DAG_FILE)
+    assert _fp(f, name, DAG_FILE.replace(old, new)) != before
+    assert _fp(f, name, DAG_FILE.replace("return 0", "return 1")) == before  # a sibling task
+
+
+def test_the_whole_module_is_a_definition_too(project: Path) -> None:
+    f = project / "dag.py"
+    whole = _fp(f, "<module>", DAG_FILE)
+    assert whole == _fp(f, "<module>", DAG_FILE.replace("LIMIT = 5", "LIMIT = 5  # five"))
+    assert whole != _fp(f, "<module>", DAG_FILE.replace("return 0", "return 1"))
+
+
+def test_stale_sees_a_module_level_mutation_end_to_end(tmp_path: Path) -> None:
+    """Write with the old source, edit the module file, run ``fsmirror stale`` as a user does."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    from fsmirror import FSMirror
+
+    pkg = tmp_path / "src" / "project" / "etl"
+    pkg.mkdir(parents=True)
+    mod = pkg / "mutated.py"
+    mod.write_text(MUTATED)
+    cfg = tmp_path / "fsmirror.yml"
+    cfg.write_text(
+        f"storage: {{provider: local, tenant: {tmp_path / 'store'}}}\n"
+        "mirrors: {m: {root: project, output_format: json}}\n"
+    )
+    spec = importlib.util.spec_from_file_location("mutated_e2e", mod)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fm = FSMirror(config=str(cfg), mirror="m")
+    fm.write(module.by_config, module.by_config(1), run_id="r1")
+    fm.write(module.columns, module.columns(), run_id="r1")
+
+    def stale() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "fsmirror.cli", "--config", str(cfg), "stale", "-m", "m"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    fresh = stale()
+    assert (fresh.returncode, fresh.stdout) == (
+        0,
+        "nothing stale: 2 latest artifact(s) made by today's code from their inputs' latest runs\n",
+    ), fresh.stderr
+    mod.write_text(MUTATED.replace('CONFIG["f"] = 3', 'CONFIG["f"] = 30'))
+    bump(mod)
+    r = stale()
+    assert (r.returncode, r.stdout) == (
+        1,
+        "project/etl/mutated.py::by_config  run r1: code changed\n1 of 2 latest artifact(s) stale\n",
+    ), r.stderr
+
+
+def test_a_seed_through_another_import_of_the_same_package_counts(project: Path) -> None:
+    src = "import random\nfrom random import randint\n\nrandom.seed(1)\n\ndef roll():\n    return randint(1, 6)\n"
+    f = project / "dice.py"
+    assert _fp(f, "roll", src) != _fp(f, "roll", src.replace("seed(1)", "seed(2)"))
+
+
+# What docs/provenance.md says the fingerprint does not see: pinned, so the page stays true.
+BLIND = {
+    "a mutating call inside an assignment": (
+        "COLUMNS = ['a']\nx = COLUMNS.pop()\n\ndef f():\n    return COLUMNS\n",
+        "pop()",
+        "pop(0)",
+        "f",
+    ),
+    "a module-level call of a function that changes a name in its body": (
+        "CONFIG = {}\n\ndef configure():\n    CONFIG['f'] = 3\n\nconfigure()\n\ndef f():\n    return CONFIG\n",
+        "= 3",
+        "= 4",
+        "f",
+    ),
+    "the arguments a factory is called with": (
+        "def make(region):\n    def sales():\n        return region\n    return sales\n\neu = make('eu')\n",
+        "'eu'",
+        "'us'",
+        "make.sales",
+    ),
+    "a call on a module the definition does not use": (
+        "import numpy as np\nimport random\n\nrandom.seed(1)\n\ndef f():\n    return np.random.random()\n",
+        "seed(1)",
+        "seed(2)",
+        "f",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BLIND))
+def test_documented_blind_spots(project: Path, case: str) -> None:
+    src, old, new, name = BLIND[case]
+    f = project / "blind.py"
+    before = _fp(f, name, src)
+    assert before is not None and _fp(f, name, src.replace(old, new)) == before
+
+
+def test_an_inherited_method_has_no_definition_of_its_own(project: Path) -> None:
+    src = "class Base:\n    def run(self):\n        return 1\n\n\nclass Task(Base):\n    pass\n"
+    assert _fp(project / "inherit.py", "Task.run", src) is None
+
+
+# More of what provenance.md lists as counting: (source, old, new, definition)
+ALSO_COUNTS = {
+    "an item deleted": (
+        "CACHE = {'a': 1, 'b': 2}\ndel CACHE['a']\n\ndef f():\n    return CACHE\n",
+        "del CACHE['a']",
+        "del CACHE['b']",
+        "f",
+    ),
+    "a name passed to a dropped call": (
+        "COLUMNS = ['a', 'b']\n\ndef register(cols, n=1):\n    cols.extend('x' * n)\n\nregister(COLUMNS)\n\n"
+        "def f():\n    return COLUMNS\n",
+        "register(COLUMNS)",
+        "register(COLUMNS, 2)",
+        "f",
+    ),
+    "a method rebound on its class": (
+        "def traced(fn):\n    return fn\n\ndef other(fn):\n    return fn\n\nclass Task:\n"
+        "    def run(self):\n        return 1\n\nTask.run = traced(Task.run)\n",
+        "traced(Task.run)",
+        "other(Task.run)",
+        "Task.run",
+    ),
+    "a dropped call passing it, in a module-level block (errs towards changed)": (
+        "from x import DAG, BashOperator, PythonOperator\n\ndef extract():\n    return 1\n\n"
+        "with DAG('d'):\n    PythonOperator(task_id='extract', python_callable=extract)\n"
+        "    BashOperator(task_id='b', bash_command='echo 1')\n",
+        "echo 1",
+        "echo 2",
+        "extract",
+    ),
+    "a function called with the name": (
+        "CONFIG = {}\n\ndef configure(c):\n    c['f'] = 3\n\nconfigure(CONFIG)\n\ndef f():\n    return CONFIG\n",
+        "= 3",
+        "= 4",
+        "f",
+    ),
+    "a function that sets the name with global": (
+        "N = 1\n\ndef configure():\n    global N\n    N = 2\n\ndef f():\n    return N\n",
+        "N = 2",
+        "N = 3",
+        "f",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ALSO_COUNTS))
+def test_more_statements_that_change_a_name_count(project: Path, case: str) -> None:
+    src, old, new, name = ALSO_COUNTS[case]
+    f = project / "also.py"
+    before = _fp(f, name, src)
+    assert before is not None and _fp(f, name, src.replace(old, new)) != before

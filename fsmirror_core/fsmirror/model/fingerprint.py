@@ -6,14 +6,20 @@ docstrings, formatting) and changes with everything that may (a constant, an
 operator, a name, a decorator, a default argument, an annotation). So the
 fingerprint hashes the *syntax tree*, not the text:
 
-- the definition named by the code address (``pkg/mod.py::Name`` or
-  ``Outer.method``), found with :mod:`ast`, docstrings of every module, class
-  and function in it removed, serialized canonically (node types and fields,
-  no line or column numbers, ``None`` and empty fields left out so Python
-  versions that add empty fields agree);
-- plus the module-level statements it refers to by name, transitively (a
-  constant ``THRESHOLD = 5``, a helper function, ``import pandas as pd``): a
-  change there changes what the callable does;
+- the definition named by the code address (``pkg/mod.py::Name``,
+  ``Outer.method``, ``dag_fn.task`` for a function nested in a function, a name an
+  assignment binds, or ``<module>``: the whole file), found with :mod:`ast`,
+  docstrings of every module, class and function in it removed, serialized
+  canonically (node types and fields, no line or column numbers, ``None`` and
+  empty fields left out so Python versions that add empty fields agree);
+- plus the statements around it that bind *or change* a name it uses, transitively,
+  scope by scope (Python's scoping: a lambda's or comprehension's variable hides
+  nothing outside itself): a constant ``THRESHOLD = 5``, a helper function,
+  ``import pandas as pd``, ``CONFIG["f"] = 3``, ``SETTINGS.limit = 3``,
+  ``COLUMNS.append("b")``, ``random.seed(1)`` (a method call for its effect on a
+  module it uses), ``task = scaled(2)(task)`` (its own name rebound); in an
+  enclosing function, the locals and parameters it uses; in a class, the header
+  (bases, decorators) and the members it reaches through ``self``/``cls``;
 - plus, separately, the fingerprint of every *project* module the callable's
   module imports, transitively (``import x.y``, ``from .z import w``, at any
   depth of the file, resolved against the project root: only files inside it
@@ -21,9 +27,10 @@ fingerprint hashes the *syntax tree*, not the text:
 
 What it does not see: dynamic imports (``importlib.import_module``,
 ``__import__``), data and config files the code reads, installed packages and
-their versions, the Python version, environment variables. It reads the file
-on disk: an edit made after the running process imported the module is seen
-although the process still runs the old code.
+their versions, the Python version, environment variables, and the rest listed
+in docs/provenance.md ("What it does not see"). It reads the file on disk: an
+edit made after the running process imported the module is seen although the
+process still runs the old code.
 
 Pure functions over files; parsing and hashing are cached per (file, mtime,
 size), so a task writing many artifacts pays for each file once.
@@ -40,8 +47,10 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "SCHEME",
+    "WHOLE_MODULE",
     "CodeVersion",
     "code_version",
+    "first_definition",
     "definition_fingerprint",
     "module_fingerprint",
     "project_imports",
@@ -186,27 +195,58 @@ def _blocks(body: Iterable[ast.stmt]) -> Iterator[ast.stmt]:
             yield from _blocks(inner)
 
 
-def _find(tree: ast.Module, qualname: str) -> ast.stmt | None:
-    """The definition ``Outer.inner`` names; the last one wins, as when Python runs the module.
+_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_COMPS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_SCOPES = (*_DEFS, ast.Lambda, *_COMPS)
 
-    A name not found inside a *function* (``make_sales.eu_sales``: an asset factory's
-    product, named at run time) is that function: its whole body makes the thing.
+#: The definition name meaning "the whole module" (a DAG file's module-level operator, say).
+WHOLE_MODULE = "<module>"
+
+
+def _binds(stmt: ast.stmt, name: str) -> bool:
+    """Whether a statement that is not a definition assigns ``name`` (``export = BashOperator(...)``)."""
+    if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        return any(isinstance(n, ast.Name) and n.id == name for t in targets for n in ast.walk(t))
+    return False
+
+
+def _find(tree: ast.Module, qualname: str) -> tuple[ast.stmt, list[ast.stmt]] | None:
+    """The definition ``Outer.inner`` names and the definitions holding it, outermost first.
+
+    The last definition of a name wins, as when Python runs the module. A name that no
+    ``def``/``class`` defines but an assignment binds (``export = BashOperator(...)``, at module
+    level or in a function) is that assignment. A name not found inside a *function*
+    (``make_sales.eu_sales``: an asset factory's product, named at run time) is that function:
+    its whole body makes the thing.
     """
     scope: list[ast.stmt] = list(tree.body)
     found: ast.stmt | None = None
-    for part in qualname.split("."):
+    chain: list[ast.stmt] = []
+    names = qualname.split(".")
+    for depth, part in enumerate(names):
         outer, found = found, None
         for stmt in _blocks(scope):
             if isinstance(stmt, _DEFS) and stmt.name == part:
                 found = stmt
+        if found is None and depth == len(names) - 1 and not isinstance(outer, ast.ClassDef):
+            for stmt in _blocks(scope):
+                if _binds(stmt, part):
+                    found = stmt
+            if found is not None:
+                return (found, chain + ([outer] if outer is not None else []))
         if found is None:
-            return outer if isinstance(outer, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
-        scope = list(found.body)  # type: ignore[attr-defined]
-    return found
+            if isinstance(outer, _FUNCS):
+                return (outer, chain)
+            return None
+        if outer is not None:
+            chain.append(outer)
+        scope = list(found.body)
+    return None if found is None else (found, chain)
 
 
 def _bound_names(stmt: ast.stmt) -> set[str]:
-    """The module-level names a top-level statement binds."""
+    """The names a statement binds in the scope it runs in."""
     names: set[str] = set()
     if isinstance(stmt, _DEFS):
         names.add(stmt.name)
@@ -224,55 +264,308 @@ def _bound_names(stmt: ast.stmt) -> set[str]:
     return names
 
 
-def _used_names(node: ast.AST) -> set[str]:
-    """The names ``node`` reads that it does not bind itself: what it takes from its module.
+def _root(node: ast.AST) -> str | None:
+    """The name an expression like ``a.b[c].d(...)`` starts from (``a``), if any."""
+    while True:
+        if isinstance(node, ast.Name):
+            return node.id
+        if isinstance(node, (ast.Attribute, ast.Subscript, ast.Starred)):
+            node = node.value
+        elif isinstance(node, ast.Call):
+            node = node.func
+        else:
+            return None
 
-    Parameters, assignments, loop and comprehension variables, nested definitions and imports
-    inside are local (Python makes a name assigned anywhere in a function local throughout
-    it); ``global`` names are not. A Dagster asset's parameter ``orders`` is its upstream,
-    not the module's ``orders`` function. Approximate in one direction only: a nested scope's
-    local shadows the name for the whole definition.
+
+def _import_key(stmt: ast.stmt) -> str | None:
+    """``import:random`` for ``import random`` and ``from random import seed``: one package, one key."""
+    if isinstance(stmt, ast.ImportFrom) and not stmt.level and stmt.module:
+        return "import:" + stmt.module.split(".")[0]
+    if isinstance(stmt, ast.Import) and stmt.names:
+        return "import:" + stmt.names[0].name.split(".")[0]
+    return None
+
+
+def _touched(stmt: ast.stmt) -> set[str]:
+    """The names a statement binds *or may change*: what a definition using them depends on.
+
+    Besides bindings (``X = ...``, ``def X``, ``import X``, a function's ``global X``), a
+    statement may change the object a name holds: an item or attribute assigned or deleted
+    (``CONFIG["f"] = 3``, ``SETTINGS.limit = 3``, ``del CACHE[k]``), a method called for its
+    effect (``COLUMNS.append("b")``, ``random.seed(1)``: the name the call starts from), or a
+    name passed to a call whose result is dropped (``random.shuffle(COLUMNS)``). A call whose
+    result is bound (``t = PythonOperator(python_callable=extract)``) changes only ``t``.
     """
+    names = _bound_names(stmt)
+    key = _import_key(stmt)
+    if key is not None:
+        names.add(key)
+    if isinstance(stmt, _FUNCS):
+        for n in ast.walk(stmt):  # a function that rebinds a module name: 'global X; X = ...'
+            if isinstance(n, ast.Global):
+                names.update(n.names)
+        return names
+    if isinstance(stmt, ast.ClassDef):
+        return names
+    todo: list[ast.AST] = [stmt]
+    while todo:
+        n = todo.pop()
+        if isinstance(n, _SCOPES):
+            continue
+        targets: list[ast.expr] = []
+        if isinstance(n, (ast.Assign, ast.Delete)):
+            targets = list(n.targets)
+        elif isinstance(n, (ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor)):
+            targets = [n.target]
+        elif isinstance(n, ast.withitem) and n.optional_vars is not None:
+            targets = [n.optional_vars]
+        for t in targets:
+            for sub in ast.walk(t):
+                if isinstance(sub, (ast.Attribute, ast.Subscript)):
+                    r = _root(sub)
+                    if r is not None:
+                        names.add(r)
+        if isinstance(n, ast.Expr):
+            value = n.value.value if isinstance(n.value, ast.Await) else n.value
+            if isinstance(value, ast.Call):
+                if not isinstance(value.func, ast.Name):
+                    r = _root(value.func)
+                    if r is not None:
+                        names.add(r)
+                for arg in [*value.args, *(k.value for k in value.keywords)]:
+                    r = _root(arg)
+                    if r is not None:
+                        names.add(r)
+            else:  # 't1 >> t2', 'x[0]' kept for an effect
+                names.update(s.id for s in ast.walk(value) if isinstance(s, ast.Name))
+        todo.extend(ast.iter_child_nodes(n))
+    return names
+
+
+def _params(node: ast.AST) -> set[str]:
+    if isinstance(node, (*_FUNCS, ast.Lambda)):
+        a = node.args
+        every = [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg]
+        return {x.arg for x in every if x is not None}
+    return set()
+
+
+def _outer_parts(node: ast.AST) -> list[ast.AST]:
+    """The parts of a scope-making node that run in the scope around it."""
+    parts: list[ast.AST] = []
+    if isinstance(node, (*_FUNCS, ast.Lambda)):
+        a = node.args
+        parts += [d for d in (*a.defaults, *a.kw_defaults) if d is not None]
+        if isinstance(node, _FUNCS):
+            parts += node.decorator_list
+            every = [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg]
+            parts += [x.annotation for x in every if x is not None and x.annotation is not None]
+            if node.returns is not None:
+                parts.append(node.returns)
+    elif isinstance(node, ast.ClassDef):
+        parts += [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]
+    elif isinstance(node, _COMPS):
+        parts.append(node.generators[0].iter)
+    return parts
+
+
+def _inner_parts(node: ast.AST) -> list[ast.AST]:
+    """The parts of a scope-making node that run in its own scope."""
+    if isinstance(node, (*_FUNCS, ast.ClassDef)):
+        return list(node.body)
+    if isinstance(node, ast.Lambda):
+        return [node.body]
+    if isinstance(node, _COMPS):
+        first, *rest = node.generators
+        elts: list[ast.AST] = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+        return [*elts, first.target, *first.ifs, *rest]
+    return []
+
+
+def _scan(parts: Iterable[ast.AST]) -> tuple[set[str], set[str], set[str], set[str]]:
+    """(names read, names bound, names declared ``global``, names read by nested scopes and
+    not bound there) of code running in one scope; nested scopes are analysed on their own."""
     loads: set[str] = set()
-    local: set[str] = set()
+    stores: set[str] = set()
     declared: set[str] = set()
-    for n in ast.walk(node):
+    nested: set[str] = set()
+    todo = list(parts)
+    while todo:
+        n = todo.pop()
+        if isinstance(n, _SCOPES):
+            if isinstance(n, _DEFS):
+                stores.add(n.name)
+            todo.extend(_outer_parts(n))
+            free, glob = _scope_free(n)
+            nested |= free
+            declared |= glob
+            continue
         if isinstance(n, ast.Name):
-            (loads if isinstance(n.ctx, ast.Load) else local).add(n.id)
-        elif isinstance(n, ast.arg):
-            local.add(n.arg)
-        elif isinstance(n, _DEFS) and n is not node:
-            local.add(n.name)
-        elif isinstance(n, (ast.Import, ast.ImportFrom)) and n is not node:
-            local.update((a.asname or a.name).split(".")[0] for a in n.names)
+            (loads if isinstance(n.ctx, ast.Load) else stores).add(n.id)
+        elif isinstance(n, (ast.Import, ast.ImportFrom)):
+            stores.update((a.asname or a.name).split(".")[0] for a in n.names)
         elif isinstance(n, (ast.Global, ast.Nonlocal)):
             declared.update(n.names)
-    return loads - (local - declared)
+        elif isinstance(n, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and n.name:
+            stores.add(n.name)
+        elif isinstance(n, ast.MatchMapping) and n.rest:
+            stores.add(n.rest)
+        todo.extend(ast.iter_child_nodes(n))
+    return loads, stores, declared, nested
 
 
-def _self_fp(tree: ast.Module, qualname: str) -> str | None:
-    target = _find(tree, qualname)
-    if target is None:
-        return None
-    binders: dict[str, list[int]] = {}
-    top = list(tree.body)
-    for i, stmt in enumerate(top):
-        for name in _bound_names(stmt):
-            binders.setdefault(name, []).append(i)
-    own = {i for i, s in enumerate(top) if s is target}  # a top-level target is not added twice
-    used: set[int] = set(own)
-    todo = list(_used_names(target))
+def _scope_free(node: ast.AST) -> tuple[set[str], set[str]]:
+    """(free names, ``global`` names) of one scope: what it reads from the scopes around it.
+
+    Python's rules: a name bound anywhere in a function (a parameter, an assignment, a loop or
+    ``except`` variable, an import, a nested ``def``) is local to it throughout, and only to it:
+    a lambda's or comprehension's parameter shadows nothing outside itself. A class body's
+    names are not seen by the methods in it. ``global`` names are the module's.
+    """
+    loads, stores, declared, nested = _scan(_inner_parts(node))
+    if isinstance(node, ast.ClassDef):
+        return (loads - (stores - declared)) | nested | declared, declared
+    local = (stores | _params(node)) - declared
+    return ((loads | nested) - local) | declared, declared
+
+
+def _used_names(node: ast.AST) -> set[str]:
+    """The names ``node`` (a statement or a definition) reads from the scope it runs in.
+
+    A definition's own parameters and locals are not among them, nor a nested lambda's or
+    comprehension's variables: a Dagster asset's parameter ``orders`` is its upstream, not the
+    module's ``orders`` function, and ``lambda LIMIT: ...`` inside a function hides nothing
+    from the rest of it.
+    """
+    loads, _, declared, nested = _scan([node])
+    return loads | nested | declared
+
+
+@functools.lru_cache(maxsize=4096)
+def _stmt_used(stmt: ast.AST) -> frozenset[str]:
+    """:func:`_used_names` of a statement, cached per node: parsed trees are cached per file
+    version, so fingerprinting many definitions of one file analyses each statement once."""
+    return frozenset(_used_names(stmt))
+
+
+@functools.lru_cache(maxsize=4096)
+def _stmt_text(stmt: ast.AST) -> str:
+    """:func:`normalized` of a statement, cached per node like :func:`_stmt_used`."""
+    return normalized(stmt)
+
+
+@functools.lru_cache(maxsize=4096)
+def _stmt_touched(stmt: ast.stmt) -> frozenset[str]:
+    """:func:`_touched` of a statement, cached per node like :func:`_stmt_used`."""
+    return frozenset(_touched(stmt))
+
+
+def _self_attrs(node: ast.AST, names: set[str], ctx: type[ast.expr_context] = ast.Load) -> set[str]:
+    """Attributes read (or, with ``ctx=ast.Store``, assigned) on ``self``/``cls``/the class
+    itself: the members a method uses (or sets, as ``__init__`` does)."""
+    return {
+        n.attr
+        for n in ast.walk(node)
+        if isinstance(n, ast.Attribute)
+        and isinstance(n.ctx, ctx)
+        and isinstance(n.value, ast.Name)
+        and n.value.id in names
+    }
+
+
+def _level(units: list[ast.stmt], skip: ast.stmt | None, wanted: set[str], out: list[str]) -> set[str]:
+    """Add to ``out`` the statements of one scope that bind or change a wanted name
+    (transitively); return every name looked for, for the scope around."""
+    touching: dict[str, list[int]] = {}
+    groups: dict[str, set[str]] = {}
+    for i, stmt in enumerate(units):
+        for name in _stmt_touched(stmt):
+            touching.setdefault(name, []).append(i)
+        key = _import_key(stmt)
+        if key is not None:
+            groups.setdefault(key, set()).update(_bound_names(stmt))
+    used: set[int] = set()
+    todo = list(wanted)
     seen: set[str] = set()
     while todo:
         name = todo.pop()
         if name in seen:
             continue
         seen.add(name)
-        for i in binders.get(name, ()):
-            if i not in used:
+        todo.extend(groups.get(name, ()))
+        for i in touching.get(name, ()):
+            if i not in used and units[i] is not skip:
                 used.add(i)
-                todo.extend(_used_names(top[i]))
-    parts = [normalized(target)] + [normalized(top[i]) for i in sorted(used - own)]
+                todo.extend(_stmt_used(units[i]))
+                key = _import_key(units[i])
+                if key is not None:
+                    todo.append(key)
+    out.extend(_stmt_text(units[i]) for i in sorted(used))
+    return seen
+
+
+@functools.lru_cache(maxsize=256)
+def _members(cls: ast.ClassDef) -> tuple[frozenset[str], ...]:
+    """Per member of a class body: the names it binds and the attributes it sets on
+    ``self``/``cls``/the class. Cached per node (parsed trees are cached per file version)."""
+    via = {"self", "cls", cls.name}
+    return tuple(frozenset(_bound_names(m) | _self_attrs(m, via, ast.Store)) for m in cls.body)
+
+
+def _contains(stmt: ast.stmt, node: ast.AST) -> bool:
+    """Whether ``node`` is ``stmt`` or in its ``if``/``try``/``with`` blocks (where :func:`_find` looks)."""
+    return any(n is node for n in _blocks([stmt]))
+
+
+def _self_fp(tree: ast.Module, qualname: str) -> str | None:
+    if qualname == WHOLE_MODULE:
+        return _digest(normalized(tree))
+    got = _find(tree, qualname)
+    if got is None:
+        return None
+    target, chain = got
+    parts = [normalized(target)]
+    wanted = _used_names(target)
+    wanted |= {target.name} if isinstance(target, _DEFS) else _bound_names(target)
+    inner: ast.stmt = target
+    for container in reversed(chain):
+        if isinstance(container, ast.ClassDef):
+            # The class header (bases, decorators, metaclass) and the members the definition
+            # uses through self/cls/the class (sibling methods, class attributes), transitively.
+            header = _outer_parts(container)
+            parts += [normalized(h) for h in header]
+            for h in header:
+                wanted |= _used_names(h)
+            via = {"self", "cls", container.name}
+            members = container.body
+            holder = next((i for i, m in enumerate(members) if _contains(m, inner)), -1)
+            provides = _members(container)
+            attrs = _self_attrs(inner, via)
+            taken: set[int] = set()
+            todo = sorted(attrs)
+            while todo:
+                attr = todo.pop()
+                for i, given in enumerate(provides):
+                    if attr in given and i != holder and i not in taken:
+                        taken.add(i)
+                        wanted |= _stmt_used(members[i])
+                        more = _self_attrs(members[i], via) - attrs
+                        attrs |= more
+                        todo.extend(more)
+            parts += [_stmt_text(container.body[i]) for i in sorted(taken)]
+        elif isinstance(container, _FUNCS):  # its statements the definition uses, its parameters
+            skip = next((s for s in container.body if _contains(s, inner)), None)
+            seen = _level(list(container.body), skip, wanted, parts)
+            if _params(container) & seen:
+                parts.append(normalized(container.args))
+            _, stores, declared, _ = _scan(list(container.body))
+            wanted = seen - ((stores | _params(container)) - declared)
+        else:
+            return None
+        wanted.add(container.name)
+        inner = container
+    skip = next((s for s in tree.body if _contains(s, inner)), None)
+    _level(list(tree.body), skip, wanted, parts)
     return _digest(*parts)
 
 
@@ -294,6 +587,20 @@ def definition_fingerprint(path: str | os.PathLike[str], qualname: str) -> str |
     p = os.fspath(path)
     key = _stat_key(p)
     return None if key is None else _self_fp_cached(p, *key, qualname)
+
+
+def first_definition(path: str | os.PathLike[str], candidates: Iterable[str]) -> str | None:
+    """The first of ``candidates`` (qualnames, :data:`WHOLE_MODULE`) that names code in the file
+    at ``path``, so it can be fingerprinted (and found again by ``fsmirror stale``); None when
+    none does or the file cannot be read.
+
+    For an adapter whose task is named by an id, not by its code: it lists where the code may
+    be, most precise first (``orders.export``, ``export``, ``<module>``).
+    """
+    for q in candidates:
+        if definition_fingerprint(path, q) is not None:
+            return q
+    return None
 
 
 def project_root(source_file: str, module: str) -> str:

@@ -150,7 +150,9 @@ def build_manifest(
     check_jsonable(list(run_id) if isinstance(run_id, tuple) else run_id, "the run id")
     source_file, source_sha = source_info(address)
     version = code_version(
-        source_file, address.qualname, project_root(source_file, module) if source_file else None
+        source_file,
+        address.definition or address.qualname,
+        project_root(source_file, module) if source_file else None,
     )
     parts = module.split("/")
     return Manifest(
@@ -166,6 +168,8 @@ def build_manifest(
             "fingerprint": version.fingerprint,  # code versions: fsmirror.fingerprint, docs/provenance.md
             "fingerprint_self": version.fingerprint_self,
             "imports": dict(version.imports),
+            # the code fingerprinted when it is not the qualname (a task nested in a DAG function)
+            **({"definition": address.definition} if address.definition else {}),
         },
         git=git_info(source_file),
         run_id=run_id,

@@ -13,7 +13,7 @@ import functools
 import inspect
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ResolveError
@@ -27,10 +27,19 @@ _QUALNAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]
 
 @dataclass(frozen=True)
 class CodeAddress:
-    """A code location: the file's path parts (as found) and the object's qualified name."""
+    """A code location: the file's path parts (as found) and the object's qualified name.
+
+    ``definition`` names the code in that file whose source versions the artifact, when it is
+    not ``qualname`` itself: an orchestrator names a task by its id (``square__1``,
+    ``group.extract``, a BashOperator's ``export``) while its code is ``orders.square`` (a
+    function nested in ``orders``), an assignment, or ``<module>``. It goes into the manifest
+    (``code.definition``) so ``fsmirror stale`` fingerprints the same code again; it is not
+    part of the address (equality, hashing, ``str``) or of any path.
+    """
 
     file_parts: tuple[str, ...]
     qualname: str
+    definition: str | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return "/".join(self.file_parts) + "::" + self.qualname

@@ -121,12 +121,14 @@ class _Judge:
         )
 
     def code_now(self, man: Manifest) -> tuple[CodeVersion, str | None]:
-        addr = man.address
+        # the code the writer fingerprinted: code.definition when the address's name is not it
+        name = str(man.code.get("definition") or man.code.get("qualname") or "")
+        addr = f"{man.address} {name}"
         if addr not in self.today:
             src = find_source(man.code, self.source_root)
             module = str(man.code.get("module") or "")
             root = project_root(src, module) if src is not None else None
-            self.today[addr] = (code_version(src, str(man.code.get("qualname") or ""), root), src)
+            self.today[addr] = (code_version(src, name, root), src)
         return self.today[addr]
 
     def code_reasons(self, man: Manifest) -> list[str]:
