@@ -183,12 +183,14 @@ def _did_you_mean(name: str, known: list[str]) -> str:
 
 def _check_format(name: str, what: str, allow_pickle: bool) -> Check:
     from ..errors import FormatError
-    from ..model.formats import FORMATS, get_format
+    from ..model.formats import FORMATS, get_format, plugin_names
 
     try:
         get_format(name)
-    except FormatError:
-        known = sorted(FORMATS)
+    except FormatError as e:
+        if e.kind == "broken-plugin":  # installed, but its plugin does not load: say why
+            return Check(what, False, str(e))
+        known = sorted({*FORMATS, *plugin_names()})
         return Check(
             what,
             False,
