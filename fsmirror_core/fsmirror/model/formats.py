@@ -346,7 +346,7 @@ def _load_plugin(name: str) -> Format | None:
         ep = eps[0]
         try:
             obj = ep.load()
-            fmt = obj() if isinstance(obj, type) else obj
+            fmt: Format = obj() if isinstance(obj, type) else obj
             if getattr(fmt, "name", None) != name:
                 raise FormatError(f"it gave a format named {getattr(fmt, 'name', None)!r}, not {name!r}")
             register_format(fmt)
@@ -356,7 +356,6 @@ def _load_plugin(name: str) -> Format | None:
                 f"load: {type(e).__name__}: {e}; fix or uninstall the package that provides it",
                 kind="broken-plugin",
             )
-            err.__cause__ = e
             _broken[name] = err
             raise err from e
         return fmt
