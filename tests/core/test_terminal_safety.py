@@ -166,6 +166,23 @@ def test_ls_shows_a_name_with_escapes_as_visible_text(tmp_path: Path) -> None:
     assert _strip_sgr(out).splitlines()[1] == "└── project/evil\\x1b]52;c;SGVsbG8=\\x07\\x9b2K\\u202e/m", out
 
 
+def test_a_warning_naming_a_damaged_file_is_one_visible_line(tmp_path: Path) -> None:
+    cfg, manifest = _escaped_dir_store(tmp_path)
+    manifest.write_text("{not json")
+    # a real process: Python's own warning printer, not pytest's capture, decides what stderr gets
+    proc = subprocess.run(
+        [sys.executable, "-m", "fsmirror.cli", "--config", str(cfg), "ls"],
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+    )
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 0, err
+    _no_controls(err)
+    assert len(err.splitlines()) == 1 and err.startswith("fsmirror: warning: StoreWarning: "), err
+    assert "/evil\\x1b]52;c;SGVsbG8=\\x07\\x9b2K\\u202e/m/r1/task/_out.manifest.json" in err, err
+
+
 def test_ls_on_a_real_pseudo_terminal_renders_no_markup_from_the_store(tmp_path: Path) -> None:
     """A real process whose stdout is a terminal (rich detects it and renders markup there)."""
     cfg = _markup_store(tmp_path)
