@@ -57,6 +57,8 @@ ErrorKind = Literal[
     "runs",
     "unknown-code",
     "ambiguous",
+    # a FormatError: an ``fsmirror.formats`` plugin whose entry point failed to load
+    "broken-plugin",
 ]
 """What an error is, for code that decides by it (``e.kind == "damaged"``), instead of its text."""
 

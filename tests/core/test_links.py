@@ -38,3 +38,15 @@ def test_no_base_no_link_and_recorded_urls_are_kept() -> None:
 def test_bases_come_from_the_orchestrators_own_settings() -> None:
     env = {"PREFECT_UI_URL": "http://h:4200/", "AIRFLOW__API__BASE_URL": "", "OTHER": "x"}
     assert bases_from_env(env) == {"prefect": "http://h:4200"}
+
+
+def test_a_base_with_credentials_is_printed_without_them() -> None:
+    """``show`` prints these links: a UI base set with a password or a token must not print it."""
+    env = {
+        "FSMIRROR_DAGSTER_URL": "https://admin:hunter2@dagster.example/",
+        "PREFECT_UI_URL": "http://h:4200?token=t0k3n&org=a",
+    }
+    assert bases_from_env(env) == {"dagster": "https://dagster.example", "prefect": "http://h:4200?org=a"}
+    assert links({"name": "dagster", "run_id": "abc"}, bases_from_env(env)) == [
+        "https://dagster.example/runs/abc"
+    ]

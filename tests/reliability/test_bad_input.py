@@ -345,6 +345,10 @@ USAGE_ERRORS: list[list[str]] = [
     ["ls", "a/../b"],
     ["ls", "--limit", "0"],
     ["verify", "a/../b"],
+    ["show", "project/m.py::X", "--run-id", "~FF"],  # escapes that spell no UTF-8: not a segment
+    ["show", "project/m.py::X", "--run-id", "é~41"],  # a raw non-ASCII character beside an escape
+    ["show", "project/m.py::X", "--partition", "~FF"],
+    ["lineage", "project/m.py::X", "-r", "~C3"],
 ]
 
 

@@ -196,3 +196,62 @@ def test_allow_pickle_false_refuses_to_write_and_to_read_pickles(tmp_path: Path)
     print(
         f"\ntried {tried} pickle reads/writes on an allow_pickle: false mirror: each refused, nothing unpickled"
     )
+
+
+def _spellings(secret: str) -> dict[str, str]:
+    """How a message could spell the secret: as is, repr-escaped, JSON-escaped, ascii-escaped."""
+    import json
+
+    return {
+        "raw": secret,
+        "repr": repr(secret)[1:-1],
+        "repr of repr": repr(repr(secret)[1:-1])[1:-1],
+        "json": json.dumps(secret)[1:-1],
+        "json (utf-8)": json.dumps(secret, ensure_ascii=False)[1:-1],
+        "ascii": ascii(secret)[1:-1],
+    }
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["storage.namespace", "mirrors.project.root", "mirrors.project.prefix"],
+)
+@pytest.mark.parametrize(
+    "shape",
+    ["back\\slash", "quote'and\"double", "tab\tand\\nnewline", "unicodé\\u00e9", "c1\x9bcontrol"],
+)
+def test_a_secret_is_in_no_error_in_any_spelling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str, shape: str
+) -> None:
+    """A ``${VAR}`` value with a backslash, quotes or non-ASCII (which repr and JSON escape) is
+    refused for its key without any spelling of it in the error, the CLI's line or its JSON."""
+    secret = f"{shape}/{uuid.uuid4().hex}"  # a '/' makes every key here refuse it
+    monkeypatch.setenv("FSMIRROR_T_VALUE", secret)
+    cfg: dict[str, Any] = {
+        "storage": {"provider": "local", "tenant": str(tmp_path / "store")},
+        "mirrors": {"project": {"root": "project"}},
+    }
+    section, *keys = where.split(".")
+    target = cfg[section]
+    for k in keys[:-1]:
+        target = target[k]
+    target[keys[-1]] = "${FSMIRROR_T_VALUE}"
+    path = tmp_path / "c.yml"
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError) as info:
+        FSMirror(path)
+    runner = CliRunner()
+    from fsmirror.cli import cli
+
+    shown = {
+        "the ConfigError": str(info.value),
+        "its repr": repr(info.value),
+        "config check": runner.invoke(cli, ["config", "check", str(path)], prog_name="fsmirror").output,
+        "config check --json": runner.invoke(cli, ["--json", "config", "check", str(path)]).output,
+        "ls": runner.invoke(cli, ["--config", str(path), "ls"], prog_name="fsmirror").output,
+    }
+    for what, text in shown.items():
+        for form, spelled in _spellings(secret).items():
+            assert spelled not in text, f"the secret, {form}, is in {what}: {text}"
+    assert keys[-1] in str(info.value) and str(path) in str(info.value)
+    assert "FSMIRROR_T_VALUE" in shown["config check"]  # the variable is named, its value is not

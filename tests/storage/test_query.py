@@ -230,3 +230,73 @@ def test_a_store_fsmirror_1_wrote_is_queryable_and_found_by_hash(tmp_path: Path,
         == newest.uri
         == f"{STORE}/project/etl/lift/r3/Summarize/out.json"
     )
+
+
+# -- hostile content and hostile SQL (issue 22) ------------------------------------------------------
+
+
+def _run_cli(cfg: Path, *args: str) -> tuple[int, str, str]:
+    """The CLI with rich's terminal forced and click keeping escapes: what a real terminal gets."""
+    res = CliRunner().invoke(
+        cli,
+        ["--config", str(cfg), *args],
+        prog_name="fsmirror",
+        color=True,
+        env={"FORCE_COLOR": "1", "COLUMNS": "200", "NO_COLOR": None},
+    )
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        raise AssertionError(f"fsmirror {' '.join(args)} raised {res.exception!r}")
+    return res.exit_code, res.stdout, res.stderr
+
+
+def test_cell_values_are_printed_as_data_not_markup_or_escapes(local_config) -> None:  # type: ignore[no-untyped-def]
+    cfg = local_config(mirrors={"project": {"root": "project", "output_format": "json"}})
+    fm = FSMirror(config=str(cfg))
+    fm.write("project/etl/a.py::A", {"x": 1}, run_id="manual__[/x]")  # a closing tag rich cannot match
+    fm.write("project/etl/a.py::B", {"x": 1}, run_id="[bold][link=https://evil.example/]x")
+    fm.write("project/etl/a.py::C", {"x": 1}, run_id="r\x1b]52;c;SGVsbG8=\x07\x9b2K")
+    code, out, err = _run_cli(cfg, "query", "SELECT qualname, run_id FROM artifacts ORDER BY qualname")
+    assert code == 0 and err == "", err
+    assert "\x1b]" not in out and "\x9b" not in out and "MarkupError" not in out
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", out)  # rich's own styling of the table
+    cells = [
+        [c.strip() for c in line.split("│")[1:-1]] for line in plain.splitlines() if line.startswith("│")
+    ]
+    assert cells == [
+        ["A", "manual__[/x]"],
+        ["B", "[bold][link=https://evil.example/]x"],
+        ["C", "r\\x1b]52;c;SGVsbG8=\\x07\\x9b2K"],
+    ], plain
+
+
+def test_sql_cannot_read_or_write_files_outside_the_table(local_config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cfg = local_config(mirrors={"project": {"root": "project", "output_format": "json"}})
+    fm = FSMirror(config=str(cfg))
+    fm.write("project/etl/a.py::A", {"x": 1}, run_id="r1")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("private\n")
+    target = tmp_path / "written.csv"
+    attempts = [
+        f"SELECT content FROM read_text('{outside}')",
+        f"SELECT * FROM read_csv('{outside}')",
+        f"COPY (SELECT uri FROM artifacts) TO '{target}'",
+        f"COPY artifacts TO '{target}' (FORMAT csv)",
+        f"ATTACH '{tmp_path / 'other.db'}' AS other",
+        "INSTALL httpfs",
+        "LOAD httpfs",
+        "SELECT * FROM read_csv('http://127.0.0.1:9/x.csv')",
+        "SET enable_external_access = true",
+        "SET lock_configuration = false",
+        "RESET enable_external_access",
+    ]
+    for sql in attempts:
+        with pytest.raises(QueryError) as info:
+            query(fm, sql)
+        assert "private" not in str(info.value), sql
+        code, out, err = _run_cli(cfg, "query", sql)
+        assert code == 1 and out == "" and err.startswith("fsmirror: error: the query failed: "), (sql, err)
+        assert "private" not in err
+    assert not target.exists() and not (tmp_path / "other.db").exists()
+    # the table itself, and DuckDB's JSON operators over it, still answer
+    got = query(fm, "SELECT qualname, manifest->>'$.run.id' AS run FROM artifacts")
+    assert got.rows == [("A", "r1")]

@@ -28,6 +28,7 @@ import json
 import re
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from functools import wraps
 from typing import Any, TypeVar
@@ -36,6 +37,7 @@ import click
 
 from .. import FSMirror, FSMirrorError, __version__
 from ..errors import ErrorKind, ResolveError
+from .safe import visible
 
 __all__ = [
     "cli",
@@ -88,11 +90,24 @@ def is_usage_error(e: FSMirrorError) -> bool:
 
 
 def _fail(e: FSMirrorError, command_path: str) -> None:
+    # a message quotes what it is about (a URI, a path read from the store): data, one line
     if is_usage_error(e):
-        click.echo(f"fsmirror: error: {cli_message(str(e))} (see '{command_path} --help')", err=True)
+        click.echo(f"fsmirror: error: {visible(cli_message(str(e)))} (see '{command_path} --help')", err=True)
         sys.exit(2)
-    click.echo(f"fsmirror: error: {cli_message(str(e))}", err=True)
+    click.echo(f"fsmirror: error: {visible(cli_message(str(e)))}", err=True)
     sys.exit(1)
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """A warning as one line on stderr: a StoreWarning names files found in the store (data)."""
+    click.echo(f"fsmirror: warning: {category.__name__}: {visible(message)}", err=True)
 
 
 def fails_cleanly(fn: F) -> F:
@@ -251,16 +266,23 @@ class _FSMirrorGroup(click.Group):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return self._main(args, prog_name, complete_var, standalone_mode, **extra)
+
+    def _main(
+        self, args: Any, prog_name: str | None, complete_var: str | None, standalone_mode: bool, **extra: Any
+    ) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as e:
             cmd = e.ctx.command_path if e.ctx is not None else (prog_name or "fsmirror")
-            click.echo(f"fsmirror: error: {e.format_message()} (see '{cmd} --help')", err=True)
+            click.echo(f"fsmirror: error: {visible(e.format_message())} (see '{cmd} --help')", err=True)
             sys.exit(2)
         except click.ClickException as e:
-            click.echo(f"fsmirror: error: {e.format_message()}", err=True)
+            click.echo(f"fsmirror: error: {visible(e.format_message())}", err=True)
             sys.exit(e.exit_code)
         except FSMirrorError as e:  # a command without @fails_cleanly
             _fail(e, prog_name or "fsmirror")
@@ -317,7 +339,12 @@ def partition_option(value: str | None) -> Any:
     """An instance as ``ls`` prints it: a partition, or parts joined by ``@`` (``add_1_2@2026-11-05``)."""
     from ..paths.identity import parse_instance_segment
 
-    return None if value is None else parse_instance_segment(value)
+    if value is None:
+        return None
+    try:
+        return parse_instance_segment(value)
+    except ResolveError as e:  # '~FF': a malformed argument, exit 2 like any other
+        raise click.BadParameter(visible(str(e)), param_hint="'--partition'") from None
 
 
 def run_option(value: str | None) -> Any:
@@ -326,4 +353,7 @@ def run_option(value: str | None) -> Any:
 
     if value is None or value == "latest":
         return "latest"
-    return decode_run_id(value)
+    try:
+        return decode_run_id(value)
+    except ResolveError as e:  # '~FF', 'é~41': a malformed argument, exit 2 like any other
+        raise click.BadParameter(visible(str(e)), param_hint="'--run-id'") from None

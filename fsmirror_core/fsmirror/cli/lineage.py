@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ._app import cli, fails_cleanly, open_mirror, partition_option, print_json, run_option
+from .safe import visible
 
 
 @cli.command()
@@ -65,6 +66,6 @@ def lineage(
     if as_json:
         print_json(got.to_json())
     elif mermaid:
-        click.echo(got.mermaid())
+        click.echo(got.mermaid(show=visible))
     else:
-        click.echo(got.tree())
+        click.echo(got.tree(show=visible))

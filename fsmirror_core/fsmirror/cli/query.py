@@ -34,11 +34,14 @@ def query(ctx: click.Context, sql: str, mirror: str | None, as_json: bool) -> No
     from rich.console import Console
     from rich.table import Table
 
+    from .safe import text
+
+    # Cells are store content: Text, never markup ('manual__[/x]' is a run id, not a closing tag).
     table = Table(header_style="bold")
     for name in result.columns:
-        table.add_column(name, overflow="fold")
+        table.add_column(text(name), overflow="fold")
     for row in result.rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+        table.add_row(*(text("" if v is None else v) for v in row))
     # In a pipe, whole values (a script cuts them, not us); on a terminal, folded to its width.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 10_000)
     console.print(table)

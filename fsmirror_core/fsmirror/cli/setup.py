@@ -7,6 +7,7 @@ import os
 import click
 
 from ._app import cli, fails_cleanly, print_json, wants_json
+from .safe import text, visible
 from .store import tree
 
 
@@ -26,6 +27,7 @@ from .store import tree
 def demo(ctx: click.Context, directory: str, as_json: bool) -> None:
     """Run a small example pipeline into ./fsmirror-demo (local disk) and print the tree."""
     from rich.console import Console
+    from rich.text import Text
 
     from ..demo import DEMO_DIR, run_demo
     from ..services.catalog import scan
@@ -37,16 +39,19 @@ def demo(ctx: click.Context, directory: str, as_json: bool) -> None:
         )
         return
     console = Console(highlight=False, soft_wrap=True, width=1_000_000)
-    console.print(f"wrote {len(uris)} artifacts for run {fm.run_id}:")
+    console.print(text(f"wrote {len(uris)} artifacts for run {fm.run_id}:"))
     for uri in uris:
-        console.print(f"  {uri}")
+        console.print(text(f"  {uri}"))
     console.print(tree(fm, scan(fm)))
     config = os.path.join(directory, DEMO_DIR, "config.yml") if directory != "." else f"{DEMO_DIR}/config.yml"
+    config = visible(config)
     console.print(
-        "\nnext:\n"
-        f"  fsmirror --config {config} ls\n"
-        f"  fsmirror --config {config} show project/etl/lift_data.py::summarize\n"
-        f"  fsmirror --config {config} runs project/etl/lift_data.py::extract"
+        Text(
+            "\nnext:\n"
+            f"  fsmirror --config {config} ls\n"
+            f"  fsmirror --config {config} show project/etl/lift_data.py::summarize\n"
+            f"  fsmirror --config {config} runs project/etl/lift_data.py::extract"
+        )
     )
 
 
@@ -82,11 +87,13 @@ def config_check(ctx: click.Context, path: str | None, connect: bool, as_json: b
             ctx.exit(1)
         return
     if not report.ok:
-        raise ConfigError("; ".join(report.problems))
+        raise ConfigError("; ".join(report.problems))  # printed through visible(), as every error
     cfg = report.config
     assert cfg is not None
     extra = "; store reachable" if connect else ""
-    click.echo(f"{report.source}: ok ({cfg.storage.provider}, mirrors: {', '.join(cfg.mirrors)}{extra})")
+    click.echo(
+        visible(f"{report.source}: ok ({cfg.storage.provider}, mirrors: {', '.join(cfg.mirrors)}{extra})")
+    )
 
 
 @config.command("schema")

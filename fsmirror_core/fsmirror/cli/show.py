@@ -10,6 +10,7 @@ import click
 from ..errors import NotAnArtifactError
 from ..paths.identity import instance_from_json, instance_label
 from ._app import cli, fails_cleanly, human_size, open_mirror, partition_option, print_json, run_option
+from .safe import visible
 
 # What an orchestrator's record calls its ids, in the order a person looks for them.
 _ID_KEYS = (
@@ -130,6 +131,6 @@ def show(
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         if value is not None:
-            click.echo(f"{key.ljust(width)}  {value}")
+            click.echo(f"{key.ljust(width)}  {visible(value)}")
     for line in inputs:
-        click.echo(f"{''.ljust(width)}    {line}")
+        click.echo(f"{''.ljust(width)}    {visible(line)}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ._app import cli, fails_cleanly, open_mirror, print_json
+from .safe import visible
 
 
 @cli.command()
@@ -38,13 +39,13 @@ def stale(
     if as_json:
         print_json([s.to_json() for s in found])
     elif not found:
-        click.echo(f"no committed artifacts under {fm.base}" + (f" for {target}" if target else ""))
+        click.echo(visible(f"no committed artifacts under {fm.base}" + (f" for {target}" if target else "")))
     else:
         for s in bad:
             where = (f"  partition {s.partition}" if s.partition is not None else "") + (
                 f"  output {s.output_name}" if s.output_name != fm.settings.output_name else ""
             )
-            click.echo(f"{s.address}{where}  run {s.run}: {'; '.join(s.reasons)}")
+            click.echo(visible(f"{s.address}{where}  run {s.run}: {'; '.join(s.reasons)}"))
         if bad:
             click.echo(f"{len(bad)} of {len(found)} latest artifact(s) stale")
         else:

@@ -9,6 +9,7 @@ import click
 from .. import FSMirror
 from ..paths.identity import instance_json, instance_label
 from ._app import cli, fails_cleanly, human_size, open_mirror, partition_option, print_json, wants_json
+from .safe import text, visible
 
 
 @cli.command()
@@ -112,29 +113,40 @@ def resolve(
 
 
 def tree(fm: FSMirror, artifacts: list[Any], totals: dict[Any, int] | None = None) -> Any:
-    """The rich Tree of ``ls``: module, then code (partitions sorted by key), then its runs, oldest first."""
+    """The rich Tree of ``ls``: module, then code (partitions sorted by key), then its runs, oldest first.
+
+    Every label is a ``Text`` built from :func:`~fsmirror.cli.safe.text` pieces: names read
+    from the store are shown as they are, never read as markup (``[bold]``, ``[link=...]``).
+    """
+    from rich.text import Text
     from rich.tree import Tree
 
     from ..services.catalog import age, series
 
-    tree = Tree(f"[bold]{fm.base}[/]  (mirror {fm.mirror!r})")
+    tree = Tree(Text.assemble(text(fm.base, "bold"), "  (mirror ", text(repr(fm.mirror)), ")"))
     modules: dict[str, Any] = {}
     for (module, qualname, partition, output), runs in series(artifacts).items():
         node = modules.get(module)
         if node is None:
-            node = modules[module] = tree.add(f"[bold blue]{module}[/]")
-        label = qualname + (
-            f" [dim]partition[/] {instance_label(partition)}" if partition is not None else ""
-        )
+            node = modules[module] = tree.add(text(module, "bold blue"))
+        label = Text.assemble(text(qualname, "bold"))
+        if partition is not None:
+            label.append_text(
+                Text.assemble(" ", ("partition", "dim"), " ", text(instance_label(partition), "bold"))
+            )
         if output != fm.settings.output_name:
-            label += f" [dim]output[/] {output}"
+            label.append_text(Text.assemble(" ", ("output", "dim"), " ", text(output, "bold")))
         total = (totals or {}).get((module, qualname, partition, output), len(runs))
         count = f"{len(runs)} run(s)" if total == len(runs) else f"newest {len(runs)} of {total} runs"
-        leaf = node.add(f"[bold]{label}[/]  [dim]{count}[/]")
+        leaf = node.add(Text.assemble(label, "  ", (count, "dim")))
         for a in runs:
             name = a.uri.rsplit("/", 1)[-1]
-            mark = "  [green]latest[/]" if a.latest else ""
-            leaf.add(f"{a.segment}  {name}  {human_size(a.size)}  [dim]{age(a.created_at)}[/]{mark}")
+            line = Text.assemble(
+                text(a.segment), "  ", text(name), f"  {human_size(a.size)}  ", (age(a.created_at), "dim")
+            )
+            if a.latest:
+                line.append_text(Text.assemble("  ", ("latest", "green")))
+            leaf.add(line)
     return tree
 
 
@@ -180,7 +192,7 @@ def ls(ctx: click.Context, target: str | None, mirror: str | None, limit: int | 
         print_json([a.to_json() for a in artifacts])
         return
     if not artifacts:
-        click.echo(f"no committed artifacts under {fm.base}" + (f" for {target}" if target else ""))
+        click.echo(visible(f"no committed artifacts under {fm.base}" + (f" for {target}" if target else "")))
         return
     print_tree(tree(fm, artifacts, {k: len(v) for k, v in series(found).items()}))
 
@@ -203,7 +215,7 @@ def runs(ctx: click.Context, address: str, mirror: str | None, as_json: bool) ->
         print_json([a.to_json() for a in artifacts])
         return
     if not artifacts:
-        click.echo(f"no committed runs of {address} in mirror {fm.mirror!r}")
+        click.echo(visible(f"no committed runs of {address} in mirror {fm.mirror!r}"))
         return
     for a in artifacts:
         extra = (f"  partition={instance_label(a.partition)}" if a.partition is not None else "") + (
@@ -211,7 +223,9 @@ def runs(ctx: click.Context, address: str, mirror: str | None, as_json: bool) ->
         )
         mark = "  latest" if a.latest else ""
         click.echo(
-            f"{a.segment}  {a.created_at}  ({age(a.created_at)})  {human_size(a.size)}  {a.format}{extra}{mark}"
+            visible(
+                f"{a.segment}  {a.created_at}  ({age(a.created_at)})  {human_size(a.size)}  {a.format}{extra}{mark}"
+            )
         )
 
 
@@ -289,7 +303,10 @@ def gc(
     for d in done:
         seg = fm.run_segment(d["run_id"])
         click.echo(
-            f"{verb} {d['address']} run {seg}" + (f" partition {d['partition']}" if d["partition"] else "")
+            visible(
+                f"{verb} {d['address']} run {seg}"
+                + (f" partition {d['partition']}" if d["partition"] else "")
+            )
         )
     skipped = total - len(done) if not dry_run else 0
     click.echo(

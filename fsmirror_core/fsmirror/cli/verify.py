@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ._app import cli, fails_cleanly, human_size, open_mirror, print_json, progress, wants_json
+from .safe import visible
 
 
 @cli.command()
@@ -40,7 +41,7 @@ def verify(ctx: click.Context, target: str | None, mirror: str | None, as_json: 
             ctx.exit(1)
         return
     for r in bad:
-        click.echo(f"MISMATCH {r.uri}: {r.problem}")
+        click.echo(visible(f"MISMATCH {r.uri}: {r.problem}"))
     size = human_size(sum(r.size for r in results))
     if bad:
         raise IntegrityError(
@@ -49,7 +50,7 @@ def verify(ctx: click.Context, target: str | None, mirror: str | None, as_json: 
             + " do not match their manifests (listed above)"
         )
     if not results:
-        click.echo(f"no committed artifacts under {fm.base}" + (f" for {target}" if target else ""))
+        click.echo(visible(f"no committed artifacts under {fm.base}" + (f" for {target}" if target else "")))
         return
     algos = ", ".join(sorted({r.algorithm for r in results}))
     click.echo(

@@ -14,7 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from ..model.envvars import expand_env  # re-exported: its home was here before envvars.py
+from ..model.envvars import (
+    expand_env,  # re-exported: its home was here before envvars.py
+    redact,
+    secrets_in,
+)
 
 if TYPE_CHECKING:
     from ..model.schema import Config
@@ -179,12 +183,14 @@ def _did_you_mean(name: str, known: list[str]) -> str:
 
 def _check_format(name: str, what: str, allow_pickle: bool) -> Check:
     from ..errors import FormatError
-    from ..model.formats import FORMATS, get_format
+    from ..model.formats import FORMATS, get_format, plugin_names
 
     try:
         get_format(name)
-    except FormatError:
-        known = sorted(FORMATS)
+    except FormatError as e:
+        if e.kind == "broken-plugin":  # installed, but its plugin does not load: say why
+            return Check(what, False, str(e))
+        known = sorted({*FORMATS, *plugin_names()})
         return Check(
             what,
             False,
@@ -229,7 +235,6 @@ def check_config(path: str | os.PathLike[str] | None, *, connect: bool = False) 
     ``connect=True`` also lists the store once (read-only): the bucket exists and the
     credentials can read it. Checks stop at the first that makes the rest meaningless.
     """
-    from ..errors import FSMirrorError
 
     source = os.fspath(path) if path is not None else os.environ.get(CONFIG_ENV, "")
     report = ConfigReport(source or f"${CONFIG_ENV}")
@@ -240,10 +245,24 @@ def check_config(path: str | os.PathLike[str] | None, *, connect: bool = False) 
         return report
     report.checks.append(Check("file", True, "reads as a YAML mapping"))
     try:
+        _run_checks(report, raw, connect)
+    finally:
+        # a check quotes what it found (a tenant, a driver's error on storage_options):
+        # blank every ${VAR} value in it, in any spelling, as parse_config does
+        secrets = secrets_in(raw)
+        report.checks = [Check(c.what, c.ok, redact(c.detail, secrets)) for c in report.checks]
+    return report
+
+
+def _run_checks(report: ConfigReport, raw: Any, connect: bool) -> None:
+    """The checks after the file loaded (see :func:`check_config`), appended to ``report``."""
+    from ..errors import FSMirrorError
+
+    try:
         cfg = validate_config(raw, report.source)
     except ConfigError as e:
         report.checks.append(Check("schema", False, str(e)))
-        return report
+        return
     report.config = cfg
     report.checks.append(Check("schema", True, f"valid ({len(cfg.mirrors)} mirror(s))"))
     for name, m in cfg.mirrors.items():
@@ -263,13 +282,13 @@ def check_config(path: str | os.PathLike[str] | None, *, connect: bool = False) 
                 f"provider {st.provider!r} needs {info.driver}, which is not installed: {info.install_hint}",
             )
         )
-        return report
+        return
 
     try:
         fs = make_filesystem(st)
     except FSMirrorError as e:
         report.checks.append(Check("storage.provider", False, str(e)))
-        return report
+        return
     report.checks.append(
         Check("storage.provider", True, f"{st.provider!r}: {type(fs).__module__.split('.')[0]} is installed")
     )
@@ -277,7 +296,6 @@ def check_config(path: str | os.PathLike[str] | None, *, connect: bool = False) 
         report.checks.append(_check_local_tenant(st.tenant))
     if connect:
         report.checks.append(_check_connect(cfg, next(iter(cfg.mirrors))))
-    return report
 
 
 def _check_connect(cfg: Config, name: str) -> Check:

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, get_args
 
 from .. import lineage
 from ..model.schema import Sender
+from ..model.urls import public_url
 from ..paths import names
 from ..paths.providers import by_scheme
 from .openlineage_records import ReportedError, Step
@@ -229,7 +230,7 @@ def parent_of(s: Scope | Step) -> Parent | None:
 
 @functools.lru_cache(maxsize=256)
 def _repo_of(directory: str) -> tuple[str, str | None] | None:
-    """(work-tree top, origin URL) of the git checkout holding ``directory``."""
+    """(work-tree top, origin URL without credentials) of the git checkout holding ``directory``."""
     from pathlib import Path
 
     d = Path(directory)
@@ -248,7 +249,9 @@ def _repo_of(directory: str) -> tuple[str, str | None] | None:
             url = get_git_repo_url(git_dir=common)
     except Exception:
         url = None
-    return str(cand), url
+    # a CI checkout's origin often holds its token (https://x-access-token:<token>@...): the
+    # event goes to a lineage server many people read, so the URL goes without credentials
+    return str(cand), public_url(url)
 
 
 # -- the emitter ---------------------------------------------------------------------------------

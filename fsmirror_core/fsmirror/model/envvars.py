@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import ConfigError
 
-__all__ = ["VAR_PATTERN", "expand_env", "secrets_in"]
+__all__ = ["VAR_PATTERN", "expand_env", "secrets_in", "redact", "spellings"]
 
 VAR_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 """A ``${NAME}`` reference: a shell-style variable name in braces."""
@@ -57,3 +57,36 @@ def secrets_in(raw: Any) -> set[str]:
         elif isinstance(v, str) and "${" in v:
             secrets.update(os.environ.get(m, "") for m in VAR_PATTERN.findall(v))
     return {s for s in secrets if s}
+
+
+def spellings(secret: str) -> set[str]:
+    r"""Every way a message may spell ``secret``: as is, and as ``repr``, JSON and ``ascii`` escape it.
+
+    A validator quotes a value with ``!r``, which doubles a backslash (``a\\b`` for ``a\b``)
+    and escapes quotes and non-ASCII characters; a message built from such a message escapes
+    it again. Each form is taken twice over, so text that quoted the secret once or twice is
+    still found.
+    """
+    import json
+
+    found = {secret}
+    frontier = {secret}
+    for _ in range(2):
+        nxt = set()
+        for s in frontier:
+            for form in (repr(s)[1:-1], json.dumps(s)[1:-1], json.dumps(s, ensure_ascii=False)[1:-1],
+                         ascii(s)[1:-1], s.encode("unicode_escape").decode("ascii"),
+                         s.replace("\\", "\\\\"), s.replace("'", "\\'"), s.replace('"', '\\"')):  # fmt: skip
+                if form not in found:
+                    nxt.add(form)
+        found |= nxt
+        frontier = nxt
+    return {f for f in found if f}
+
+
+def redact(text: str, secrets: set[str]) -> str:
+    """``text`` with every spelling of each secret (:func:`spellings`) replaced by ``***``."""
+    forms = {form for s in secrets for form in spellings(s)}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
+    return text

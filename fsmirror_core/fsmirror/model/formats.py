@@ -28,6 +28,7 @@ __all__ = [
     "FORMATS",
     "ENTRY_POINT_GROUP",
     "get_format",
+    "plugin_names",
     "register_format",
     "choose_format",
     "python_type",
@@ -299,7 +300,8 @@ _registry: dict[str, Format] = {
 }
 FORMATS: Mapping[str, Format] = types.MappingProxyType(_registry)
 """The registered formats, read-only; add one with :func:`register_format`."""
-_entry_points_loaded = False
+_broken: dict[str, FormatError] = {}  # plugins whose entry point failed to load, by format name
+_plugins_lock = threading.Lock()
 
 
 def register_format(fmt: Format, *, replace: bool = False) -> None:
@@ -317,32 +319,59 @@ def register_format(fmt: Format, *, replace: bool = False) -> None:
     _registry[name] = fmt
 
 
-def _load_entry_points() -> None:
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return
-    _entry_points_loaded = True
+def plugin_names() -> list[str]:
+    """The format names the ``fsmirror.formats`` entry points offer (loaded or not), sorted."""
     from importlib.metadata import entry_points
 
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in _registry:
-            continue
+    return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+
+
+def _load_plugin(name: str) -> Format | None:
+    """Load the entry point named ``name`` alone; None when no plugin offers it.
+
+    Each plugin is loaded when its format is first asked for, and only that one: a plugin
+    that fails to import (a missing dependency, a bug) is remembered as broken and named in
+    the error of every use of *its* format, while every other format keeps working.
+    """
+    from importlib.metadata import entry_points
+
+    with _plugins_lock:
+        if name in _registry:
+            return _registry[name]
+        if name in _broken:
+            raise _broken[name]
+        eps = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+        if not eps:
+            return None
+        ep = eps[0]
         try:
             obj = ep.load()
-        except Exception as e:  # a broken plugin must not break the built-ins
-            raise FormatError(f"format plugin {ep.name!r} ({ep.value}) failed to load: {e}") from e
-        register_format(obj() if isinstance(obj, type) else obj)
+            fmt: Format = obj() if isinstance(obj, type) else obj
+            if getattr(fmt, "name", None) != name:
+                raise FormatError(f"it gave a format named {getattr(fmt, 'name', None)!r}, not {name!r}")
+            register_format(fmt)
+        except Exception as e:  # a broken plugin must not break the built-ins or the other plugins
+            err = FormatError(
+                f"format plugin {name!r} ({ep.value}, entry point group {ENTRY_POINT_GROUP!r}) failed to "
+                f"load: {type(e).__name__}: {e}; fix or uninstall the package that provides it",
+                kind="broken-plugin",
+            )
+            _broken[name] = err
+            raise err from e
+        return fmt
 
 
 def get_format(name: str) -> Format:
-    """The format registered as ``name`` (built-ins, then ``fsmirror.formats`` plugins)."""
-    fmt = _registry.get(name)
+    """The format registered as ``name`` (built-ins, then the ``fsmirror.formats`` plugin of that name).
+
+    A plugin that fails to load raises :class:`FormatError` (``kind="broken-plugin"``) naming
+    it, for its own format only.
+    """
+    fmt = _registry.get(name) or _load_plugin(name)
     if fmt is None:
-        _load_entry_points()
-        fmt = _registry.get(name)
-    if fmt is None:
+        known = sorted({*_registry, *plugin_names()})
         raise FormatError(
-            f"unknown format {name!r}; known: {', '.join(sorted(_registry))} "
+            f"unknown format {name!r}; known: {', '.join(known)} "
             f"(add one through the {ENTRY_POINT_GROUP!r} entry point)"
         )
     return fmt

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..errors import ConfigError, ResolveError
 from ..paths.layout import DEFAULT_LAYOUT, check_segment, compile_layout
 from ..paths.providers import PROVIDERS, Provider, provider
-from .envvars import expand_env, secrets_in
+from .envvars import expand_env, redact, secrets_in
 
 __all__ = ["Config", "Mirror", "OpenLineage", "Storage", "parse_config", "json_schema"]
 
@@ -66,7 +66,7 @@ class Storage(BaseModel):
     @field_validator("tenant")
     @classmethod
     def _tenant(cls, v: str, info: Any) -> str:
-        if any(ord(c) < 32 or ord(c) == 127 for c in v):
+        if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in v):  # C0, DEL, C1: as check_segment
             raise ValueError("tenant contains a control character")
         named = PROVIDERS.get(str(info.data.get("provider")))  # absent when the provider was invalid
         if named is not None and not named.object_store:
@@ -240,11 +240,8 @@ def parse_config(raw: Any, source: str) -> Config:
 
 
 def _redact(text: str, raw: Any) -> str:
-    """Blank every value that came from ``${VAR}``, so no secret reaches a message."""
-    secrets = secrets_in(raw)
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+    """Blank every value that came from ``${VAR}``, in any spelling, so no secret reaches a message."""
+    return redact(text, secrets_in(raw))
 
 
 def json_schema() -> dict[str, Any]:

@@ -39,8 +39,10 @@ def check_segment(segment: str, what: str) -> str:
         raise ResolveError(
             f"{what} {segment!r} is not a single path segment (empty, '.', '..' or containing '/' or '\\')"
         )
-    if any(ord(c) < 32 or ord(c) == 127 for c in segment):
-        raise ResolveError(f"{what} {segment!r} contains a NUL or control character")
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in segment):
+        # C0, DEL and C1 (U+009B is a one-byte CSI on many terminals): a name shown by `ls` and
+        # in paths must not be able to drive the terminal that shows it
+        raise ResolveError(f"{what} {segment!r} contains a NUL or control character (C0, DEL or C1)")
     return segment
 
 

@@ -74,17 +74,27 @@ def encode_segment(value: str, *, what: str = "run id") -> str:
 
 
 def decode_segment(segment: str) -> str:
-    """Invert :func:`encode_segment`."""
+    """Invert :func:`encode_segment`.
+
+    A segment no encoding gives (``~FF``, not UTF-8; ``é~41``, a raw non-ASCII character
+    beside an escape) is a :class:`ResolveError`, never a ``UnicodeError`` from inside.
+    """
     if "~" not in segment:
         return segment
     raw = bytearray()
     pos = 0
-    for m in _ESCAPE.finditer(segment):
-        raw += segment[pos : m.start()].encode("ascii")
-        raw.append(int(m.group(1), 16))
-        pos = m.end()
-    raw += segment[pos:].encode("ascii")
-    return raw.decode("utf-8", "surrogatepass")
+    try:
+        for m in _ESCAPE.finditer(segment):
+            raw += segment[pos : m.start()].encode("ascii")
+            raw.append(int(m.group(1), 16))
+            pos = m.end()
+        raw += segment[pos:].encode("ascii")
+        return raw.decode("utf-8", "surrogatepass")
+    except UnicodeError:
+        raise ResolveError(
+            f"{segment!r} is not a run or partition segment as fsmirror writes them: its ~XX escapes "
+            "must spell UTF-8 and the rest be ASCII; give the segment as `fsmirror runs` or `ls` prints it"
+        ) from None
 
 
 def encode_run_id(run_id: RunId) -> str:

@@ -17,7 +17,7 @@ not the ones read.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -66,10 +66,15 @@ class Node:
             "state": self.state,
         }
 
-    def label(self) -> str:
-        """``address [run]`` (``[run, partition=p]``): what a person reads a node by."""
-        extra = f", partition={instance_label(self.partition)}" if self.partition is not None else ""
-        return f"{self.address} [{self.run}{extra}]"
+    def label(self, show: Callable[[str], str] = str) -> str:
+        """``address [run]`` (``[run, partition=p]``): what a person reads a node by.
+
+        ``show`` renders each field read from the store (the CLI passes its terminal sanitiser).
+        """
+        extra = (
+            f", partition={show(str(instance_label(self.partition)))}" if self.partition is not None else ""
+        )
+        return f"{show(self.address)} [{show(self.run)}{extra}]"
 
 
 @dataclass(frozen=True)
@@ -116,8 +121,13 @@ class Lineage:
             return [e.source for e in self.edges if e.target == uri]
         return [e.target for e in self.edges if e.source == uri]
 
-    def tree(self) -> str:
-        """The walk as an indented tree from the root; a node reached twice is expanded once."""
+    def tree(self, show: Callable[[str], str] = str) -> str:
+        """The walk as an indented tree from the root; a node reached twice is expanded once.
+
+        ``show`` renders each field read from the store: one field holding a newline or an
+        escape sequence must not fake or redraw a line (``fsmirror lineage`` passes
+        ``fsmirror.cli.safe.visible``).
+        """
         lines: list[str] = []
         seen: set[str] = set()
 
@@ -128,7 +138,7 @@ class Lineage:
             if again:
                 notes.append("shown above")
             tail = f"  ({'; '.join(notes)})" if notes else ""
-            lines.append(f"{prefix}{branch}{n.label()}  {n.uri}{tail}")
+            lines.append(f"{prefix}{branch}{n.label(show)}  {show(n.uri)}{tail}")
             seen.add(uri)
             if again:
                 return
@@ -140,14 +150,17 @@ class Lineage:
         line(self.root, "", "")
         return "\n".join(lines)
 
-    def mermaid(self) -> str:
-        """A Mermaid ``graph LR`` diagram: data flows left to right, the root drawn bold."""
+    def mermaid(self, show: Callable[[str], str] = str) -> str:
+        """A Mermaid ``graph LR`` diagram: data flows left to right, the root drawn bold.
+
+        ``show`` renders each field read from the store, as for :meth:`tree`.
+        """
         ids = {n.uri: f"n{k}" for k, n in enumerate(self.nodes)}
         out = ["graph LR"]
         for n in self.nodes:
-            text = f"{n.address}<br/>{n.run}"
+            text = f"{show(n.address)}<br/>{show(n.run)}"
             if n.partition is not None:
-                text += f"<br/>partition {instance_label(n.partition)}"
+                text += f"<br/>partition {show(str(instance_label(n.partition)))}"
             if n.state != "committed":
                 text += f"<br/>({n.state})"
             out.append(f'  {ids[n.uri]}["{_mermaid_escape(text)}"]')

@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from ..model.urls import public_url
+
 __all__ = ["BASE_ENV", "links", "bases_from_env"]
 
 #: The environment variable that holds each orchestrator's UI base URL.
@@ -34,7 +36,8 @@ BASE_ENV = {
 def bases_from_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The UI base URLs set in ``env`` (default: this process's environment)."""
     env = os.environ if env is None else env
-    return {name: env[var].rstrip("/") for name, var in BASE_ENV.items() if env.get(var)}
+    # `show` prints these links: a base set as https://user:pass@host must not print its password
+    return {name: str(public_url(env[var].rstrip("/"))) for name, var in BASE_ENV.items() if env.get(var)}
 
 
 def _q(value: Any) -> str:

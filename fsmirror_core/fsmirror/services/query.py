@@ -209,7 +209,22 @@ def connect(fm: FSMirror) -> Any:
         else:
             cols = ", ".join(f'"{c.name}" {c.type}' for c in COLUMNS)
             con.execute(f"CREATE TABLE {TABLE} ({cols})")
+    _lock_down(con)
     return con
+
+
+def _lock_down(con: Any) -> None:
+    """Close the connection to everything but its own tables, for good.
+
+    The SQL is the user's, but ``read_text('/etc/passwd')``, ``COPY ... TO '/any/path'``,
+    ``ATTACH``, ``INSTALL``/``LOAD`` and URLs (httpfs) would reach this machine's files
+    and network as whoever runs ``fsmirror query`` (a CI job, a shared service). With
+    external access off, DuckDB refuses every one of them; with the configuration locked,
+    the statement cannot ``SET`` it back. The table is already loaded, so queries over it
+    (JSON operators included) still work.
+    """
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
 
 
 def query(fm: FSMirror, sql: str) -> QueryResult:
