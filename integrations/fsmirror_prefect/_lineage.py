@@ -63,7 +63,9 @@ def remember(task_run_id: Any, man: Manifest | Mapping[str, Any], flow_run_id: A
         while len(_results) > MAX_REMEMBERED:
             _results.popitem(last=False)
         if flow_run_id is not None:
-            _by_flow.setdefault(str(flow_run_id), {})[m.uri] = m
+            of_flow = _by_flow.setdefault(str(flow_run_id), {})
+            if len(of_flow) < MAX_REMEMBERED or m.uri in of_flow:  # bounded: a huge .map keeps its first
+                of_flow[m.uri] = m
             _by_flow.move_to_end(str(flow_run_id))
             while len(_by_flow) > MAX_REMEMBERED:
                 _by_flow.popitem(last=False)

@@ -228,6 +228,8 @@ def _stage(store: Any, record: Any, scope: Any) -> None:
     """
     txn = get_transaction()
     assert txn is not None
+    if isinstance(store.serializer, FSMirrorSerializer):
+        store.serializer.choose(record.result)  # a value no format may hold fails the task run now
     ctx = TaskRunContext.get()
     run = capture_run()
 

@@ -58,6 +58,8 @@ from ._records import KeyRecord, record_file
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from fsmirror.model.formats import Format
+
 __all__ = [
     "FSMirrorStorage",
     "FSMirrorSerializer",
@@ -214,7 +216,17 @@ class FSMirrorSerializer(Serializer):
     allow_pickle: bool = Field(default=True, description="Whether pickle may be written and read.")
 
     def dumps(self, obj: Any) -> bytes:
-        from fsmirror.model.formats import choose_format, get_format, python_type
+        from fsmirror.model.formats import python_type
+
+        fmt = self.choose(obj)
+        buf = io.BytesIO()
+        fmt.dump(obj, buf)
+        return Encoded(buf.getbuffer(), fmt.name, python_type(obj), obj)
+
+    def choose(self, obj: Any) -> Format:
+        """The format ``obj`` is stored in; raises FormatError
+        when none may hold it. Cheap: nothing is serialized, so a staged result is checked early."""
+        from fsmirror.model.formats import choose_format, get_format
 
         if self.format == "bytes":
             raise FormatError(
@@ -226,13 +238,13 @@ class FSMirrorSerializer(Serializer):
                 raise FormatError("a failed run's exception is kept as a pickle, and allow_pickle is False")
             fmt = get_format("pkl")
         else:
-            # The value Prefect hands back on a cache hit is read from this file: the format must
-            # give it back exactly (JSON turns a tuple inside a dict into a list).
-            exact = exact_format(obj, self.format, strict=self.strict, allow_pickle=self.allow_pickle)
-            fmt, _ = choose_format(obj, exact, self.format, strict=self.strict, allow_pickle=self.allow_pickle)
-        buf = io.BytesIO()
-        fmt.dump(obj, buf)
-        return Encoded(buf.getbuffer(), fmt.name, python_type(obj), obj)
+            fmt, _ = choose_format(obj, None, self.format, strict=self.strict, allow_pickle=self.allow_pickle)
+            if fmt.name == "json" and not self.strict and not _json_exact(obj):
+                # The value Prefect hands back on a cache hit is read from this file, and JSON
+                # turns a tuple inside a dict into a list: fall back further, as for a plain task.
+                exact = exact_format(obj, self.format, strict=False, allow_pickle=self.allow_pickle)
+                fmt = get_format(exact or "pkl")
+        return fmt
 
     def loads(self, blob: bytes) -> Any:
         from fsmirror.model.formats import get_format

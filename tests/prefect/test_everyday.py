@@ -156,10 +156,22 @@ def test_a_cache_hit_on_a_mirror_without_pickle_refuses_what_json_would_change(
     )
     assert block.fsmirror().runs(e.pairs) == []
 
+    @flow
+    def in_transaction() -> dict[str, Any]:
+        with transaction():
+            return pairs(3)  # type: ignore[no-any-return]
+
+    state = in_transaction(return_state=True)  # staged for the commit, yet checked as the task ends
+    assert state.is_failed()
+    with pytest.raises(FormatError, match="nor JSON gives back exactly"):
+        state.result()
+    assert task_runs(state.state_details.flow_run_id)["pairs"].state.is_failed()
+    assert block.fsmirror().runs(e.pairs) == []
+
 
 def test_lineage_of_a_flow_result_reaches_the_task_results(block: FSMirrorStorage) -> None:
     fm = block.fsmirror()
-    pipeline = p.build(block, flow_result=True)
+    pipeline = p.build(block, flow_result=True, cache_policy=INPUTS)
     state = pipeline(3, return_state=True)
     assert state.is_completed(), state.message
     fr = str(state.state_details.flow_run_id)
@@ -177,3 +189,9 @@ def test_lineage_of_a_flow_result_reaches_the_task_results(block: FSMirrorStorag
         f"└── etl/pipeline.py::summarize [{fr}]  {summary.uri}\n"
         f"    └── etl/pipeline.py::lift_data [{fr}]  {lift.uri}  (shown above)\n"
     )
+    # A second flow run is Cached on the first one's task results: those are its result's inputs.
+    again = pipeline(3, return_state=True)
+    assert again.is_completed(), again.message
+    fr2 = str(again.state_details.flow_run_id)
+    assert {r.state.name for r in task_runs(fr2).values()} == {"Cached"}
+    assert Manifest.from_json(fm.manifest(p.pipeline, run_id=fr2)).inputs == (Input.of(lift), Input.of(summary))
