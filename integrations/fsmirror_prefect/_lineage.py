@@ -35,7 +35,7 @@ from fsmirror.model.record import Manifest
 if TYPE_CHECKING:
     from .storage import FSMirrorStorage
 
-__all__ = ["scope_key", "task_scope", "remember", "remember_stored", "result_of"]
+__all__ = ["scope_key", "task_scope", "remember", "remember_stored", "result_of", "flow_inputs", "step_inputs"]
 
 log = logging.getLogger("fsmirror.prefect")
 MAX_REMEMBERED = 4096
@@ -44,6 +44,8 @@ API_WAIT = 30.0
 bound, not a cost (on a warm server both are there at once; right after the server starts, the task
 run itself was not there yet, and the upstream's input went unrecorded)."""
 _results: OrderedDict[str, Manifest] = OrderedDict()
+_by_flow: OrderedDict[str, dict[str, Manifest]] = OrderedDict()
+"""flow run id -> the task results its task runs stored or read back in this process (by URI, in order)."""
 _lock = threading.Lock()
 
 
@@ -52,14 +54,31 @@ def scope_key(flow_run_id: Any, task_run_id: Any) -> str:
     return f"prefect:{flow_run_id}:{task_run_id}"
 
 
-def remember(task_run_id: Any, man: Manifest | Mapping[str, Any]) -> None:
-    """Note that ``task_run_id``'s result is the artifact ``man`` describes."""
+def remember(task_run_id: Any, man: Manifest | Mapping[str, Any], flow_run_id: Any = None) -> None:
+    """Note that ``task_run_id``'s result is the artifact ``man`` describes (a result of ``flow_run_id``)."""
     m = man if isinstance(man, Manifest) else Manifest.from_json(man)
     with _lock:
         _results[str(task_run_id)] = m
         _results.move_to_end(str(task_run_id))
         while len(_results) > MAX_REMEMBERED:
             _results.popitem(last=False)
+        if flow_run_id is not None:
+            of_flow = _by_flow.setdefault(str(flow_run_id), {})
+            if len(of_flow) < MAX_REMEMBERED or m.uri in of_flow:  # bounded: a huge .map keeps its first
+                of_flow[m.uri] = m
+            _by_flow.move_to_end(str(flow_run_id))
+            while len(_by_flow) > MAX_REMEMBERED:
+                _by_flow.popitem(last=False)
+
+
+def flow_inputs(flow_run_id: Any) -> tuple[Manifest, ...]:
+    """The task results a flow run's tasks stored or read back (a cache hit) in this process so far.
+
+    A flow's body gets its value from these: they are the inputs of the flow's own result
+    (``mirrored_flow``), as the results a task receives are the inputs of the task's.
+    """
+    with _lock:
+        return tuple(_by_flow.get(str(flow_run_id), {}).values())
 
 
 def _from_api(task_run_id: str, block: FSMirrorStorage | None) -> Manifest | None:
@@ -126,6 +145,22 @@ def _upstream(ctx: TaskRunContext, block: FSMirrorStorage | None) -> list[Manife
     return out
 
 
+def step_inputs(scope: lineage.Scope | None, ctx: TaskRunContext | None) -> tuple[Any, ...]:
+    """What task run ``ctx`` read (its ``scope``) and the stored results it received, as of now.
+
+    For a result written after its task ended (staged in a transaction): an upstream in the same
+    transaction is stored only when the transaction commits, just before this one.
+    """
+    from .storage import FSMirrorStorage
+
+    found: list[Any] = list(scope.inputs) if scope is not None else []
+    if ctx is not None:
+        block = ctx.result_store.result_storage if ctx.result_store is not None else None
+        with contextlib.suppress(Exception):
+            found += _upstream(ctx, block if isinstance(block, FSMirrorStorage) else None)
+    return tuple(found)
+
+
 @contextlib.contextmanager
 def task_scope(fn: Any) -> Iterator[lineage.Scope | None]:
     """The step scope of the task run calling ``fn`` (nothing outside a task run)."""
@@ -166,14 +201,17 @@ def task_scope(fn: Any) -> Iterator[lineage.Scope | None]:
         yield s
 
 
-def remember_stored(fm: Any, uri: str) -> None:
-    """Called by the block when it committed (or found) a result at ``uri`` inside a task run."""
-    ctx = TaskRunContext.get()
-    if ctx is None:
-        return
+def remember_stored(fm: Any, uri: str, task_run: Any = None) -> None:
+    """Called by the block when it committed (or found) a result at ``uri`` for a task run
+    (``task_run``, else the one in progress)."""
+    if task_run is None:
+        ctx = TaskRunContext.get()
+        if ctx is None:
+            return
+        task_run = ctx.task_run
     s = lineage.current()
     man = next((m for m in s.outputs if m.uri == uri), None) if s is not None else None
     try:
-        remember(ctx.task_run.id, man if man is not None else fm.manifest_uri(uri))
+        remember(task_run.id, man if man is not None else fm.manifest_uri(uri), task_run.flow_run_id)
     except FSMirrorError:
         pass

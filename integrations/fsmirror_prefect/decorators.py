@@ -29,7 +29,7 @@ from prefect.cache_policies import DEFAULT, CacheKeyFnPolicy, CachePolicy, Compo
 from prefect.client.schemas.objects import State
 from prefect.context import TaskRunContext
 from prefect.futures import PrefectFuture
-from prefect.transactions import get_transaction
+from prefect.transactions import AsyncTransaction, BaseTransaction, CommitMode, get_transaction
 from prefect.utilities.annotations import NotSet
 from prefect.utilities.asyncutils import run_coro_as_sync
 
@@ -37,8 +37,15 @@ from fsmirror import ConfigError, FSMirrorError, ResolveError
 from fsmirror.integration import in_context
 from prefect import Flow, Task, flow, task
 
-from ._lineage import task_scope
-from .storage import FSMirrorSerializer, FSMirrorStorage, make_key, relative_address
+from ._lineage import flow_inputs, step_inputs, task_scope
+from .storage import (
+    FSMirrorSerializer,
+    FSMirrorStorage,
+    as_run,
+    capture_run,
+    make_key,
+    relative_address,
+)
 
 __all__ = ["mirrored_task", "mirrored_flow", "MirroredKey"]
 
@@ -199,6 +206,56 @@ def _done() -> None:
         txn.write_on_commit = False  # persisted already; the commit must not write it twice
 
 
+def _commits_at_exit(txn: BaseTransaction) -> bool:
+    """Whether the task's own transaction commits as the task run ends (so persisting now is the same).
+
+    Inside an enclosing ``with transaction():`` a task's transaction is that one's child: it
+    commits when the enclosing one commits, and a rollback there (an exception after the task)
+    must leave no result, or the next run would be ``Cached`` on a value whose side effects the
+    rollback hooks undid. ``CommitMode.OFF`` never commits on its own.
+    """
+    if txn.commit_mode == CommitMode.EAGER:
+        return True
+    return txn.commit_mode == CommitMode.LAZY and txn.get_parent() is None
+
+
+def _stage(store: Any, record: Any, scope: Any) -> None:
+    """Write ``record`` when the task's transaction commits, as Prefect's own result storage does.
+
+    The write runs as this task run's (its path, ids and attempt, the inputs its scope saw), though
+    the commit comes later, in the flow's context; a rollback writes nothing. A write that fails
+    at commit rolls the task's transaction back (Prefect logs it): the task run has already ended.
+    """
+    txn = get_transaction()
+    assert txn is not None
+    if isinstance(store.serializer, FSMirrorSerializer):
+        store.serializer.choose(record.result)  # a value no format may hold fails the task run now
+    ctx = TaskRunContext.get()
+    run = capture_run()
+
+    def kept() -> Any:
+        # the inputs as of the commit: an upstream staged in the same transaction is stored by now
+        return None if run is None else run._replace(inputs=step_inputs(scope, ctx))
+
+    if isinstance(txn, AsyncTransaction):
+
+        async def commit_async(_: Any) -> None:
+            with as_run(kept()):
+                await store.apersist_result_record(record)
+
+        commit_async.log_on_run = False  # type: ignore[attr-defined]  # Prefect's flag: not a user hook
+        txn.on_commit_hooks.append(commit_async)  # type: ignore[arg-type]  # AsyncTransaction awaits it
+    else:
+
+        def commit(_: Any) -> None:
+            with as_run(kept()):
+                store.persist_result_record(record)
+
+        commit.log_on_run = False  # type: ignore[attr-defined]
+        txn.on_commit_hooks.append(commit)
+    txn.write_on_commit = False  # the hook writes it; Prefect must not write it again
+
+
 def _flow_record(value: Any) -> tuple[Any, Any] | None:
     """(result store, record) to persist a flow's return value inside the flow run, or None.
 
@@ -236,6 +293,16 @@ def _flow_record(value: Any) -> tuple[Any, Any] | None:
     return store, store.create_result_record(value, key=key)
 
 
+def _flow_run() -> Any:
+    """The flow run in progress, with the task results it got as the inputs of its own result."""
+    from prefect.context import FlowRunContext
+
+    ctx = FlowRunContext.get()
+    if ctx is None or ctx.flow_run is None:
+        return None
+    return capture_run(flow_inputs(ctx.flow_run.id))
+
+
 def _persisting_flow(fn: F) -> F:
     """Wrap a flow function so its return value is persisted before the flow completes."""
     if inspect.iscoroutinefunction(fn):
@@ -244,7 +311,8 @@ def _persisting_flow(fn: F) -> F:
         async def run_async(*args: Any, **kwargs: Any) -> Any:
             value = await fn(*args, **kwargs)
             if (found := _flow_record(value)) is not None:
-                await found[0].apersist_result_record(found[1])
+                with as_run(_flow_run()):
+                    await found[0].apersist_result_record(found[1])
             return value
 
         return run_async  # type: ignore[return-value]
@@ -255,7 +323,8 @@ def _persisting_flow(fn: F) -> F:
         if (found := _flow_record(value)) is not None:
             # The async path, as Prefect's flow engine takes: a flow's metadata
             # storage (NullFileSystem) has no sync write that accepts _sync.
-            run_coro_as_sync(found[0].apersist_result_record(found[1]))
+            with as_run(_flow_run()):
+                run_coro_as_sync(found[0].apersist_result_record(found[1]))
         return value
 
     return run  # type: ignore[return-value]
@@ -267,24 +336,30 @@ def _persisting(fn: F) -> F:
 
         @functools.wraps(fn)
         async def run_async(*args: Any, **kwargs: Any) -> Any:
-            with task_scope(fn):  # one lineage scope per attempt: the results it got, in what it stores
+            with task_scope(fn) as scope:  # one lineage scope per attempt: the results it got, in what it stores
                 value = await fn(*args, **kwargs)
                 if (found := _record(value)) is not None:
                     store, record = found
-                    await store.apersist_result_record(record)
-                    _done()
+                    if _commits_at_exit(get_transaction()):  # type: ignore[arg-type]
+                        await store.apersist_result_record(record)
+                        _done()
+                    else:
+                        _stage(store, record, scope)
             return value
 
         return run_async  # type: ignore[return-value]
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
-        with task_scope(fn):  # one lineage scope per attempt: the results it got, in what it stores
+        with task_scope(fn) as scope:  # one lineage scope per attempt: the results it got, in what it stores
             value = fn(*args, **kwargs)
             if (found := _record(value)) is not None:
                 store, record = found
-                store.persist_result_record(record)
-                _done()
+                if _commits_at_exit(get_transaction()):  # type: ignore[arg-type]
+                    store.persist_result_record(record)
+                    _done()
+                else:
+                    _stage(store, record, scope)
         return value
 
     return run  # type: ignore[return-value]

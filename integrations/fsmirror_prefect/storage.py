@@ -27,10 +27,13 @@ a retry replaces what its earlier try committed.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import inspect
 import io
 import json
 import pickle
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 from urllib.parse import quote, unquote
 
@@ -53,7 +56,9 @@ from . import _lineage, _records
 from ._records import KeyRecord, record_file
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator
+
+    from fsmirror.model.formats import Format
 
 __all__ = [
     "FSMirrorStorage",
@@ -68,7 +73,19 @@ __all__ = [
     "ANY_RUN",
     "FALLBACK_MODULE",
     "call_instance",
+    "capture_run",
+    "as_run",
+    "exact_format",
+    "PickleRefusedError",
 ]
+
+
+class PickleRefusedError(FormatError):
+    """The store holds a pickle (or bytes Prefect would unpickle) and the mirror sets ``allow_pickle: false``.
+
+    Raised instead of handing the bytes to Prefect, whose serializer would run them: a record in
+    the store can be replaced by anyone who can write there.
+    """
 
 KEY_PREFIX = "fsmirror:"
 ANY_RUN = "*"
@@ -199,7 +216,17 @@ class FSMirrorSerializer(Serializer):
     allow_pickle: bool = Field(default=True, description="Whether pickle may be written and read.")
 
     def dumps(self, obj: Any) -> bytes:
-        from fsmirror.model.formats import choose_format, get_format, python_type
+        from fsmirror.model.formats import python_type
+
+        fmt = self.choose(obj)
+        buf = io.BytesIO()
+        fmt.dump(obj, buf)
+        return Encoded(buf.getbuffer(), fmt.name, python_type(obj), obj)
+
+    def choose(self, obj: Any) -> Format:
+        """The format ``obj`` is stored in; raises FormatError
+        when none may hold it. Cheap: nothing is serialized, so a staged result is checked early."""
+        from fsmirror.model.formats import choose_format, get_format
 
         if self.format == "bytes":
             raise FormatError(
@@ -212,9 +239,12 @@ class FSMirrorSerializer(Serializer):
             fmt = get_format("pkl")
         else:
             fmt, _ = choose_format(obj, None, self.format, strict=self.strict, allow_pickle=self.allow_pickle)
-        buf = io.BytesIO()
-        fmt.dump(obj, buf)
-        return Encoded(buf.getbuffer(), fmt.name, python_type(obj), obj)
+            if fmt.name == "json" and not self.strict and not _json_exact(obj):
+                # The value Prefect hands back on a cache hit is read from this file, and JSON
+                # turns a tuple inside a dict into a list: fall back further, as for a plain task.
+                exact = exact_format(obj, self.format, strict=False, allow_pickle=self.allow_pickle)
+                fmt = get_format(exact or "pkl")
+        return fmt
 
     def loads(self, blob: bytes) -> Any:
         from fsmirror.model.formats import get_format
@@ -245,6 +275,9 @@ class _Run(NamedTuple):
     task_ctx: TaskRunContext | None = None
     attempt: int = 0
     """The try within the run: Prefect's ``run_count`` minus one (the task run's, or in a flow the flow run's)."""
+    inputs: tuple[Any, ...] = ()
+    """What the value was made from, given explicitly: a write that happens after its step's lineage
+    scope ended (a result staged in a transaction) or outside any scope (a flow's result)."""
 
     def instance(self) -> Instance | None:
         """Which call of the task this is (:func:`call_instance`); None for a flow.
@@ -339,8 +372,34 @@ def call_instance(task_ctx: TaskRunContext) -> Instance | None:
     return f"tr-{task_ctx.task_run.id}"
 
 
+_deferred: contextvars.ContextVar[_Run | None] = contextvars.ContextVar("fsmirror_prefect_run", default=None)
+
+
+def capture_run(inputs: tuple[Any, ...] = ()) -> _Run | None:
+    """The Prefect run in progress, kept for a write that happens later (see :func:`as_run`)."""
+    ctx = _run_context()
+    return None if ctx is None else ctx._replace(inputs=tuple(inputs))
+
+
+@contextlib.contextmanager
+def as_run(run: _Run | None) -> Iterator[None]:
+    """Writes inside this block belong to ``run`` (captured by :func:`capture_run`).
+
+    A task's result staged in an enclosing ``transaction()`` is written when that transaction
+    commits, after the task run ended: the commit runs in the flow's context, which would place
+    and record the result as the flow's.
+    """
+    token = _deferred.set(run)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+
+
 def _run_context() -> _Run | None:
     """The Prefect run in progress: the user's function, the flow run id, ids to record, the serializer."""
+    if (kept := _deferred.get()) is not None:
+        return kept
     task_ctx = TaskRunContext.get()
     flow_ctx = FlowRunContext.get()
     ids: dict[str, Any] = {}
@@ -394,6 +453,51 @@ def _json_exact(value: Any, depth: int = 0, top: bool = True) -> bool:
     if isinstance(value, dict):
         return all(isinstance(k, str) and _json_exact(v, depth + 1, False) for k, v in value.items())
     return False
+
+
+SAFE_SERIALIZERS = frozenset({"json", "fsmirror"})
+"""Prefect serializers that never unpickle (``fsmirror`` refuses a pickle under ``allow_pickle: false``)."""
+
+
+def _refuse_unpickling(metadata: Mapping[str, Any], key: str, directory: str) -> None:
+    """Raise when Prefect would decode ``key``'s result with a serializer that unpickles.
+
+    The metadata is read from the store, so it is checked like the bytes: a record rewritten to
+    name Prefect's ``pickle`` serializer must not make Prefect unpickle what the store holds.
+    """
+    serializer = metadata.get("serializer")
+    kind = serializer.get("type") if isinstance(serializer, dict) else None
+    if kind not in SAFE_SERIALIZERS:
+        raise PickleRefusedError(
+            f"the result of key {key!r} at {directory} is decoded with Prefect's {kind!r} serializer, "
+            "which unpickles, and this mirror sets allow_pickle: false; use mirrored_task or "
+            "result_serializer='json'"
+        )
+
+
+def exact_format(value: Any, mirror_format: str, *, strict: bool, allow_pickle: bool) -> str | None:
+    """The format that gives ``value`` back equal and of the same types, for Prefect to read back.
+
+    The mirror's format when it does, else JSON when that is exact, else a pickle.
+    ``None`` under ``strict_format``: the mirror's format by the core's rule, as asked.
+    A value only a pickle holds exactly, on a mirror that sets ``allow_pickle: false``,
+    raises :class:`~fsmirror.errors.FormatError` rather than come back changed.
+    """
+    from fsmirror.model.formats import python_type
+
+    if strict:
+        return None
+    if _exact_in(mirror_format, value):
+        return mirror_format
+    if _json_exact(value):
+        return "json"
+    if not allow_pickle:
+        raise FormatError(
+            f"a {python_type(value)} that neither {mirror_format!r} nor JSON gives back exactly (JSON turns "
+            "a tuple into a list) would be kept as a pickle, and this mirror sets allow_pickle: false; "
+            "return lists instead of tuples, or allow pickle"
+        )
+    return "pkl"
 
 
 def _exact_in(fmt: str, value: Any) -> bool:
@@ -634,23 +738,23 @@ class FSMirrorStorage(WritableFileSystem):
                 return value, meta(serializer), "fsmirror" if serializer.type == "fsmirror" else "raw"
         return bytes(content), {"storage_key": key}, "bytes"
 
-    def _format(self, fm: FSMirror, value: Any, how: str) -> str | None:
-        """The format to store a value in: the mirror's rule for fsmirror's serializer; else one that gives it back."""
+    def _format(self, fm: FSMirror, value: Any, how: str, content: bytes) -> str | None:
+        """The format to store a value in: the one fsmirror's serializer chose (it gives the value back
+        exactly), else one that gives it back."""
         if how == "fsmirror":
-            return None
+            return getattr(content, "format", None)
         if how == "bytes":
             return "bytes"
         s = fm.settings
-        if _exact_in(s.output_format, value) or s.strict_format:
-            return None if s.strict_format else s.output_format
-        return "json" if _json_exact(value) else "pkl"
+        return exact_format(value, s.output_format, strict=s.strict_format, allow_pickle=s.allow_pickle)
 
     def _commit(
         self, fm: FSMirror, where: Where, key: str, value: Any, content: bytes, how: str, ctx: _Run | None
     ) -> str:
         kw: dict[str, Any] = {"run_id": where.run_id, "partition": where.partition}
-        fmt = self._format(fm, value, how)
+        fmt = self._format(fm, value, how, content)
         ids = {**where.ids, "result_key": key}
+        inputs = ctx.inputs if ctx is not None else ()
 
         def write(overwrite: bool) -> str:
             try:
@@ -663,6 +767,7 @@ class FSMirrorStorage(WritableFileSystem):
                         run_source="prefect",
                         orchestrator=ids,
                         attempt=where.attempt,  # a retry replaces what its earlier attempt committed
+                        inputs=inputs,
                         **kw,
                     )
                 )
@@ -680,6 +785,7 @@ class FSMirrorStorage(WritableFileSystem):
                     run_source="prefect",
                     orchestrator=ids,
                     attempt=where.attempt,
+                    inputs=inputs,
                     **kw,
                 ) as w:
                     w.write(data)
@@ -761,7 +867,8 @@ class FSMirrorStorage(WritableFileSystem):
         rec = KeyRecord(metadata=metadata, record=how == "record")
         fm.store.put_sidecar(rec_path, rec.dump())
         _records.remember(fm, key, directory)
-        _lineage.remember_stored(fm, uri)  # the task run's result: downstream tasks' input
+        task_run = ctx.task_ctx.task_run if ctx is not None and ctx.task_ctx is not None else None
+        _lineage.remember_stored(fm, uri, task_run)  # the task run's result: downstream tasks' input
         return uri
 
     @staticmethod
@@ -778,15 +885,31 @@ class FSMirrorStorage(WritableFileSystem):
 
         fm = self.fsmirror()
         directory, rec = self._find(fm, key)
+        allow = fm.settings.allow_pickle
         if self.role == "metadata":
+            if not allow:
+                _refuse_unpickling(rec.metadata, key, directory)
             return rec.metadata_bytes()
         if rec.failed is not None:
+            if not allow:
+                raise PickleRefusedError(
+                    f"the result of key {key!r} at {directory} is a failed run's exception, kept as a "
+                    "pickle, and this mirror sets allow_pickle: false (unpickling runs code from the store)"
+                )
             return rec.failed
         man = _records.committed_manifest(fm, directory, fm.settings.output_name)
         if man is None:
             raise ArtifactNotFoundError(f"the result of key {key!r} at {directory} is not committed")
-        if TaskRunContext.get() is not None:  # a cache hit reads its result back for the task run
-            _lineage.remember(TaskRunContext.get().task_run.id, man)  # type: ignore[union-attr]
+        if not allow and man.get("format") in ("pkl", "bytes"):
+            # a pickle, or bytes stored as they came, that Prefect's serializer would decode
+            if man.get("format") == "pkl":
+                raise PickleRefusedError(
+                    f"{man.get('uri')} is a pickle and this mirror sets allow_pickle: false "
+                    "(unpickling runs code from the store)"
+                )
+            _refuse_unpickling(rec.metadata, key, directory)
+        if (task_ctx := TaskRunContext.get()) is not None:  # a cache hit reads its result back for the task run
+            _lineage.remember(task_ctx.task_run.id, man, task_ctx.task_run.flow_run_id)
         slot = self._slot(man)
         if man.get("format") == "bytes":  # stored as they came (undecodable): handed back the same
             with fm.open_read(**slot) as f:
