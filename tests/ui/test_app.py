@@ -176,3 +176,19 @@ def test_every_page_forbids_scripts(store: Store) -> None:
     c = client(store)
     for url in ("/", "/stale", "/verify", "/search?q=nothing1", "/lineage?uri=" + store.uris["load"]):
         assert c.get(url).headers["Content-Security-Policy"].startswith("default-src 'none';"), url
+
+
+def test_ui_without_flask_says_which_extra(store: Store) -> None:
+    """Without the `ui` extra: one line naming it, exit 1, no traceback (Flask hidden from the import)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['flask'] = None; from fsmirror.cli import main; "
+        f"sys.argv = ['fsmirror', '--config', {str(store.config)!r}, 'ui', '--port', '0']; main()"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, r.stderr
+    assert r.stdout == ""
+    assert r.stderr.startswith("fsmirror: error: fsmirror ui needs Flask: pip install 'fsmirror[ui]'")
+    assert r.stderr.count("\n") == 1
