@@ -40,7 +40,7 @@ def ui(ctx: click.Context, host: str, port: int, mirror: str | None, source_root
     try:
         from ..web import serve
     except ImportError as e:
-        raise ConfigError(f"fsmirror ui needs Flask: pip install 'fsmirror[ui]' ({e})") from None
+        raise ConfigError(f"fsmirror ui needs Flask: pip install 'fsmirror[ui]' ({e})") from e
     fm = open_mirror(ctx, mirror)
     if not _loopback(host):
         click.echo(
