@@ -108,7 +108,11 @@ def fresh_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
 
 
 def screenshot_dirs() -> list[Path]:
-    """Where page screenshots go: the tox env's tmp dir, and docs/img/ (committed, linked from the README)."""
+    """Where page screenshots go: the tox env's tmp dir (CI keeps it), and docs/img/ (committed, linked
+    from the README) only when asked, ``FSMIRROR_UI_DOCS_IMG=1 tox -e ui``: a test run leaves the tree clean."""
     repo = Path(__file__).resolve().parents[2]
     tmp = Path(os.environ.get("FSMIRROR_UI_TMP") or repo / ".tox" / "ui-tmp")
-    return [tmp, repo / "docs" / "img"]
+    dirs = [tmp]
+    if os.environ.get("FSMIRROR_UI_DOCS_IMG"):
+        dirs.append(repo / "docs" / "img")
+    return dirs

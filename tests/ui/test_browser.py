@@ -2,7 +2,8 @@
 
 Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them), driven by Selenium
 through /usr/bin/chromedriver: nothing is downloaded, and the flags keep Chromium off the
-network. Each page is saved as a screenshot in the env's tmp dir and in docs/img/.
+network. Each page is saved as a screenshot in the env's tmp dir (and in docs/img/ with
+``FSMIRROR_UI_DOCS_IMG=1``).
 """
 
 from __future__ import annotations
