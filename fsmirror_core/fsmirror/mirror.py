@@ -817,6 +817,97 @@ class FSMirror:
             lineage.deleted([seen[r.segment] for r in done if r.segment in seen])
         return [r.run_id for r in done]
 
+    def _pin_slot(
+        self, obj: Any, run_id: RunId | None, partition: Instance | None, output_name: str | None
+    ) -> tuple[Slot, str]:
+        """The slot a pin names and its URI: what :meth:`lookup` finds (an address and run, a URI, a path)."""
+        found = self.lookup(obj if isinstance(obj, str) else str(self.address(obj)), run_id=run_id or "latest",
+                            partition=partition, output_name=output_name)  # fmt: skip
+        at = self.visible_at(found.uri)
+        if at is None:
+            raise ArtifactNotFoundError(f"no committed artifact at {found.uri} to pin")
+        return at[0], found.uri
+
+    def pin(
+        self,
+        obj: Any,
+        *,
+        run_id: RunId | None = None,
+        partition: Instance | None = None,
+        output_name: str | None = None,
+        reason: str | None = None,
+    ) -> str:
+        """Pin a committed run so that no gc deletes it; returns the artifact's URI.
+
+        ``obj`` is what :meth:`lookup` takes (a code address with ``run_id``, default the
+        latest run; a URI; a path). The pin is a sidecar beside the artifact
+        (``_<output>.pin.json``); it goes with the run if the run is deleted explicitly.
+        Raises :class:`~fsmirror.ArtifactNotFoundError` (``kind="being-deleted"``) when a gc is
+        deleting the run at that moment: the pin did not take (docs/protocol.md, "Pins").
+        """
+        import socket
+
+        from .model.record import utcnow
+        from .services.retention import Pin
+
+        slot, uri = self._pin_slot(obj, run_id, partition, output_name)
+        record = Pin(reason, utcnow(), f"{socket.gethostname()}:{os.getpid()}")
+        self._protocol().put_pin(slot, record.dump())
+        return uri
+
+    def unpin(
+        self,
+        obj: Any,
+        *,
+        run_id: RunId | None = None,
+        partition: Instance | None = None,
+        output_name: str | None = None,
+    ) -> bool:
+        """Remove a run's pin; False when it had none."""
+        return self._protocol().unpin(self._pin_slot(obj, run_id, partition, output_name)[0])
+
+    def pins(self, target: str | None = None) -> dict[str, str | None]:
+        """Pinned artifacts under ``target`` (an address or code path; None: the mirror): URI -> reason."""
+        from .services.catalog import scan
+        from .services.retention import read_pins
+
+        return {uri: p.reason for uri, p in sorted(read_pins(self, scan(self, target)).items())}
+
+    def retain(
+        self,
+        target: str | None = None,
+        *,
+        keep: int | None = None,
+        min_age: str | None = None,
+        keep_inputs: bool | None = None,
+        dry_run: bool = False,
+    ) -> list[Any]:
+        """gc by a retention policy over every series under ``target``; returns each run's decision.
+
+        A run stays when it is one of the newest ``keep``, the latest, pinned, younger than
+        ``min_age`` (``'7d'``, ``'12h'``), or (``keep_inputs``) an input of a run that stays,
+        transitively through the manifests' lineage. An argument left out is the mirror's
+        ``retention`` config (per code prefix); ``keep`` must come from one or the other.
+        Each decision (:class:`fsmirror.services.retention.Decision`) says why a run stays
+        (``reasons``); ``deleted`` marks what went.
+        """
+        from .services.retention import apply, configured, plan
+
+        if keep is None and self.settings.retention.keep is None:
+            raise ValueError("give keep=N, or set retention.keep in the mirror's config")
+        if keep is not None and keep < 0:
+            raise ValueError(f"keep must be 0 or more, got {keep}")
+        if min_age is not None:
+            from .services.retention import parse_age
+
+            parse_age(min_age)
+        decisions = plan(self, target, configured(self, keep=keep, min_age=min_age, keep_inputs=keep_inputs))
+        if not dry_run:
+            done = apply(self, decisions)
+            if done and lineage.wants("artifacts_deleted"):
+                lineage.deleted([d.manifest for d in done])
+        return decisions
+
     def delete_uri(self, uri: str) -> bool:
         """Remove the committed artifact whose path is exactly ``uri``; False (nothing deleted) otherwise."""
         found = self.visible_at(uri)
