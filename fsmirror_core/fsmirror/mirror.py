@@ -40,6 +40,7 @@ from .resolver import Resolver
 if TYPE_CHECKING:
     from .model.hashing import HashingWriter
     from .model.record import Input, Manifest
+    from .model.retention import Pin
     from .model.schema import Config, Mirror, Sender
     from .services.lookup import Found
     from .store.protocol import Run, Slot, Store
@@ -848,7 +849,7 @@ class FSMirror:
         import socket
 
         from .model.record import utcnow
-        from .services.retention import Pin
+        from .model.retention import Pin
 
         slot, uri = self._pin_slot(obj, run_id, partition, output_name)
         record = Pin(reason, utcnow(), f"{socket.gethostname()}:{os.getpid()}")
@@ -866,47 +867,20 @@ class FSMirror:
         """Remove a run's pin; False when it had none."""
         return self._protocol().unpin(self._pin_slot(obj, run_id, partition, output_name)[0])
 
-    def pins(self, target: str | None = None) -> dict[str, str | None]:
-        """Pinned artifacts under ``target`` (an address or code path; None: the mirror): URI -> reason."""
-        from .services.catalog import scan
-        from .services.retention import read_pins
-
-        return {uri: p.reason for uri, p in sorted(read_pins(self, scan(self, target)).items())}
-
-    def retain(
+    def pinned(
         self,
-        target: str | None = None,
+        obj: Any,
         *,
-        keep: int | None = None,
-        min_age: str | None = None,
-        keep_inputs: bool | None = None,
-        dry_run: bool = False,
-    ) -> list[Any]:
-        """gc by a retention policy over every series under ``target``; returns each run's decision.
+        run_id: RunId | None = None,
+        partition: Instance | None = None,
+        output_name: str | None = None,
+    ) -> Pin | None:
+        """The pin on a run (its reason, when and by whom), or None; the mirror's pins: ``retention.pins``."""
+        from .model.retention import Pin
 
-        A run stays when it is one of the newest ``keep``, the latest, pinned, younger than
-        ``min_age`` (``'7d'``, ``'12h'``), or (``keep_inputs``) an input of a run that stays,
-        transitively through the manifests' lineage. An argument left out is the mirror's
-        ``retention`` config (per code prefix); ``keep`` must come from one or the other.
-        Each decision (:class:`fsmirror.services.retention.Decision`) says why a run stays
-        (``reasons``); ``deleted`` marks what went.
-        """
-        from .services.retention import apply, configured, plan
-
-        if keep is None and self.settings.retention.keep is None:
-            raise ValueError("give keep=N, or set retention.keep in the mirror's config")
-        if keep is not None and keep < 0:
-            raise ValueError(f"keep must be 0 or more, got {keep}")
-        if min_age is not None:
-            from .services.retention import parse_age
-
-            parse_age(min_age)
-        decisions = plan(self, target, configured(self, keep=keep, min_age=min_age, keep_inputs=keep_inputs))
-        if not dry_run:
-            done = apply(self, decisions)
-            if done and lineage.wants("artifacts_deleted"):
-                lineage.deleted([d.manifest for d in done])
-        return decisions
+        slot = self._pin_slot(obj, run_id, partition, output_name)[0]
+        data = self._protocol().get_sidecar(names.pin_file(slot.dir, slot.output_name))
+        return None if data is None else Pin.load(data)
 
     def delete_uri(self, uri: str) -> bool:
         """Remove the committed artifact whose path is exactly ``uri``; False (nothing deleted) otherwise."""

@@ -26,7 +26,7 @@ from faultfs import PROCEED, Call, Controller, Pause, acting, install
 from fsmirror import ArtifactNotFoundError, FSMirror
 from fsmirror.model.record import parse_cell
 from fsmirror.paths import names
-from fsmirror.services.retention import Policy, apply, plan
+from fsmirror.services.retention import Policy, apply, pins, plan, retain
 
 RAW = "project/etl/raw.py::Raw"
 CLEAN = "project/etl/clean.py::Clean"
@@ -60,8 +60,14 @@ def mirror(request: pytest.FixtureRequest, tmp_path: Path) -> FSMirror:
         storage: dict[str, Any] = {"provider": "local", "tenant": str(tmp_path / "store")}
     else:
         server = request.getfixturevalue("s3_server")
-        storage = {"provider": "s3", "tenant": server.new_bucket(), "storage_options": server.storage_options()}
-    return FSMirror({"storage": storage, "mirrors": {"project": {"root": "project", "output_format": "json"}}})
+        storage = {
+            "provider": "s3",
+            "tenant": server.new_bucket(),
+            "storage_options": server.storage_options(),
+        }
+    return FSMirror(
+        {"storage": storage, "mirrors": {"project": {"root": "project", "output_format": "json"}}}
+    )
 
 
 def test_gc_keeps_pins_and_the_inputs_of_what_it_keeps(mirror: FSMirror) -> None:
@@ -69,11 +75,11 @@ def test_gc_keeps_pins_and_the_inputs_of_what_it_keeps(mirror: FSMirror) -> None
     lineage_graph(fm)
     fm.pin(REPORT, run_id="r1", reason="audit 2026")
     fm.pin(LONE, run_id="r2")
-    assert fm.pins() == {
+    assert pins(fm) == {
         fm.mirror_full_output(REPORT, run_id="r1"): "audit 2026",
         fm.mirror_full_output(LONE, run_id="r2"): None,
     }
-    decisions = fm.retain(keep=1)
+    decisions = retain(fm, keep=1)
     assert survivors(fm) == {
         "Raw": ["r1", "r3", "r4", "r5"],  # r1 through clean r1 through the pinned report r1
         "Clean": ["r1", "r3", "r4"],
@@ -87,8 +93,11 @@ def test_gc_keeps_pins_and_the_inputs_of_what_it_keeps(mirror: FSMirror) -> None
     assert not fs.exists(fm.mirror_full_output(RAW, run_id="r2"))  # the bytes went, not only the manifest
     assert fs.exists(names.pin_file(fm.mirror_full(LONE, run_id="r2"), "out"))  # the pin stays with its run
     # Unpinned, the pinned chain goes at the next gc; nothing else changes.
+    pin = fm.pinned(REPORT, run_id="r1")
+    assert pin is not None and pin.reason == "audit 2026" and fm.pinned(REPORT, run_id="r3") is None
     assert fm.unpin(REPORT, run_id="r1") is True and fm.unpin(REPORT, run_id="r1") is False
-    fm.retain(keep=1)
+    assert fm.pinned(REPORT, run_id="r1") is None
+    retain(fm, keep=1)
     assert survivors(fm) == {
         "Raw": ["r3", "r4", "r5"], "Clean": ["r3", "r4"], "Report": ["r3"], "Lone": ["r2", "r3"],
     }  # fmt: skip
@@ -103,7 +112,7 @@ def test_without_keep_inputs_only_pins_and_the_newest_stay(tmp_path: Path) -> No
     )
     lineage_graph(fm)
     fm.pin(REPORT, run_id="r1")
-    fm.retain(keep=1, keep_inputs=False)
+    retain(fm, keep=1, keep_inputs=False)
     assert survivors(fm) == {"Raw": ["r5"], "Clean": ["r4"], "Report": ["r1", "r3"], "Lone": ["r3"]}
 
 
@@ -124,7 +133,7 @@ def test_min_age_keeps_runs_younger_than_it(tmp_path: Path) -> None:
     old = plan(fm, LONE, Policy(keep=1, min_age="7d"), now=written + _dt.timedelta(days=7, seconds=1))
     assert [(d.artifact.segment, d.reasons) for d in old] == [("r1", []), ("r2", []), ("r3", ["newest 1"])]
     with pytest.raises(ValueError, match="is not an age"):
-        fm.retain(keep=1, min_age="7 days")
+        retain(fm, keep=1, min_age="7 days")
 
 
 def test_cli_pin_then_gc_dry_run_says_why_each_run_stays(tmp_path: Path) -> None:
@@ -133,9 +142,17 @@ def test_cli_pin_then_gc_dry_run_says_why_each_run_stays(tmp_path: Path) -> None
     project = {
         "root": "project",
         "output_format": "json",
-        "retention": {"keep": 1, "min_age": "12h", "by_prefix": {"project/lone": {"keep": 2, "min_age": "0s"}}},
+        "retention": {
+            "keep": 1,
+            "min_age": "12h",
+            "by_prefix": {"project/lone": {"keep": 2, "min_age": "0s"}},
+        },
     }
-    cfg.write_text(yaml.safe_dump({"storage": {"provider": "local", "tenant": str(store)}, "mirrors": {"project": project}}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {"storage": {"provider": "local", "tenant": str(store)}, "mirrors": {"project": project}}
+        )
+    )
     fm = FSMirror(str(cfg))
     lineage_graph(fm)
     out = fsm("--config", str(cfg), "pin", REPORT, "-r", "r1", "--reason", "audit\x1b[2J")
@@ -183,7 +200,7 @@ def test_cli_pin_then_gc_dry_run_says_why_each_run_stays(tmp_path: Path) -> None
     assert [r.split("  ")[0] for r in runs] == ["r1", "r3"]
     assert runs[0].endswith("  pinned: audit\\x1b[2J") and runs[1].endswith("  latest")
     unpinned = fsm("--config", str(cfg), "unpin", fm.mirror_full_output(REPORT, run_id="r1"))
-    assert unpinned.stdout == "unpinned\n" and fm.pins() == {}
+    assert unpinned.stdout == "unpinned\n" and pins(fm) == {}
 
 
 # -- the pin/gc race (docs/protocol.md, "Pins") ---------------------------------------------------
@@ -241,7 +258,11 @@ def racing(request: pytest.FixtureRequest) -> FSMirror:
         storage: dict[str, Any] = {"provider": "memory", "tenant": f"mem-race-{os.getpid()}-{id(request)}"}
     else:
         server = request.getfixturevalue("s3_server")
-        storage = {"provider": "s3", "tenant": server.new_bucket(), "storage_options": server.storage_options()}
+        storage = {
+            "provider": "s3",
+            "tenant": server.new_bucket(),
+            "storage_options": server.storage_options(),
+        }
     fm = FSMirror({"storage": storage, "mirrors": {"project": {"root": "project", "output_format": "json"}}})
     for r in ["r1", "r2"]:
         fm.write(LONE, r, run_id=r)
@@ -278,9 +299,13 @@ def test_a_pin_landing_before_gcs_pending_record_holds(racing: FSMirror) -> None
     pin_gate.release.set()
     pinning.join(20)
     assert results["gc"] == [] and results["pin"] == doomed[0].artifact.uri
-    assert [op for _, _, op in ctl.history if op == "put"] == ["put", "put", "put"]  # sidecar, pending, restore
+    assert [op for _, _, op in ctl.history if op == "put"] == [
+        "put",
+        "put",
+        "put",
+    ]  # sidecar, pending, restore
     assert fm.runs(LONE) == ["r1", "r2"] and fm.read(LONE, run_id="r1") == "r1"
-    assert fm.pins() == {doomed[0].artifact.uri: "keep me"}
+    assert pins(fm) == {doomed[0].artifact.uri: "keep me"}
     assert [(d.artifact.segment, d.reasons) for d in plan(fm, LONE, Policy(keep=1))] == [
         ("r1", ["pinned: keep me"]), ("r2", ["newest 1"]),
     ]  # fmt: skip
@@ -300,7 +325,7 @@ def test_a_pin_that_finds_gcs_pending_record_fails_typed(racing: FSMirror) -> No
     results: dict[str, Any] = {}
     pinning = start(results, "pin", lambda: fm.pin(LONE, run_id="r1", reason="too late"))
     assert pin_gate.reached.wait(20)  # the pin found r1 committed and is about to write its sidecar
-    collecting = start(results, "gc", lambda: fm.retain(keep=1))
+    collecting = start(results, "gc", lambda: retain(fm, keep=1))
     assert gc_gate.reached.wait(20)  # gc's pending record is down; it has not re-read the pin yet
     pin_gate.release.set()
     pinning.join(20)
@@ -309,5 +334,5 @@ def test_a_pin_that_finds_gcs_pending_record_fails_typed(racing: FSMirror) -> No
     err = results["pin"]
     assert isinstance(err, ArtifactNotFoundError) and err.kind == "being-deleted", err
     assert [d.artifact.segment for d in results["gc"] if d.deleted] == ["r1"]
-    assert fm.runs(LONE) == ["r2"] and fm.pins() == {}
+    assert fm.runs(LONE) == ["r2"] and pins(fm) == {}
     assert not fm.filesystem.exists(names.pin_file(fm.mirror_full(LONE, run_id="r1"), "out"))

@@ -129,7 +129,12 @@ def show(
         ("size", f"{human_size(int(man.get('size', 0)))} ({man.get('size')} bytes)"),
         ("hash", f"{h.get('algorithm')}:{h.get('digest')}" if h else None),
         ("created", man.get("created_at")),
-        ("pinned", None if pin is None else (pin.reason or "yes") + (f"  (since {pin.pinned_at})" if pin.pinned_at else "")),
+        (
+            "pinned",
+            None
+            if pin is None
+            else (pin.reason or "yes") + (f"  (since {pin.pinned_at})" if pin.pinned_at else ""),
+        ),
         ("inputs", f"{len(inputs)}" if inputs else "none recorded"),
     ]
     width = max(len(k) for k, _ in rows)

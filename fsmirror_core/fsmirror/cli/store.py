@@ -339,7 +339,9 @@ def gc(
 
 @cli.command()
 @click.argument("target", metavar="TARGET")
-@click.option("--run-id", "-r", default="latest", show_default=True, help="For an ADDRESS: the run, or 'latest'.")
+@click.option(
+    "--run-id", "-r", default="latest", show_default=True, help="For an ADDRESS: the run, or 'latest'."
+)
 @click.option("--partition", "-p", help="For an ADDRESS: the partition, for partitioned outputs.")
 @click.option("--output-name", "-o", help="For an ADDRESS: the output name (default: the mirror's).")
 @click.option("--reason", help="Why the run must stay (shown by show, ls and gc --dry-run).")
@@ -371,7 +373,9 @@ def pin(
 
 @cli.command()
 @click.argument("target", metavar="TARGET")
-@click.option("--run-id", "-r", default="latest", show_default=True, help="For an ADDRESS: the run, or 'latest'.")
+@click.option(
+    "--run-id", "-r", default="latest", show_default=True, help="For an ADDRESS: the run, or 'latest'."
+)
 @click.option("--partition", "-p", help="For an ADDRESS: the partition, for partitioned outputs.")
 @click.option("--output-name", "-o", help="For an ADDRESS: the output name (default: the mirror's).")
 @click.option("--mirror", "-m", help="Mirror to use (default: the only one, or $FSMIRROR_MIRROR).")
@@ -389,5 +393,7 @@ def unpin(
     from ._app import run_option
 
     fm = open_mirror(ctx, mirror)
-    found = fm.unpin(target, run_id=run_option(run_id), partition=partition_option(partition), output_name=output_name)
+    found = fm.unpin(
+        target, run_id=run_option(run_id), partition=partition_option(partition), output_name=output_name
+    )
     click.echo("unpinned" if found else "it was not pinned")

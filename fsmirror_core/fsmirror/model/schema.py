@@ -11,7 +11,16 @@ from ..paths.layout import DEFAULT_LAYOUT, check_segment, compile_layout
 from ..paths.providers import PROVIDERS, Provider, provider
 from .envvars import expand_env, redact, secrets_in
 
-__all__ = ["Config", "Mirror", "Retention", "RetentionRule", "OpenLineage", "Storage", "parse_config", "json_schema"]
+__all__ = [
+    "Config",
+    "Mirror",
+    "Retention",
+    "RetentionRule",
+    "OpenLineage",
+    "Storage",
+    "parse_config",
+    "json_schema",
+]
 
 Sender = Literal["inline", "thread", "process"]  # where OpenLineage events are built (fsmirror.openlineage)
 
@@ -97,7 +106,7 @@ class Storage(BaseModel):
 def _age(v: str | None) -> str | None:
     if v is None:
         return v
-    from ..services.retention import parse_age
+    from .retention import parse_age
 
     parse_age(v)  # a ValueError: pydantic reports it as this field's
     return v

@@ -18,14 +18,13 @@ of a series in scope stays when any of these holds, and the reasons are kept so 
 from __future__ import annotations
 
 import datetime as _dt
-import json
-import re
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import FSMirrorError, StorageError
+from ..model.retention import Pin, Policy, parse_age
 from ..paths import names
 from ..paths.identity import instance_label
 
@@ -35,60 +34,9 @@ if TYPE_CHECKING:
     from ..store.protocol import Slot
     from .catalog import Artifact
 
-__all__ = ["Pin", "Policy", "Decision", "parse_age", "plan", "apply", "read_pins", "pin_at", "configured"]
-
-_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_age(text: str) -> float:
-    """``'7d'``, ``'12h'``, ``'30m'``, ``'45s'``, ``'2w'`` -> seconds; anything else is a ValueError."""
-    m = _AGE.match(text)
-    if m is None:
-        raise ValueError(f"{text!r} is not an age: give a number and a unit s, m, h, d or w (e.g. 7d, 12h)")
-    return float(m.group(1)) * _UNIT[m.group(2)]
-
-
-@dataclass(frozen=True)
-class Pin:
-    """The record a pin sidecar holds: why, when, and who pinned the run."""
-
-    reason: str | None
-    pinned_at: str
-    holder: str = ""
-
-    def dump(self) -> bytes:
-        return json.dumps(
-            {"fsmirror_pin": 1, "reason": self.reason, "pinned_at": self.pinned_at, "holder": self.holder},
-            sort_keys=True,
-        ).encode()
-
-    @classmethod
-    def load(cls, data: bytes) -> Pin:
-        """A pin's record; a damaged one is still a pin (its bytes stand there), with no reason."""
-        try:
-            d = json.loads(data)
-            reason = d.get("reason")
-            return cls(
-                None if reason is None else str(reason), str(d.get("pinned_at", "")), str(d.get("holder", ""))
-            )
-        except (ValueError, AttributeError, UnicodeDecodeError):
-            return cls(None, "")
-
-
-@dataclass(frozen=True)
-class Policy:
-    """What a gc keeps. ``keep=None``: no count rule (only pins, age and inputs keep runs, and the newest)."""
-
-    keep: int | None = None
-    min_age: str | None = None  # as the user wrote it ('7d'): the reason names it so
-    keep_inputs: bool = True
-
-    def __post_init__(self) -> None:
-        if self.keep is not None and self.keep < 0:
-            raise ValueError(f"keep must be 0 or more, got {self.keep}")
-        if self.min_age is not None:
-            parse_age(self.min_age)
+__all__ = [
+    "Pin", "Policy", "Decision", "parse_age", "plan", "apply", "read_pins", "pin_at", "configured", "pins", "retain",
+]  # fmt: skip
 
 
 @dataclass
@@ -253,6 +201,8 @@ def apply(
     Each delete is the protocol's gc delete (``only_order``): it re-reads the run's pin after
     its pending record (docs/protocol.md, "Pins"), so a pin taken since :func:`plan` holds.
     """
+    from .. import lineage
+
     store = fm.store
     done = []
     for d in decisions:
@@ -274,10 +224,14 @@ def apply(
             done.append(d)
         if on_delete is not None:
             on_delete(d)
+    if done and lineage.wants("artifacts_deleted"):
+        lineage.deleted([d.manifest for d in done])  # the OpenLineage DROP, as FSMirror.gc tells it
     return done
 
 
-def configured(fm: FSMirror, *, keep: int | None, min_age: str | None, keep_inputs: bool | None) -> Callable[[Artifact], Policy]:
+def configured(
+    fm: FSMirror, *, keep: int | None, min_age: str | None, keep_inputs: bool | None
+) -> Callable[[Artifact], Policy]:
     """The mirror's ``retention`` config with each given argument (a CLI flag) over it, per artifact.
 
     A ``by_prefix`` rule applies to the code under that path (``project/etl/raw`` takes
@@ -308,3 +262,40 @@ def configured(fm: FSMirror, *, keep: int | None, min_age: str | None, keep_inpu
         return got
 
     return pick
+
+
+def pins(fm: FSMirror, target: str | None = None) -> dict[str, str | None]:
+    """Pinned artifacts under ``target`` (an address or code path; None: the mirror): URI -> reason."""
+    from .catalog import scan
+
+    return {uri: p.reason for uri, p in sorted(read_pins(fm, scan(fm, target)).items())}
+
+
+def retain(
+    fm: FSMirror,
+    target: str | None = None,
+    *,
+    keep: int | None = None,
+    min_age: str | None = None,
+    keep_inputs: bool | None = None,
+    dry_run: bool = False,
+) -> list[Decision]:
+    """gc by the retention policy over every series under ``target``; returns each run's decision.
+
+    A run stays when it is one of the newest ``keep``, the latest, pinned, younger than
+    ``min_age`` (``'7d'``, ``'12h'``), or (``keep_inputs``) an input of a run that stays,
+    transitively through the manifests' lineage. An argument left out is the mirror's
+    ``retention`` config (per code prefix); ``keep`` must come from one or the other.
+    Each :class:`Decision` says why its run stays (``reasons``); ``deleted`` marks what went.
+    What ``fsmirror gc`` runs.
+    """
+    if keep is None and fm.settings.retention.keep is None:
+        raise ValueError("give keep=N, or set retention.keep in the mirror's config")
+    if keep is not None and keep < 0:
+        raise ValueError(f"keep must be 0 or more, got {keep}")
+    if min_age is not None:
+        parse_age(min_age)
+    decisions = plan(fm, target, configured(fm, keep=keep, min_age=min_age, keep_inputs=keep_inputs))
+    if not dry_run:
+        apply(fm, decisions)
+    return decisions

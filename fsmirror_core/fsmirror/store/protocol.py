@@ -1079,7 +1079,8 @@ class Store:
     def _pin_target(self, slot: Slot, cell: Manifest | Pending | None) -> None:
         if isinstance(cell, Pending) and cell.kind == "delete":
             raise ArtifactNotFoundError(
-                f"{slot.dir}/{slot.output_name}.* is being deleted: the pin did not take", kind="being-deleted"
+                f"{slot.dir}/{slot.output_name}.* is being deleted: the pin did not take",
+                kind="being-deleted",
             )
         man = visible_manifest(cell)
         if man is None:
