@@ -336,3 +336,41 @@ def test_a_pin_that_finds_gcs_pending_record_fails_typed(racing: FSMirror) -> No
     assert [d.artifact.segment for d in results["gc"] if d.deleted] == ["r1"]
     assert fm.runs(LONE) == ["r2"] and pins(fm) == {}
     assert not fm.filesystem.exists(names.pin_file(fm.mirror_full(LONE, run_id="r1"), "out"))
+
+
+def test_readme_example_and_what_else_the_docs_say(tmp_path: Path) -> None:
+    """README's gc example, line by line; FSMirror.gc skips a pin; a delete takes the pin; an overwritten input."""
+    store = tmp_path / "store"
+    cfg = tmp_path / "fsmirror.yml"
+    project = {"root": "project", "output_format": "json"}
+    cfg.write_text(
+        yaml.safe_dump(
+            {"storage": {"provider": "local", "tenant": str(store)}, "mirrors": {"project": project}}
+        )
+    )
+    fm = FSMirror(str(cfg))
+    raw = {r: fm.write(RAW, {"raw": r}, run_id=r) for r in ["r1", "r2", "r3"]}
+    clean = {r: fm.write(CLEAN, {"clean": r}, run_id=r, inputs=[raw[r]]) for r in ["r1", "r2", "r3"]}
+    for r in ["r1", "r2", "r3"]:
+        fm.write(REPORT, {"report": r}, run_id=r, inputs=[clean[r]])
+    out = fsm("--config", str(cfg), "pin", REPORT, "-r", "r1", "--reason", "audit 2026")
+    assert out.stdout == f"pinned {store}/project/report/r1/Report/out.json: audit 2026\n"
+    dry = fsm("--config", str(cfg), "gc", "--all", "--keep", "1", "--dry-run")
+    readme = Path(__file__).parents[2].joinpath("README.md").read_text()
+    block = readme.split("$ fsmirror gc --all --keep 1 --dry-run\n", 1)[1].split("```", 1)[0]
+    assert dry.stdout == block
+    # FSMirror.gc (one series, by count) skips the pinned run.
+    assert fm.gc(REPORT, keep=0) == ["r2"] and fm.runs(REPORT) == ["r1", "r3"]
+    # An explicit delete takes the pin with the run.
+    pin_file = names.pin_file(fm.mirror_full(REPORT, run_id="r1"), "out")
+    assert os.path.exists(pin_file)
+    assert fm.delete(REPORT, run_id="r1") and not os.path.exists(pin_file)
+    # clean r1 read raw r1's first bytes; raw r1 rewritten since is no longer what it read.
+    fm.write(RAW, {"raw": "r1 again"}, run_id="r1", overwrite=True)  # now raw's newest, too
+    fm.pin(CLEAN, run_id="r1")
+    decided = {(d.artifact.qualname, d.artifact.segment): d.reasons for d in plan(fm, RAW, Policy(keep=1))}
+    assert decided == {
+        ("Raw", "r2"): ["input of project/etl/clean.py::Clean run r2"],
+        ("Raw", "r3"): ["input of project/etl/clean.py::Clean run r3"],
+        ("Raw", "r1"): ["newest 1"],
+    }

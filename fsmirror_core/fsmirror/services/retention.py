@@ -162,30 +162,26 @@ def plan(
         for a in runs:  # oldest first, as ls and runs list them
             decisions[a.uri] = decisions.pop(a.uri)
 
-    def keeps_inputs(uri: str) -> bool:
-        d = decisions.get(uri)
-        return pick(arts[uri]).keep_inputs if d is not None else True
-
     # Follow lineage from every run that stays: in scope with a reason, or out of scope.
     queue = deque(sorted(u for u in arts if u not in decisions or not decisions[u].doomed))
     seen = set(queue)
     while queue:
         uri = queue.popleft()
-        if not keeps_inputs(uri):
+        reader = arts[uri]
+        if not pick(reader).keep_inputs:
             continue
-        a = arts[uri]
-        for i in mans[uri].inputs:
-            if i.uri not in arts:
+        for read in mans[uri].inputs:
+            if read.uri not in arts:
                 continue  # gone already, or outside the mirror
-            held = mans[i.uri]
-            if i.hash is not None and held.hash is not None and i.hash != held.hash:
+            held = mans[read.uri]
+            if read.hash is not None and held.hash is not None and read.hash != held.hash:
                 continue  # overwritten since: these are not the bytes that were read
-            d = decisions.get(i.uri)
-            if d is not None:
-                d.reasons.append(f"input of {a.address} run {a.segment}" + _part(a))
-            if i.uri not in seen:
-                seen.add(i.uri)
-                queue.append(i.uri)
+            kept = decisions.get(read.uri)
+            if kept is not None:
+                kept.reasons.append(f"input of {reader.address} run {reader.segment}" + _part(reader))
+            if read.uri not in seen:
+                seen.add(read.uri)
+                queue.append(read.uri)
     return [d for d in decisions.values()]
 
 
