@@ -134,6 +134,10 @@ def test_min_age_keeps_runs_younger_than_it(tmp_path: Path) -> None:
     assert [(d.artifact.segment, d.reasons) for d in old] == [("r1", []), ("r2", []), ("r3", ["newest 1"])]
     with pytest.raises(ValueError, match="is not an age"):
         retain(fm, keep=1, min_age="7 days")
+    assert fm.pin(LONE) == fm.mirror_full_output(LONE, run_id="r3")  # no run id: the latest
+    assert pins(fm) == {fm.mirror_full_output(LONE, run_id="r3"): None}
+    with pytest.raises(ValueError, match="other than 'manifest' and 'pin'"):
+        names.sidecar_file("d", "out", "pin")  # fsmirror's own: no adapter writes a pin by accident
 
 
 def test_cli_pin_then_gc_dry_run_says_why_each_run_stays(tmp_path: Path) -> None:
