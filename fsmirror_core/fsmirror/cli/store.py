@@ -321,12 +321,13 @@ def gc(
         print_json({"dry_run": dry_run, "deleted": [entry(d) for d in gone], "kept": kept})
         return
     verb = "would delete" if dry_run else "deleted"
+    gone_ids = {id(d) for d in gone}
     for d in decisions:
         a = d.artifact
         where = f"{a.address} run {a.segment}" + (
             f" partition {instance_label(a.partition)}" if a.partition is not None else ""
         )
-        if d in gone:
+        if id(d) in gone_ids:
             click.echo(visible(f"{verb} {where}"))
         elif dry_run and not d.doomed:
             click.echo(visible(f"keep {where}: {'; '.join(d.reasons)}"))

@@ -204,17 +204,16 @@ def apply(
     for d in decisions:
         if not d.doomed:
             continue
-        slot: Slot | None
         try:
-            found = fm.visible_at(d.artifact.uri)
-            slot = None if found is None else found[0]
-            gone = slot is not None and store.delete(slot, only_order=d.manifest.order)
+            # The slot from the manifest's own fields (as the catalog derived the URI): no request.
+            slot: Slot = fm.resolver.slot_of(d.manifest)
+            gone = store.delete(slot, only_order=d.manifest.order)
         except StorageError as e:
             if e.kind != "damaged":
                 raise
             gone = False
         except FSMirrorError:
-            gone = False
+            gone = False  # a manifest whose fields derive no slot of this mirror: not ours to delete
         if gone:
             d.deleted = True
             done.append(d)
