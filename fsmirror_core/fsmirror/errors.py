@@ -59,6 +59,8 @@ ErrorKind = Literal[
     "ambiguous",
     # a FormatError: an ``fsmirror.formats`` plugin whose entry point failed to load
     "broken-plugin",
+    # an ArtifactNotFoundError from a pin: gc's delete of that run is under way
+    "being-deleted",
 ]
 """What an error is, for code that decides by it (``e.kind == "damaged"``), instead of its text."""
 

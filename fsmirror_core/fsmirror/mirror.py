@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
     from .model.hashing import HashingWriter
     from .model.record import DataTime, Input, Manifest
+    from .model.retention import Pin
     from .model.schema import Config, Mirror, Sender
     from .services.lookup import Found
     from .store.protocol import Run, Slot, Store
@@ -837,6 +838,70 @@ class FSMirror:
         if tell:
             lineage.deleted([seen[r.segment] for r in done if r.segment in seen])
         return [r.run_id for r in done]
+
+    def _pin_slot(
+        self, obj: Any, run_id: RunId | None, partition: Instance | None, output_name: str | None
+    ) -> tuple[Slot, str]:
+        """The slot a pin names and its URI: what :meth:`lookup` finds (an address and run, a URI, a path)."""
+        found = self.lookup(obj if isinstance(obj, str) else str(self.address(obj)), run_id=run_id or "latest",
+                            partition=partition, output_name=output_name)  # fmt: skip
+        at = self.visible_at(found.uri)
+        if at is None:
+            raise ArtifactNotFoundError(f"no committed artifact at {found.uri} to pin")
+        return at[0], found.uri
+
+    def pin(
+        self,
+        obj: Any,
+        *,
+        run_id: RunId | None = None,
+        partition: Instance | None = None,
+        output_name: str | None = None,
+        reason: str | None = None,
+    ) -> str:
+        """Pin a committed run so that no gc deletes it; returns the artifact's URI.
+
+        ``obj`` is what :meth:`lookup` takes (a code address with ``run_id``, default the
+        latest run; a URI; a path). The pin is a sidecar beside the artifact
+        (``_<output>.pin.json``); it goes with the run if the run is deleted explicitly.
+        Raises :class:`~fsmirror.ArtifactNotFoundError` (``kind="being-deleted"``) when a gc is
+        deleting the run at that moment: the pin did not take (docs/protocol.md, "Pins").
+        """
+        import socket
+
+        from .model.record import utcnow
+        from .model.retention import Pin
+
+        slot, uri = self._pin_slot(obj, run_id, partition, output_name)
+        record = Pin(reason, utcnow(), f"{socket.gethostname()}:{os.getpid()}")
+        self._protocol().put_pin(slot, record.dump())
+        return uri
+
+    def unpin(
+        self,
+        obj: Any,
+        *,
+        run_id: RunId | None = None,
+        partition: Instance | None = None,
+        output_name: str | None = None,
+    ) -> bool:
+        """Remove a run's pin; False when it had none."""
+        return self._protocol().unpin(self._pin_slot(obj, run_id, partition, output_name)[0])
+
+    def pinned(
+        self,
+        obj: Any,
+        *,
+        run_id: RunId | None = None,
+        partition: Instance | None = None,
+        output_name: str | None = None,
+    ) -> Pin | None:
+        """The pin on a run (its reason, when and by whom), or None; the mirror's pins: ``retention.pins``."""
+        from .model.retention import Pin
+
+        slot = self._pin_slot(obj, run_id, partition, output_name)[0]
+        data = self._protocol().get_sidecar(names.pin_file(slot.dir, slot.output_name))
+        return None if data is None else Pin.load(data)
 
     def delete_uri(self, uri: str) -> bool:
         """Remove the committed artifact whose path is exactly ``uri``; False (nothing deleted) otherwise."""

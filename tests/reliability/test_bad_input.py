@@ -335,6 +335,10 @@ USAGE_ERRORS: list[list[str]] = [
     ["gc", "--keep", "1"],
     ["gc", "--keep", "1", "--all", "project/m.py::X"],
     ["gc", "--keep", "1", "project/etl"],
+    ["gc", "--keep", "1", "--min-age", "7 days", "project/m.py::X"],
+    ["pin"],
+    ["pin", "project/m.py::X", "--run-id", "~FF"],
+    ["unpin"],
     ["resolve", "project/m.py::<lambda>"],  # a malformed ADDRESS is a usage error on every command
     ["resolve", "no-colons"],
     ["show", "project/m.py::<lambda>"],  # show takes any TARGET; a word that is none is exit 1

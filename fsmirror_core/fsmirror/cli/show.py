@@ -133,6 +133,9 @@ def show(
     h = man.get("hash") or {}
     inputs = _inputs(man.get("inputs") or [])
     from ..services.links import bases_from_env, links
+    from ..services.retention import pin_at
+
+    pin = pin_at(fm, found.uri, found.manifest.output_name)
 
     pages = links(man.get("orchestrator") or {}, bases_from_env())
     rows: list[tuple[str, Any]] = [
@@ -159,6 +162,12 @@ def show(
         ("size", f"{human_size(int(man.get('size', 0)))} ({man.get('size')} bytes)"),
         ("hash", f"{h.get('algorithm')}:{h.get('digest')}" if h else None),
         ("created", man.get("created_at")),
+        (
+            "pinned",
+            None
+            if pin is None
+            else (pin.reason or "yes") + (f"  (since {pin.pinned_at})" if pin.pinned_at else ""),
+        ),
         ("inputs", f"{len(inputs)}" if inputs else "none recorded"),
     ]
     width = max(len(k) for k, _ in rows)

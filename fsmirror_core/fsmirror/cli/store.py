@@ -113,7 +113,12 @@ def resolve(
     click.echo(fm.mirror_full_output(obj, **out_kw) if output else fm.mirror_full(obj, **kw))
 
 
-def tree(fm: FSMirror, artifacts: list[Any], totals: dict[Any, int] | None = None) -> Any:
+def tree(
+    fm: FSMirror,
+    artifacts: list[Any],
+    totals: dict[Any, int] | None = None,
+    pins: dict[str, Any] | None = None,
+) -> Any:
     """The rich Tree of ``ls``: module, then code (partitions sorted by key), then its runs, oldest first.
 
     Every label is a ``Text`` built from :func:`~fsmirror.cli.safe.text` pieces: names read
@@ -147,6 +152,11 @@ def tree(fm: FSMirror, artifacts: list[Any], totals: dict[Any, int] | None = Non
             )
             if a.latest:
                 line.append_text(Text.assemble("  ", ("latest", "green")))
+            pin = (pins or {}).get(a.uri)
+            if pin is not None:
+                line.append_text(Text.assemble("  ", ("pinned", "yellow")))
+                if pin.reason:
+                    line.append_text(Text.assemble(": ", text(pin.reason)))
             leaf.add(line)
     return tree
 
@@ -215,7 +225,10 @@ def ls(
             )
         )
         return
-    print_tree(tree(fm, artifacts, {k: len(v) for k, v in series(found).items()}))
+    from ..services.retention import read_pins
+
+    pins = read_pins(fm, artifacts)
+    print_tree(tree(fm, artifacts, {k: len(v) for k, v in series(found).items()}, pins))
 
 
 @cli.command()
@@ -257,10 +270,18 @@ def runs(ctx: click.Context, address: str, mirror: str | None, as_json: bool) ->
     "--keep",
     "-k",
     type=click.IntRange(min=0),
-    required=True,
-    help="Newest runs to keep (the latest always stays).",
+    help="Newest runs to keep (the latest always stays); default: the mirror's retention.keep.",
 )
-@click.option("--dry-run", "-n", is_flag=True, help="Say what would be deleted; delete nothing.")
+@click.option(
+    "--min-age",
+    help="Keep runs younger than this (7d, 12h, 30m); default: the mirror's retention.min_age.",
+)
+@click.option(
+    "--keep-inputs/--no-keep-inputs",
+    default=None,
+    help="Keep every run a kept run read, through the lineage records (default: retention.keep_inputs, on).",
+)
+@click.option("--dry-run", "-n", is_flag=True, help="Say what would be deleted and why the rest stays.")
 @click.option("--mirror", "-m", help="Mirror to use (default: the only one, or $FSMIRROR_MIRROR).")
 @click.option("--json", "as_json", is_flag=True, help="Print what was (or would be) deleted as JSON.")
 @click.pass_context
@@ -269,13 +290,20 @@ def gc(
     ctx: click.Context,
     address: str | None,
     all_: bool,
-    keep: int,
+    keep: int | None,
+    min_age: str | None,
+    keep_inputs: bool | None,
     dry_run: bool,
     mirror: str | None,
     as_json: bool,
 ) -> None:
-    """Delete old runs of ADDRESS (or --all), keeping the newest --keep; never the latest."""
-    from ..services.catalog import series
+    """Delete old runs of ADDRESS (or --all) by the retention policy; never the latest.
+
+    A run stays when it is one of the newest --keep, pinned (`fsmirror pin`), younger than
+    --min-age, or an input of a run that stays (transitively, through the manifests'
+    lineage). Flags left out come from the mirror's `retention` config (per code prefix).
+    """
+    from ..services.retention import apply, configured, parse_age, plan
     from ._app import progress
 
     as_json = wants_json(ctx, as_json)
@@ -283,54 +311,111 @@ def gc(
         raise click.UsageError("give an ADDRESS or --all (not both)")
     if address is not None and "::" not in address:
         raise click.BadParameter("give a code address 'pkg/mod.py::Name'", param_hint="ADDRESS")
+    if min_age is not None:
+        try:
+            parse_age(min_age)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="'--min-age'") from None
     fm = open_mirror(ctx, mirror)
-    groups = list(series(scan_with_progress(ctx, fm, address)))
-    plan = []
-    for module, qualname, partition, output in groups:
-        code = f"{module}.py::{qualname}"
-        doomed = fm.gc(code, keep=keep, dry_run=True, partition=partition, output_name=output)
-        plan.append((code, partition, output, doomed))
-    total = sum(len(d) for *_, d in plan)
-    done: list[dict[str, Any]] = []
-    if dry_run or total == 0:
-        done = [
-            {"address": c, "partition": instance_json(p), "output_name": o, "run_id": r}
-            for c, p, o, d in plan
-            for r in d
-        ]
-    else:
+    if keep is None and fm.settings.retention.keep is None:
+        raise click.UsageError("give --keep N, or set retention.keep in the mirror's config")
+    with progress("reading manifests", quiet=as_json):
+        decisions = plan(fm, address, configured(fm, keep=keep, min_age=min_age, keep_inputs=keep_inputs))
+    doomed = [d for d in decisions if d.doomed]
+    if not dry_run and doomed:
         with progress("deleting old runs", quiet=as_json) as bar:
-            bar.total(total)
-            for code, partition, output, _ in plan:
-                for r in fm.gc(
-                    code,
-                    keep=keep,
-                    partition=partition,
-                    output_name=output,
-                    on_delete=lambda _r: bar.advance(),
-                ):
-                    done.append(
-                        {
-                            "address": code,
-                            "partition": instance_json(partition),
-                            "output_name": output,
-                            "run_id": r,
-                        }
-                    )
+            bar.total(len(doomed))
+            apply(fm, decisions, on_delete=lambda d: bar.advance() if d.doomed else None)
+    series = {d.artifact.series for d in decisions}
+    gone = doomed if dry_run else [d for d in doomed if d.deleted]
+
+    def entry(d: Any) -> dict[str, Any]:
+        return {
+            "address": d.artifact.address,
+            "partition": instance_json(d.artifact.partition),
+            "output_name": d.artifact.output_name,
+            "run_id": list(d.artifact.run_id) if isinstance(d.artifact.run_id, tuple) else d.artifact.run_id,
+        }
+
     if as_json:
-        print_json({"dry_run": dry_run, "deleted": done})
+        kept = [{**entry(d), "why": list(d.reasons)} for d in decisions if not d.doomed]
+        print_json({"dry_run": dry_run, "deleted": [entry(d) for d in gone], "kept": kept})
         return
     verb = "would delete" if dry_run else "deleted"
-    for d in done:
-        seg = fm.run_segment(d["run_id"])
-        click.echo(
-            visible(
-                f"{verb} {d['address']} run {seg}"
-                + (f" partition {d['partition']}" if d["partition"] else "")
-            )
+    gone_ids = {id(d) for d in gone}
+    for d in decisions:
+        a = d.artifact
+        where = f"{a.address} run {a.segment}" + (
+            f" partition {instance_label(a.partition)}" if a.partition is not None else ""
         )
-    skipped = total - len(done) if not dry_run else 0
+        if id(d) in gone_ids:
+            click.echo(visible(f"{verb} {where}"))
+        elif dry_run and not d.doomed:
+            click.echo(visible(f"keep {where}: {'; '.join(d.reasons)}"))
+    skipped = len(doomed) - len(gone)
     click.echo(
-        f"{verb} {len(done)} run(s) of {len(plan)} series"
-        + (f"; {skipped} skipped (being written or now latest)" if skipped else "")
+        f"{verb} {len(gone)} run(s) of {len(series)} series"
+        + (f"; {skipped} skipped (pinned, being written or now latest)" if skipped else "")
     )
+
+
+@cli.command()
+@click.argument("target", metavar="TARGET")
+@click.option(
+    "--run-id", "-r", default="latest", show_default=True, help="For an ADDRESS: the run, or 'latest'."
+)
+@click.option("--partition", "-p", help="For an ADDRESS: the partition, for partitioned outputs.")
+@click.option("--output-name", "-o", help="For an ADDRESS: the output name (default: the mirror's).")
+@click.option("--reason", help="Why the run must stay (shown by show, ls and gc --dry-run).")
+@click.option("--mirror", "-m", help="Mirror to use (default: the only one, or $FSMIRROR_MIRROR).")
+@click.pass_context
+@fails_cleanly
+def pin(
+    ctx: click.Context,
+    target: str,
+    run_id: str,
+    partition: str | None,
+    output_name: str | None,
+    reason: str | None,
+    mirror: str | None,
+) -> None:
+    """Pin a run so that no gc deletes it. TARGET is what `show` takes (an address, a URI, a path)."""
+    from ._app import run_option
+
+    fm = open_mirror(ctx, mirror)
+    uri = fm.pin(
+        target,
+        run_id=run_option(run_id),
+        partition=partition_option(partition),
+        output_name=output_name,
+        reason=reason,
+    )
+    click.echo(visible(f"pinned {uri}" + (f": {reason}" if reason else "")))
+
+
+@cli.command()
+@click.argument("target", metavar="TARGET")
+@click.option(
+    "--run-id", "-r", default="latest", show_default=True, help="For an ADDRESS: the run, or 'latest'."
+)
+@click.option("--partition", "-p", help="For an ADDRESS: the partition, for partitioned outputs.")
+@click.option("--output-name", "-o", help="For an ADDRESS: the output name (default: the mirror's).")
+@click.option("--mirror", "-m", help="Mirror to use (default: the only one, or $FSMIRROR_MIRROR).")
+@click.pass_context
+@fails_cleanly
+def unpin(
+    ctx: click.Context,
+    target: str,
+    run_id: str,
+    partition: str | None,
+    output_name: str | None,
+    mirror: str | None,
+) -> None:
+    """Remove a run's pin (gc may then delete it). TARGET is what `show` takes."""
+    from ._app import run_option
+
+    fm = open_mirror(ctx, mirror)
+    found = fm.unpin(
+        target, run_id=run_option(run_id), partition=partition_option(partition), output_name=output_name
+    )
+    click.echo("unpinned" if found else "it was not pinned")

@@ -11,7 +11,16 @@ from ..paths.layout import DEFAULT_LAYOUT, check_segment, compile_layout
 from ..paths.providers import PROVIDERS, Provider, provider
 from .envvars import expand_env, redact, secrets_in
 
-__all__ = ["Config", "Mirror", "OpenLineage", "Storage", "parse_config", "json_schema"]
+__all__ = [
+    "Config",
+    "Mirror",
+    "Retention",
+    "RetentionRule",
+    "OpenLineage",
+    "Storage",
+    "parse_config",
+    "json_schema",
+]
 
 Sender = Literal["inline", "thread", "process"]  # where OpenLineage events are built (fsmirror.openlineage)
 
@@ -94,6 +103,57 @@ class Storage(BaseModel):
         return self
 
 
+def _age(v: str | None) -> str | None:
+    if v is None:
+        return v
+    from .retention import parse_age
+
+    parse_age(v)  # a ValueError: pydantic reports it as this field's
+    return v
+
+
+class RetentionRule(BaseModel):
+    """A code prefix's retention: each field left out is the mirror's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    keep: int | None = Field(default=None, ge=0, description="Newest runs of each series to keep.")
+    min_age: str | None = Field(
+        default=None, description="Keep runs younger than this (a number and s, m, h, d or w: 7d, 12h)."
+    )
+    keep_inputs: bool | None = Field(
+        default=None, description="Keep every run that a kept run read (its lineage inputs, transitively)."
+    )
+
+    @field_validator("min_age")
+    @classmethod
+    def _min_age(cls, v: str | None) -> str | None:
+        return _age(v)
+
+
+class Retention(BaseModel):
+    """What ``fsmirror gc`` keeps when no flag says otherwise (pins always stay)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    keep: int | None = Field(default=None, ge=0, description="Newest runs of each series to keep.")
+    min_age: str | None = Field(
+        default=None, description="Keep runs younger than this (a number and s, m, h, d or w: 7d, 12h)."
+    )
+    keep_inputs: bool = Field(
+        default=True, description="Keep every run that a kept run read (its lineage inputs, transitively)."
+    )
+    by_prefix: dict[str, RetentionRule] = Field(
+        default_factory=dict,
+        description="Code path prefix ('project/etl/raw') -> overrides; the longest matching prefix wins.",
+    )
+
+    @field_validator("min_age")
+    @classmethod
+    def _min_age(cls, v: str | None) -> str | None:
+        return _age(v)
+
+
 class Mirror(BaseModel):
     """One mirrored code tree."""
 
@@ -126,6 +186,10 @@ class Mirror(BaseModel):
     allow_pickle: bool = Field(
         default=True,
         description="Allow writing and reading pickles (reading a pickle trusts the store).",
+    )
+    retention: Retention = Field(
+        default_factory=Retention,
+        description="What `fsmirror gc` keeps by default: keep, min_age, keep_inputs, by_prefix.",
     )
     verify: bool = Field(
         default=False,

@@ -9,6 +9,7 @@ and its *series* (the same slot without the run) in directory ``<series>``::
     <dir>/<output_name>.<format>              the artifact: plain bytes any reader opens
     <dir>/_<output_name>.manifest.json        the manifest: the commit marker (the slot's state cell)
     <dir>/_<output_name>.<kind>.json          an adapter's sidecar (e.g. ``prefect``), removed with the run
+    <dir>/_<output_name>.pin.json             a pin (``fsmirror pin``): gc keeps the run while it stands
     <series>/_latest.<output_name>.json       local stores: the ``latest`` pointer (a verified hint)
     <series>/_runs.<output_name>/<entry>      object stores: the run index (hints; names sort newest first)
 
@@ -24,6 +25,8 @@ __all__ = [
     "artifact_file",
     "manifest_file",
     "sidecar_file",
+    "pin_file",
+    "PIN_KIND",
     "pointer_file",
     "index_dir",
     "index_entry",
@@ -58,9 +61,18 @@ def manifest_file(directory: str, output_name: str) -> str:
 
 def sidecar_file(directory: str, output_name: str, kind: str) -> str:
     """``<dir>/_<output_name>.<kind>.json``: an adapter's record beside the artifact, gc'd with it."""
-    if not kind.isidentifier() or kind == "manifest":
-        raise ValueError(f"sidecar kind {kind!r} must be an identifier other than 'manifest'")
+    if not kind.isidentifier() or kind in ("manifest", PIN_KIND):
+        raise ValueError(f"sidecar kind {kind!r} must be an identifier other than 'manifest' and 'pin'")
     return f"{directory}/_{output_name}.{kind}.json"
+
+
+#: The sidecar kind of a pin: fsmirror's own, so no adapter may take it (``sidecar_file`` refuses it).
+PIN_KIND = "pin"
+
+
+def pin_file(directory: str, output_name: str) -> str:
+    """``<dir>/_<output_name>.pin.json``: a pin on the run, a sidecar gc re-reads before it deletes."""
+    return f"{directory}/_{output_name}.{PIN_KIND}.json"
 
 
 def pointer_file(series: str, output_name: str) -> str:

@@ -1002,6 +1002,8 @@ class Store:
             if not _owned(slot.address, cell):
                 raise _foreign(slot, cell)  # another address's artifact at this path: not ours to delete
             if b.exclusive:
+                if only_order is not None and self.pinned(slot):
+                    return False  # under the slot lock: a pin cannot land between this and the move
                 # Local, under the slot lock: moving the cell away is the delete (atomic, and a
                 # cell that exists is always visible, so exists() stays one stat).
                 trash = self.backend.scratch("trash", uuid.uuid4().hex + ".json")
@@ -1016,11 +1018,75 @@ class Store:
                 p_etag = b.put(slot.manifest, mine.dump(), if_match=etag)  # the delete takes effect
             except PreconditionFailed:
                 return False
+            if only_order is not None and self._unpinned_or_restored(slot, cell, p_etag):
+                return False
             if backup is not None:
                 self._drop(backup)
             self._finish_delete(slot, cell.format, cell.etag, cell.order, p_etag)
         self._after_delete(slot, cell)
         return True
+
+    # -- pins: gc's deletes re-check them (docs/protocol.md, "Pins") --------------------------------
+
+    def pinned(self, slot: Slot) -> bool:
+        """Whether a pin sidecar stands beside the slot's run (one GET)."""
+        return self.get_sidecar(names.pin_file(slot.dir, slot.output_name)) is not None
+
+    def _unpinned_or_restored(self, slot: Slot, cell: Manifest, p_etag: str | None) -> bool:
+        """After gc's pending-delete record: True (and the manifest put back) when a pin stands.
+
+        The re-read comes after the record, and a pin writes its sidecar before it reads the
+        cell: so either this read sees the pin, or the pin's read sees the pending record and
+        the pin fails. Putting the manifest back is conditional on our record: if another
+        actor recovered it meanwhile, there is nothing of ours to undo.
+        """
+        if not self.pinned(slot):
+            return False
+        with contextlib.suppress(PreconditionFailed):
+            self.backend.put(slot.manifest, cell.dump(), if_match=p_etag)
+        return True
+
+    def put_pin(self, slot: Slot, data: bytes) -> None:
+        """Write the slot's pin sidecar so that a pin that returns holds against gc.
+
+        Local (exclusive): under the slot lock, only while a run is committed there.
+        Object stores: the sidecar first, then the cell is read; a delete under way (gc's
+        pending record) or no committed run fails the pin, typed, and its sidecar is removed.
+        """
+        path = names.pin_file(slot.dir, slot.output_name)
+        b = self.backend
+        if b.exclusive:
+            with b.slot_lock(self._lock_key(slot)):
+                self._pin_target(slot, self._cell(slot)[0])
+                self.put_sidecar(path, data)
+            return
+        self.put_sidecar(path, data)
+        try:
+            self._pin_target(slot, self._cell(slot)[0])
+        except StorageError:
+            with contextlib.suppress(OSError):
+                b.delete(self._sidecar(path))
+            raise
+
+    def unpin(self, slot: Slot) -> bool:
+        """Remove the slot's pin sidecar; False when there was none."""
+        path = self._sidecar(names.pin_file(slot.dir, slot.output_name))
+        if self.backend.get(path) is None:
+            return False
+        self.backend.delete(path)
+        return True
+
+    def _pin_target(self, slot: Slot, cell: Manifest | Pending | None) -> None:
+        if isinstance(cell, Pending) and cell.kind == "delete":
+            raise ArtifactNotFoundError(
+                f"{slot.dir}/{slot.output_name}.* is being deleted: the pin did not take",
+                kind="being-deleted",
+            )
+        man = visible_manifest(cell)
+        if man is None:
+            raise ArtifactNotFoundError(f"no committed artifact at {slot.dir}/{slot.output_name}.* to pin")
+        if not _owned(slot.address, man):
+            raise _foreign(slot, man)
 
     def _finish_delete(
         self, slot: Slot, fmt: str, data_etag: str | None, order: str, p_etag: str | None
