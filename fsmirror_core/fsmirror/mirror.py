@@ -38,8 +38,10 @@ from .paths.runid import (
 from .resolver import Resolver
 
 if TYPE_CHECKING:
+    import datetime as _dt
+
     from .model.hashing import HashingWriter
-    from .model.record import Input, Manifest
+    from .model.record import DataTime, Input, Manifest
     from .model.schema import Config, Mirror, Sender
     from .services.lookup import Found
     from .store.protocol import Run, Slot, Store
@@ -298,6 +300,7 @@ class FSMirror:
         orchestrator: Mapping[str, Any] | None = None,
         inputs: Iterable[InputLike] = (),
         attempt: int = 0,
+        data_time: DataTime | None = None,
     ) -> WriteResult:
         """Store ``value`` as ``obj``'s artifact for a run; returns the URI written.
 
@@ -308,7 +311,9 @@ class FSMirror:
         returned is a ``str`` whose ``.manifest`` is the committed record, so
         no second read is needed. ``inputs`` (manifests, :class:`~fsmirror.record.Input`
         records, or URIs of committed artifacts) are recorded as what the value was made
-        from, besides whatever the current :meth:`run` scope has read.
+        from, besides whatever the current :meth:`run` scope has read. ``data_time``
+        (:class:`~fsmirror.model.record.DataTime`) records the logical date and data interval
+        the value is about, for a scheduler's runs: ``fsmirror ls/show --logical-date`` select by it.
 
         >>> fm.write(lift_data, df, run_id="run42")  # doctest: +SKIP
         's3://my.bucket/project/etl/my_etl_task/run42/lift_data/out.parquet'
@@ -333,6 +338,7 @@ class FSMirror:
             orchestrator=orchestrator,
             inputs=inputs,
             attempt=attempt,
+            data_time=data_time,
         ) as w:
             try:
                 fmt.dump(value, w)  # type: ignore[arg-type]
@@ -357,6 +363,7 @@ class FSMirror:
         orchestrator: Mapping[str, Any] | None = None,
         inputs: Iterable[InputLike] = (),
         attempt: int = 0,
+        data_time: DataTime | None = None,
     ) -> contextlib.AbstractContextManager[HashingWriter]:
         """A binary writer committed (atomically, with its manifest) only on a clean exit.
 
@@ -380,6 +387,7 @@ class FSMirror:
             orchestrator=orchestrator,
             inputs=inputs,
             attempt=attempt,
+            data_time=data_time,
         )
 
     @contextlib.contextmanager
@@ -399,6 +407,7 @@ class FSMirror:
         orchestrator: Mapping[str, Any] | None,
         inputs: Iterable[InputLike] = (),
         attempt: int = 0,
+        data_time: DataTime | None = None,
     ) -> Iterator[HashingWriter]:
         from .model.manifest import build_manifest
         from .paths.names import RESERVED_RUN_IDS
@@ -430,6 +439,7 @@ class FSMirror:
             output_name=slot.output_name,
             hash_algorithm=self.config.storage.hash,
             attempt=check_attempt(attempt),
+            data_time=data_time,
         )
         read = tuple(self._as_input(i) for i in inputs) + (step.inputs if step is not None else ())
         if read:
@@ -643,6 +653,7 @@ class FSMirror:
         run_id: RunId | None = "latest",
         partition: Instance | None = None,
         output_name: str | None = None,
+        logical_date: _dt.date | _dt.datetime | None = None,
     ) -> Found:
         """The committed artifact ``target`` names, and its manifest: the code from an artifact.
 
@@ -654,10 +665,20 @@ class FSMirror:
             >>> found = fm.lookup("s3://my.bucket/project/etl/lift_data/run42/extract/out.parquet")  # doctest: +SKIP
             >>> found.manifest.address, found.manifest.segment, found.manifest.code["source_git_blob"]  # doctest: +SKIP
             ('project/etl/lift_data.py::extract', 'run42', '5b1d3c0...')
+
+        For a code address, an only partition is taken without ``partition=``, and
+        ``logical_date`` (a UTC day or an instant) picks the newest run of that data day.
         """
         from .services.lookup import lookup
 
-        return lookup(self, target, run_id=run_id, partition=partition, output_name=output_name)
+        return lookup(
+            self,
+            target,
+            run_id=run_id,
+            partition=partition,
+            output_name=output_name,
+            logical_date=logical_date,
+        )
 
     def manifest_uri(self, uri: str) -> dict[str, Any]:
         """The manifest of the committed artifact at ``uri`` (as returned by :meth:`write`)."""

@@ -33,9 +33,11 @@ from typing import Any
 from fsmirror import FSMirror, FSMirrorError, StorageError
 from fsmirror.integration import in_context
 from fsmirror.model.hashing import new_hasher
+from fsmirror.model.record import DataTime
 from fsmirror.paths.identity import Instance
 from fsmirror.paths.names import manifest_file
 
+from ._dates import data_time
 from ._locate import attempt_of
 
 __all__ = ["Rendered", "remember", "forget", "rendered", "claims", "commit_outputs", "commit_rendered"]
@@ -178,7 +180,14 @@ def _same_bytes(fm: FSMirror, uri: str, man: dict[str, Any]) -> bool:
 
 
 def _commit_one(
-    fm: FSMirror, item: Rendered, uri: str, output_name: str, fmt: str, ids: dict[str, Any], attempt: int
+    fm: FSMirror,
+    item: Rendered,
+    uri: str,
+    output_name: str,
+    fmt: str,
+    ids: dict[str, Any],
+    attempt: int,
+    when: DataTime | None = None,
 ) -> str | None:
     kw: dict[str, Any] = {"run_id": item.run_id, "partition": item.partition, "output_name": output_name}
     overwrite = False
@@ -202,6 +211,7 @@ def _commit_one(
                 attempt=attempt,
                 run_source="airflow",
                 orchestrator=ids,
+                data_time=when,
                 **kw,
             ) as w,
         ):
@@ -234,13 +244,14 @@ def commit_rendered(ti: Any, *, done: bool = True) -> list[str]:
         "written_by": "task",
     }
     new: list[str] = []
+    when = data_time(ti) if items else None
     for item in items:
         fm = _mirror(item.mirror)
         for uri, output_name, fmt in _files(fm, item):
             if uri in recorded:
                 continue
             try:
-                got = _commit_one(fm, item, uri, output_name, fmt, ids, attempt_of(ti))
+                got = _commit_one(fm, item, uri, output_name, fmt, ids, attempt_of(ti), when)
             except FSMirrorError as e:
                 raise in_context(
                     e, f"fsmirror: recording {uri}, written by task {key[1]!r} of DAG {key[0]!r}"

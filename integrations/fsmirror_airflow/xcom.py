@@ -10,6 +10,12 @@ the return value the mirror's ``output_name``, every other key a stem that can n
 be it, so ``multiple_outputs`` keys and ``xcom_push`` keys never share a file with the
 return value or with each other. Pulls follow the stored reference, whatever stem
 (or partition) the writer chose, so references written by fsmirror 2.0 read as before.
+
+A value that JSON would give back changed (a tuple, inside a dict or alone, comes back a
+list) is stored in Airflow's own serde form (``airflow.sdk.serde``: still JSON, not a
+pickle, so ``allow_pickle: false`` holds), and the reference says so
+(``"encoding": "airflow.serde"``): the puller gets what Airflow's ``BaseXCom`` would give.
+Airflow's internal keys (:data:`AIRFLOW_INTERNAL_KEYS`) stay inline in the metadata DB.
 """
 
 from __future__ import annotations
@@ -26,12 +32,35 @@ from fsmirror.integration import in_context
 from fsmirror.paths.address import CodeAddress
 
 from . import _outputs, _scope
+from ._dates import data_time
 from ._listener import running_ti
 from ._locate import attempt_of, fallback_target, get_mirror, setting, task_target
 
-__all__ = ["FSMirrorXComBackend", "REF_KEY", "XCOM_PREFIX", "xcom_output_name", "MAX_STEM"]
+__all__ = [
+    "FSMirrorXComBackend",
+    "REF_KEY",
+    "XCOM_PREFIX",
+    "xcom_output_name",
+    "MAX_STEM",
+    "AIRFLOW_INTERNAL_KEYS",
+    "SERDE",
+]
 
 REF_KEY = "__fsmirror_xcom__"
+SERDE = "airflow.serde"
+"""The reference's ``encoding`` (and the manifest's ``orchestrator.encoding``) of a value stored
+in ``airflow.sdk.serde``'s form."""
+AIRFLOW_INTERNAL_KEYS = frozenset(
+    {
+        # SkipMixin (@task.branch, ShortCircuitOperator, LatestOnlyOperator): the scheduler's
+        # NotPreviouslySkippedDep reads it from the DB, which calls no custom backend.
+        "skipmixin_key",
+        # TriggerDagRunOperator's run id and logical date, read by its operator link (API server).
+        "trigger_run_id",
+        "trigger_logical_date_iso",
+    }
+)
+"""Keys Airflow pushes for itself and reads back without a custom backend: kept inline, not artifacts."""
 XCOM_PREFIX = "xcom-"
 """The escaped stems: ``xcom-<escaped key>``. No plain stem starts with it."""
 _OUTPUT_NAME = re.compile(r"^[A-Za-z0-9-][A-Za-z0-9_-]*$")
@@ -71,9 +100,10 @@ def xcom_output_name(key: str, output_name: str, *, taken: bool = False) -> str 
 
     Keys starting with ``_`` stay inline (None): Airflow's own such keys (an
     operator's extra links, ``_link_<Class>``) are read by the API server, which
-    does not call custom backends. So do keys whose stem would pass ``MAX_STEM``.
+    does not call custom backends. So do Airflow's internal keys
+    (:data:`AIRFLOW_INTERNAL_KEYS`) and keys whose stem would pass ``MAX_STEM``.
     """
-    if key.startswith("_"):
+    if key.startswith("_") or key in AIRFLOW_INTERNAL_KEYS:
         return None
     if key == BaseXCom.XCOM_RETURN_KEY:
         plain: str | None = None if output_name.startswith(XCOM_PREFIX) else output_name
@@ -103,6 +133,45 @@ def _inline_size(serialized: Any) -> float:
         return len(json.dumps(serialized, separators=(",", ":")).encode())
     except (TypeError, ValueError):
         return float("inf")
+
+
+def _json_exact(value: Any, depth: int = 0) -> bool:
+    """Whether JSON gives ``value`` back equal and of the same types (no tuple, no non-str key)."""
+    if depth > 200:
+        return False
+    if value is None or isinstance(value, (str, bool, int)):
+        return type(value) in (str, bool, int) or value is None  # a str/int subclass comes back plain
+    if isinstance(value, float):
+        return type(value) is float and value == value and value not in (float("inf"), float("-inf"))
+    if type(value) is list:
+        return all(_json_exact(v, depth + 1) for v in value)
+    if type(value) is dict:
+        return all(type(k) is str and _json_exact(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def _exact_form(value: Any) -> Any | None:
+    """Airflow serde's form of a JSON-able ``value`` that JSON would change; None: store it as it is.
+
+    Only values plain JSON can hold (so a tuple, or a dict with a tuple inside) change
+    form: everything else keeps the format rule of the module doc. The serde form is used
+    only when it is JSON and gives the value back equal.
+    """
+    if _json_exact(value):
+        return None
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return None  # not JSON at all: parquet, bytes or the mirror's format, as before
+    from airflow.sdk.serde import deserialize, serialize
+
+    try:
+        form = serialize(value)
+        json.dumps(form, allow_nan=False)
+        same = bool(deserialize(form) == value)
+    except Exception:
+        return None
+    return form if same else None
 
 
 def _ref(value: Any) -> str | None:
@@ -198,9 +267,9 @@ class FSMirrorXComBackend(BaseXCom):
             if _inline_size(inline) < threshold:
                 return inline
         key = key or BaseXCom.XCOM_RETURN_KEY
-        if key.startswith("_"):
-            # Airflow's own keys (an operator's extra links, _link_<Class>): the API server
-            # reads them from the DB without calling a custom backend.
+        if key.startswith("_") or key in AIRFLOW_INTERNAL_KEYS:
+            # Airflow's own keys (an operator's extra links, _link_<Class>; SkipMixin's branch
+            # decisions): Airflow reads them from the DB without calling a custom backend.
             return BaseXCom.serialize_value(value)
         where = f"XCom {key!r} of task {task_id!r} in DAG {dag_id!r}, run {run_id!r}"
         try:
@@ -236,11 +305,12 @@ class FSMirrorXComBackend(BaseXCom):
                 output_name = xcom_output_name(key, fm.settings.output_name, taken=True)
                 if output_name is None:
                     return BaseXCom.serialize_value(value)
+            exact = _exact_form(value)
             s = _scope.open_step(ti) if ti is not None else None
             with _scope.within(s):  # the push records what the task pulled and read
                 uri = fm.write(
                     target["obj"],
-                    value,
+                    value if exact is None else exact,
                     run_id=target["run_id"],
                     partition=target["partition"],
                     output_name=output_name,
@@ -252,6 +322,7 @@ class FSMirrorXComBackend(BaseXCom):
                     overwrite=True,
                     attempt=attempt_of(ti) if ti is not None else 0,
                     run_source="airflow",
+                    data_time=data_time(ti) if ti is not None else None,
                     orchestrator={
                         "dag_id": dag_id,
                         "task_id": task_id,
@@ -259,6 +330,7 @@ class FSMirrorXComBackend(BaseXCom):
                         "map_index": -1 if map_index is None else map_index,
                         "try_number": getattr(ti, "try_number", None),
                         "xcom_key": key,
+                        **({} if exact is None else {"encoding": SERDE}),
                         **({} if ti is not None else {"located": False}),
                     },
                 )
@@ -268,7 +340,7 @@ class FSMirrorXComBackend(BaseXCom):
             raise FSMirrorError(
                 f"fsmirror XCom backend, {where}: could not write to storage: {type(e).__name__}: {e}"
             ) from e
-        return {REF_KEY: uri, "mirror": fm.mirror}
+        return {REF_KEY: uri, "mirror": fm.mirror, **({} if exact is None else {"encoding": SERDE})}
 
     @staticmethod
     def deserialize_value(result: Any) -> Any:
@@ -278,9 +350,14 @@ class FSMirrorXComBackend(BaseXCom):
             return BaseXCom.deserialize_value(result)
         try:
             with _scope.within(_scope.current_step()):  # a pull is an input of the pulling task
-                return _read(_reader(value), uri)
+                got = _read(_reader(value), uri)
         except FSMirrorError as e:
             raise in_context(e, f"fsmirror XCom backend, reading {uri}") from e
+        if value.get("encoding") == SERDE:
+            from airflow.sdk.serde import deserialize
+
+            return deserialize(got)
+        return got
 
     @classmethod
     def purge(cls, xcom: Any, *args: Any) -> None:

@@ -2,8 +2,8 @@
 
 The process-based races (``test_races.py``) cannot see what threads share: file descriptor
 numbers, in-process locks, module-level caches. Here every actor is a thread of this process
-(``ThreadPoolExecutor``), each with its own ``FSMirror`` over the same tenant, and every promise
-is checked while they run and after:
+(``ThreadPoolExecutor``), each with its own ``FSMirror`` over the same tenant, or all sharing one
+(what a thread pool in one worker does), and every promise is checked while they run and after:
 
 - one winner per run: of the writers racing on a run, exactly one ``write`` returns;
 - a successful write reads back its own bytes exactly (nobody else writes that task);
@@ -97,8 +97,15 @@ class Tally:
         return None
 
 
-def test_threads_keep_every_promise(config: dict[str, Any]) -> None:
+@pytest.mark.parametrize("sharing", ["own", "shared"])
+def test_threads_keep_every_promise(config: dict[str, Any], sharing: str) -> None:
     setup = FSMirror(config)
+    one = FSMirror(config)
+
+    def make() -> FSMirror:
+        """Each thread's facade: its own, or the one all threads share."""
+        return one if sharing == "shared" else FSMirror(config)
+
     victim_bytes = _value("victim", 7)
     setup.write(VICTIM, victim_bytes, run_id="v1", format="bytes")
     victim_manifest = setup.manifest(VICTIM, run_id="v1")
@@ -112,7 +119,7 @@ def test_threads_keep_every_promise(config: dict[str, Any]) -> None:
     next_race: list[int] = [0]  # the run the racers are at: each racer writes it, then moves on
 
     def racer(k: int) -> None:
-        fm = FSMirror(config)
+        fm = make()
         rnd = random.Random(200 + k)
         n = 0
         while time.monotonic() < deadline:
@@ -144,7 +151,7 @@ def test_threads_keep_every_promise(config: dict[str, Any]) -> None:
             t.op("race read back")
 
     def overwriter(k: int) -> None:
-        fm = FSMirror(config)
+        fm = make()
         rnd = random.Random(k)
         n = 0
         while time.monotonic() < deadline:
@@ -161,14 +168,14 @@ def test_threads_keep_every_promise(config: dict[str, Any]) -> None:
             t.op("overwrite")
 
     def collector(k: int) -> None:
-        fm = FSMirror(config)
+        fm = make()
         while time.monotonic() < deadline:
             t.guard("gc", lambda: fm.gc(CHURN, keep=2), (ArtifactExistsError,))
             t.op("gc")
             time.sleep(0.001)
 
     def reader(k: int) -> None:
-        fm = FSMirror(config)
+        fm = make()
         rnd = random.Random(100 + k)
         while time.monotonic() < deadline:
             run = rnd.choice(CHURN_RUNS)
@@ -222,7 +229,7 @@ def test_threads_keep_every_promise(config: dict[str, Any]) -> None:
 
     total = sum(n for what, n in t.ops.items() if ":" not in what)
     print(
-        f"\n[threads {config['storage']['provider']}] {total} operations by {len(roles)} threads in "
+        f"\n[threads {config['storage']['provider']}, {sharing} FSMirror] {total} operations by {len(roles)} threads in "
         f"{took:.1f}s, {len(t.winners)} raced runs; {dict(sorted(t.ops.items()))}; "
         f"problems: {len(t.problems)}"
     )

@@ -9,7 +9,7 @@ new command gets them.
 
 from __future__ import annotations
 
-from . import lineage, query, setup, show, stale, store, verify  # noqa: F401  (registers the commands)
+from . import lineage, query, setup, show, stale, store, ui, verify  # noqa: F401  (registers the commands)
 from ._app import cli
 
 __all__ = ["main", "cli"]

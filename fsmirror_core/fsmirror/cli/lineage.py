@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from ._app import cli, fails_cleanly, open_mirror, partition_option, print_json, run_option
 from .safe import visible
+from .show import LOGICAL_DATE_HELP, logical_date_option
 
 
 @cli.command()
@@ -24,6 +27,7 @@ from .safe import visible
 )
 @click.option("--partition", "-p", help="For an ADDRESS: the partition.")
 @click.option("--output-name", "-o", help="For an ADDRESS: the output name (default: the mirror's).")
+@click.option("--logical-date", callback=logical_date_option, help=LOGICAL_DATE_HELP)
 @click.option("--mirror", "-m", help="Mirror to use (default: the only one, or $FSMIRROR_MIRROR).")
 @click.option("--json", "as_json", is_flag=True, help="Print nodes and edges as JSON.")
 @click.option("--mermaid", is_flag=True, help="Print a Mermaid `graph LR` diagram.")
@@ -37,6 +41,7 @@ def lineage(
     run_id: str,
     partition: str | None,
     output_name: str | None,
+    logical_date: Any,
     mirror: str | None,
     as_json: bool,
     mermaid: bool,
@@ -45,23 +50,28 @@ def lineage(
 
     Upstream follows the inputs each manifest records; downstream finds every manifest
     that lists the artifact (same URI and bytes) as an input. Works across orchestrators:
-    they share one layout.
+    they share one layout. An ADDRESS whose artifacts all have one partition needs no --partition.
     """
     from ..services.graph import resolve, walk
 
     if as_json and mermaid:
         raise click.UsageError("give --json or --mermaid, not both")
     fm = open_mirror(ctx, mirror)
-    where = {}
     if "::" in target:
-        where = {
-            "run_id": run_option(run_id),
-            "partition": partition_option(partition),
-            "output_name": output_name,
-        }
-    elif partition is not None or output_name is not None or run_id != "latest":
-        raise click.UsageError("--run-id, --partition and --output-name go with an ADDRESS, not a URI")
-    start = resolve(fm, target, **where)
+        # the lookup's rules: an only partition is taken, --logical-date picks the run
+        start = fm.lookup(
+            target,
+            run_id=run_option(run_id),
+            partition=partition_option(partition),
+            output_name=output_name,
+            logical_date=logical_date,
+        ).manifest
+    elif partition is not None or output_name is not None or logical_date is not None or run_id != "latest":
+        raise click.UsageError(
+            "--run-id, --partition, --output-name and --logical-date go with an ADDRESS, not a URI"
+        )
+    else:
+        start = resolve(fm, target)
     got = walk(fm, start, direction="downstream" if direction == "downstream" else "upstream", depth=depth)
     if as_json:
         print_json(got.to_json())

@@ -19,6 +19,24 @@ _ID_KEYS = (
 )  # fmt: skip
 
 
+def logical_date_option(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """``--logical-date``: a UTC day (``2026-11-20``) or an ISO 8601 instant; a usage error otherwise."""
+    if value is None:
+        return None
+    from ..model.record import parse_day_or_instant
+
+    try:
+        return parse_day_or_instant(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+LOGICAL_DATE_HELP = (
+    "For an ADDRESS: the newest run whose data is of this logical date (a UTC day, 2026-11-20, "
+    "or an ISO 8601 instant), as the orchestrator scheduled it."
+)
+
+
 def _cli_hint(e: NotAnArtifactError) -> str:
     """The core's message with the CLI's flags in place of the Python API's keyword arguments."""
     msg = str(e)
@@ -43,6 +61,12 @@ def _orchestrator(orch: dict[str, Any]) -> str | None:
     )
 
 
+def _interval(interval: Any) -> str | None:
+    if not isinstance(interval, dict):
+        return None
+    return f"{interval.get('start')} .. {interval.get('end')}"
+
+
 def _inputs(inputs: list[dict[str, Any]]) -> list[str]:
     out = []
     for i in inputs:
@@ -65,6 +89,7 @@ def _inputs(inputs: list[dict[str, Any]]) -> list[str]:
 )
 @click.option("--partition", "-p", help="For an ADDRESS: the partition, for partitioned outputs.")
 @click.option("--output-name", "-o", help="For an ADDRESS: the output name (default: the mirror's).")
+@click.option("--logical-date", callback=logical_date_option, help=LOGICAL_DATE_HELP)
 @click.option("--mirror", "-m", help="Mirror to use (default: the only one, or $FSMIRROR_MIRROR).")
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the manifest as JSON (the default is a summary)."
@@ -77,6 +102,7 @@ def show(
     run_id: str,
     partition: str | None,
     output_name: str | None,
+    logical_date: Any,
     mirror: str | None,
     as_json: bool,
 ) -> None:
@@ -84,12 +110,17 @@ def show(
 
     TARGET is a code address ('pkg/mod.py::Name'), an artifact URI (s3://, gs://, az://,
     file://), a local path, a path relative to the mirror's base, or a content-hash prefix
-    (6+ hex digits). A local copy of an artifact is found by its content.
+    (6+ hex digits). A local copy of an artifact is found by its content. An ADDRESS
+    whose artifacts all have one partition needs no --partition.
     """
     fm = open_mirror(ctx, mirror)
     try:
         found = fm.lookup(
-            target, run_id=run_option(run_id), partition=partition_option(partition), output_name=output_name
+            target,
+            run_id=run_option(run_id),
+            partition=partition_option(partition),
+            output_name=output_name,
+            logical_date=logical_date,
         )
     except NotAnArtifactError as e:
         raise NotAnArtifactError(_cli_hint(e), kind=e.kind, subject=e.subject, choices=e.choices) from e
@@ -109,6 +140,8 @@ def show(
         ("code", code.get("address")),
         ("run", f"{run.get('segment')} (from {run.get('source')})"),
         ("attempt", man.get("attempt") or None),  # a retry that replaced an earlier attempt's commit
+        ("logical date", man.get("logical_date")),  # the data's day, as the orchestrator scheduled it
+        ("data interval", _interval(man.get("data_interval"))),
         ("orchestrator", _orchestrator(man.get("orchestrator") or {})),
         *(("link", page) for page in pages),
         ("commit", f"{git.get('commit')}{' (dirty)' if git.get('dirty') else ''}" if git else None),

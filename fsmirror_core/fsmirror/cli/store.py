@@ -10,6 +10,7 @@ from .. import FSMirror
 from ..paths.identity import instance_json, instance_label
 from ._app import cli, fails_cleanly, human_size, open_mirror, partition_option, print_json, wants_json
 from .safe import text, visible
+from .show import logical_date_option
 
 
 @cli.command()
@@ -174,25 +175,45 @@ def scan_with_progress(ctx: click.Context, fm: FSMirror, target: str | None) -> 
     type=click.IntRange(min=1),
     help="Only the newest N runs of each task, partition and output.",
 )
+@click.option(
+    "--logical-date",
+    callback=logical_date_option,
+    help="Only artifacts whose data is of this logical date (a UTC day, 2026-11-20, or an ISO 8601 instant).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the artifacts as JSON.")
 @click.pass_context
 @fails_cleanly
-def ls(ctx: click.Context, target: str | None, mirror: str | None, limit: int | None, as_json: bool) -> None:
+def ls(
+    ctx: click.Context,
+    target: str | None,
+    mirror: str | None,
+    limit: int | None,
+    logical_date: Any,
+    as_json: bool,
+) -> None:
     """The tree of committed artifacts under a code path ('pkg/sub', 'pkg/mod.py' or 'pkg/mod.py::Name').
 
     Partitions are sorted by key (numbers by value); each task's runs oldest first, the
     latest marked. Lines are never cropped, also when piped.
     """
-    from ..services.catalog import newest, series
+    from ..services.catalog import newest, on_logical_date, series
 
     fm = open_mirror(ctx, mirror)
     found = scan_with_progress(ctx, fm, target)
+    if logical_date is not None:
+        found = on_logical_date(found, logical_date)
     artifacts = newest(found, limit)
     if wants_json(ctx, as_json):
         print_json([a.to_json() for a in artifacts])
         return
     if not artifacts:
-        click.echo(visible(f"no committed artifacts under {fm.base}" + (f" for {target}" if target else "")))
+        click.echo(
+            visible(
+                f"no committed artifacts under {fm.base}"
+                + (f" for {target}" if target else "")
+                + (f" of logical date {logical_date.isoformat()}" if logical_date is not None else "")
+            )
+        )
         return
     print_tree(tree(fm, artifacts, {k: len(v) for k, v in series(found).items()}))
 

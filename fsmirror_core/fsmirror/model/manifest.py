@@ -21,7 +21,7 @@ from ..paths import names
 from ..paths.address import CodeAddress
 from ..paths.identity import Instance
 from .fingerprint import code_version, project_root
-from .record import MANIFEST_VERSION, ContentHash, Manifest, check_jsonable, utcnow
+from .record import MANIFEST_VERSION, ContentHash, DataTime, Manifest, check_jsonable, utcnow
 
 __all__ = [
     "MANIFEST_VERSION",
@@ -141,6 +141,7 @@ def build_manifest(
     output_name: str,
     hash_algorithm: str,
     attempt: int = 0,
+    data_time: DataTime | None = None,
 ) -> Manifest:
     """The manifest record, validated before any byte is written; size and hash are filled at commit."""
     from .._version import __version__
@@ -188,4 +189,5 @@ def build_manifest(
         versions={"fsmirror": __version__, "python": platform.python_version()},
         writer={"host": socket.gethostname(), "pid": os.getpid()},
         attempt=attempt,
+        data_time=data_time or None,
     )

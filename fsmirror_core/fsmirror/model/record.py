@@ -29,6 +29,7 @@ __all__ = [
     "PENDING_MAX",
     "MANIFEST_VERSION",
     "ContentHash",
+    "DataTime",
     "Input",
     "Manifest",
     "Pending",
@@ -38,6 +39,7 @@ __all__ = [
     "created_us",
     "utcnow",
     "check_jsonable",
+    "parse_day_or_instant",
 ]
 
 MANIFEST_VERSION = 2
@@ -74,6 +76,74 @@ def check_jsonable(value: Any, what: str) -> None:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as e:
         raise FormatError(f"{what} must be JSON-able (str, number, bool, None, list, dict): {e}") from None
+
+
+def _iso_utc(value: Any, what: str) -> str | None:
+    """An ISO 8601 instant in UTC (``2026-11-20T00:00:00+00:00``); naive datetimes count as UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = _dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise FormatError(f"{what} {value!r} is not an ISO 8601 date or time") from None
+    if isinstance(value, _dt.datetime):
+        t = value if value.tzinfo is not None else value.replace(tzinfo=_dt.timezone.utc)
+        return t.astimezone(_dt.timezone.utc).isoformat()
+    if isinstance(value, _dt.date):
+        return _dt.datetime(value.year, value.month, value.day, tzinfo=_dt.timezone.utc).isoformat()
+    raise FormatError(f"{what} must be a datetime, a date or an ISO 8601 string, not {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class DataTime:
+    """The period of data an artifact is about, as the orchestrator scheduled it: not when it ran.
+
+    A rerun of last Tuesday's run is made today (``created_at``) but holds Tuesday's data;
+    this says which day that is, so "the artifact for 2026-11-20" can be found. Generic on
+    purpose: Airflow's ``logical_date`` and data interval fill it, and a Dagster time-window
+    partition or a Luigi date parameter is the same idea. Every field is an ISO 8601 instant
+    in UTC, or None when the orchestrator has none (an Airflow run without a logical date).
+    """
+
+    logical_date: str | None = None
+    interval_start: str | None = None
+    interval_end: str | None = None
+
+    @classmethod
+    def of(cls, logical_date: Any = None, interval_start: Any = None, interval_end: Any = None) -> DataTime:
+        """From datetimes, dates or ISO strings (normalized to UTC); raises FormatError on anything else."""
+        return cls(
+            _iso_utc(logical_date, "logical_date"),
+            _iso_utc(interval_start, "data interval start"),
+            _iso_utc(interval_end, "data interval end"),
+        )
+
+    def __bool__(self) -> bool:
+        return any((self.logical_date, self.interval_start, self.interval_end))
+
+    def on(self, wanted: _dt.date | _dt.datetime) -> bool:
+        """Whether the logical date is ``wanted``: a day (its UTC date) or an instant (the same instant)."""
+        if self.logical_date is None:
+            return False
+        t = _dt.datetime.fromisoformat(self.logical_date).astimezone(_dt.timezone.utc)
+        if isinstance(wanted, _dt.datetime):
+            w = wanted if wanted.tzinfo is not None else wanted.replace(tzinfo=_dt.timezone.utc)
+            return t == w
+        return t.date() == wanted
+
+
+def parse_day_or_instant(text: str) -> _dt.date | _dt.datetime:
+    """``2026-11-20`` (a UTC day) or an ISO 8601 instant, for selecting by logical date; ValueError otherwise."""
+    text = text.strip()
+    try:
+        return _dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        return _dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date (2026-11-20) or an ISO 8601 time") from None
 
 
 @dataclass(frozen=True)
@@ -161,6 +231,7 @@ class Manifest:
     writer: dict[str, Any] = field(default_factory=dict)  # host and pid of the process that committed
     inputs: tuple[Input, ...] = ()  # what the step that wrote it read (lineage)
     attempt: int = 0  # the try within its run that committed it (0: the first; fsmirror.identity)
+    data_time: DataTime | None = None  # the logical date and data interval it is about (schedulers)
     version: int = MANIFEST_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -207,6 +278,10 @@ class Manifest:
         }
         if self.writer:
             out["writer"] = self.writer
+        if self.data_time:  # only when the orchestrator gave one: older manifests stay byte-identical
+            out["logical_date"] = self.data_time.logical_date
+            start, end = self.data_time.interval_start, self.data_time.interval_end
+            out["data_interval"] = None if start is None and end is None else {"start": start, "end": end}
         if self.hash.algorithm == "sha256":
             out["sha256"] = self.hash.digest
         if self.etag is not None:
@@ -246,7 +321,7 @@ class Manifest:
                 "fsmirror_manifest", "state", "uri", "mirror", "code", "git", "run", "orchestrator",
                 "partition", "output_name", "format", "requested_format", "fell_back", "python_type",
                 "size", "hash", "sha256", "created_at", "versions", "etag", "writer", "inputs",
-                "attempt",
+                "attempt", "logical_date", "data_interval",
             }  # fmt: skip
             raw_inputs = d.get("inputs") or []
             if not isinstance(raw_inputs, list):
@@ -274,11 +349,23 @@ class Manifest:
                 writer=dict(d.get("writer") or {}),
                 inputs=tuple(Input.from_json(i) for i in raw_inputs),
                 attempt=check_attempt(d.get("attempt", 0)),
+                data_time=_data_time(d),
                 version=int(d.get("fsmirror_manifest", 1)),
                 extra={k: v for k, v in d.items() if k not in known},
             )
         except (KeyError, TypeError, AttributeError) as e:
             raise ValueError(f"missing or mistyped field: {e!r}") from None
+
+
+def _data_time(d: Mapping[str, Any]) -> DataTime | None:
+    interval = d.get("data_interval") or {}
+    if not isinstance(interval, Mapping):
+        raise ValueError("'data_interval' must be an object with 'start' and 'end'")
+    try:
+        got = DataTime.of(d.get("logical_date"), interval.get("start"), interval.get("end"))
+    except FormatError as e:
+        raise ValueError(str(e)) from None
+    return got or None
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ __all__ = [
     "check_damaged_latest",
     "series",
     "newest",
+    "on_logical_date",
     "partition_key",
     "parse_target",
     "age",
@@ -58,6 +59,7 @@ class Artifact:
     size: int
     created_at: str
     latest: bool = False
+    logical_date: str | None = None  # the data's logical date, UTC ISO (model.record.DataTime), if recorded
 
     @property
     def series(self) -> tuple[str, str, Instance | None, str]:
@@ -167,6 +169,7 @@ def scan_manifests(
                 format=man.format,
                 size=man.size,
                 created_at=man.created_at,
+                logical_date=man.data_time.logical_date if man.data_time else None,
             )
         except (FSMirrorError, ValueError, KeyError, TypeError) as e:
             warnings.warn(f"skipping {path}: {e}", StoreWarning, stacklevel=3)
@@ -309,6 +312,17 @@ def newest(artifacts: list[Artifact], limit: int | None) -> list[Artifact]:
         return list(artifacts)
     keep = {id(a) for runs in series(artifacts).values() for a in (runs[-limit:] if limit else [])}
     return [a for a in artifacts if id(a) in keep]
+
+
+def on_logical_date(artifacts: list[Artifact], wanted: _dt.date | _dt.datetime) -> list[Artifact]:
+    """The artifacts whose data is of logical date ``wanted``: a UTC day, or an exact instant.
+
+    ``latest`` marks stay as the whole series set them: the newest run of a series may be of
+    another day.
+    """
+    from ..model.record import DataTime
+
+    return [a for a in artifacts if DataTime(a.logical_date).on(wanted)]
 
 
 def age(created_at: str, now: _dt.datetime | None = None) -> str:

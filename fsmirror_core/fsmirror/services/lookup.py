@@ -21,6 +21,7 @@ path outside the tenant, ...), with the artifact it belongs to where there is on
 
 from __future__ import annotations
 
+import datetime as _dt
 import difflib
 import json
 import os
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from ..model.record import Manifest
     from .inventory import Committed
 
-__all__ = ["Found", "FORMS", "MIN_HASH_PREFIX", "lookup", "find_by_digest"]
+__all__ = ["Found", "FORMS", "MIN_HASH_PREFIX", "lookup", "find_by_digest", "only_partition"]
 
 #: How a target was understood (``Found.form``).
 FORMS = ("address", "uri", "path", "relative", "hash", "content")
@@ -88,11 +89,15 @@ def lookup(
     run_id: RunId | None = "latest",
     partition: Instance | None = None,
     output_name: str | None = None,
+    logical_date: _dt.date | _dt.datetime | None = None,
 ) -> Found:
     """The committed artifact ``target`` names (see the module doc for the forms taken).
 
-    ``run_id``, ``partition`` and ``output_name`` apply to a code address only; a URI, a
-    path or a hash names one artifact by itself.
+    ``run_id``, ``partition``, ``output_name`` and ``logical_date`` apply to a code address
+    only; a URI, a path or a hash names one artifact by itself. Without ``partition``, an
+    address whose runs all have one partition (an Airflow task used by one DAG) takes that
+    one; with several, the error names them. ``logical_date`` (a UTC day or an instant)
+    picks the newest run whose data is of that logical date (``DataTime.on``).
 
     Raises:
         NotAnArtifactError: the target is something else (its ``kind`` says what).
@@ -102,10 +107,17 @@ def lookup(
     if not target:
         raise ResolveError("nothing to look up: give a code address, a URI, a path or a hash prefix")
     if "::" in target and "://" not in target:
+        if logical_date is not None:
+            run_id, partition = _on_logical_date(fm, target, run_id, partition, output_name, logical_date)
         return _by_address(fm, target, run_id, partition, output_name)
-    if partition is not None or output_name is not None or run_id not in (None, "latest"):
+    if (
+        partition is not None
+        or output_name is not None
+        or logical_date is not None
+        or run_id not in (None, "latest")
+    ):
         raise ResolveError(
-            f"{target!r} names one artifact by itself: a run id, partition or output name "
+            f"{target!r} names one artifact by itself: a run id, partition, output name or logical date "
             "applies to a code address 'pkg/mod.py::Name' only"
         )
     m = _HASH.match(target)
@@ -136,9 +148,76 @@ def _by_address(
             raise ArtifactNotFoundError(f"no committed run of {target}")
         slot, man, _ = fm.find(target, run_id, partition, output_name)
     except ArtifactNotFoundError as e:
+        only = only_partition(fm, target, run_id, output_name) if partition is None else None
+        if only is not None:
+            return _by_address(fm, target, run_id, only, output_name)
         _diagnose_address(fm, target, run_id, partition, output_name, e)
         raise  # pragma: no cover - _diagnose_address always raises
     return Found(target, "address", slot.data(man.format), slot.manifest, man)
+
+
+def only_partition(
+    fm: FSMirror, target: str, run_id: RunId | None = "latest", output_name: str | None = None
+) -> Instance | None:
+    """The one partition (instance) the address's artifacts have, or None (none, several, or unpartitioned).
+
+    "The one" among the committed artifacts of ``output_name`` (in run ``run_id`` when one is
+    named): an Airflow task used by a single DAG has the DAG id as its only instance, so
+    ``fsmirror show dags/etl.py::load`` needs no ``--partition``. An address with any
+    unpartitioned artifact of that output gives None: there, no partition means that one.
+    """
+    from .catalog import scan
+
+    want = fm.resolver.output_name(output_name)
+    arts = [a for a in scan(fm, target) if a.output_name == want]
+    if run_id is not None and run_id != "latest":
+        seg = fm.run_segment(run_id)
+        arts = [a for a in arts if a.segment == seg]
+    parts = {a.partition for a in arts}
+    return next(iter(parts)) if len(parts) == 1 else None
+
+
+def _on_logical_date(
+    fm: FSMirror,
+    target: str,
+    run_id: RunId | None,
+    partition: Instance | None,
+    output_name: str | None,
+    wanted: _dt.date | _dt.datetime,
+) -> tuple[RunId, Instance | None]:
+    """(run, partition) of the newest artifact of ``target`` whose logical date is ``wanted``."""
+    from .catalog import on_logical_date, scan
+
+    address = str(fm.resolver.address(target))
+    want = fm.resolver.output_name(output_name)
+    arts = [a for a in scan(fm, target) if a.output_name == want]
+    if partition is not None:
+        arts = [a for a in arts if a.partition == partition]
+    if run_id is not None and run_id != "latest":
+        seg = fm.run_segment(run_id)
+        arts = [a for a in arts if a.segment == seg]
+    hits = on_logical_date(arts, wanted)
+    if not hits:
+        days = sorted({a.logical_date for a in arts if a.logical_date is not None})
+        raise NotAnArtifactError(
+            f"no committed artifact of {address} has logical date {wanted.isoformat()}"
+            + (f"; its logical dates: {_quoted(days)}" if days else " (none records a logical date)"),
+            kind="missing",
+            subject=address,
+            choices=tuple(days),
+        )
+    parts = sorted({a.partition for a in hits}, key=instance_sort_key)
+    if partition is None and len(parts) > 1:
+        labels = [str(instance_label(p)) for p in parts]
+        raise NotAnArtifactError(
+            f"{address} has artifacts of logical date {wanted.isoformat()} in several partitions: "
+            f"{_quoted(labels)}; name one (partition=...)",
+            kind="partitions",
+            subject=address,
+            choices=tuple(labels),
+        )
+    newest = hits[-1]  # scan: oldest first
+    return newest.run_id, newest.partition
 
 
 def _may_have_runs(fm: FSMirror, target: str, partition: Instance | None, output_name: str | None) -> bool:

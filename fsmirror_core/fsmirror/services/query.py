@@ -74,6 +74,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("digest", "VARCHAR", "The content hash (hex)."),
     Column("created_at", "TIMESTAMP", "When it was committed, UTC."),
     Column("latest", "BOOLEAN", "Whether it is the newest run of its code, partition and output."),
+    Column(
+        "logical_date", "TIMESTAMP", "The data's logical date (Airflow's), UTC, or NULL: not when it ran."
+    ),
+    Column("data_interval_start", "TIMESTAMP", "The start of the data interval it is about, UTC, or NULL."),
+    Column("data_interval_end", "TIMESTAMP", "The end of that data interval, UTC, or NULL."),
     Column("git_commit", "VARCHAR", "The git commit of the checkout that held the source, or NULL."),
     Column("git_dirty", "BOOLEAN", "Whether that checkout had uncommitted changes."),
     Column("inputs", "JSON", "What the step read: a list of `{uri, address, run, partition, hash, ...}`."),
@@ -125,6 +130,10 @@ def _utc(created_at: str) -> str:
     return t.isoformat(sep=" ")
 
 
+def _utc_or_none(when: str | None) -> str | None:
+    return None if when is None else _utc(when)
+
+
 def rows_of(found: list[Committed]) -> list[dict[str, Any]]:
     """One flat row per committed artifact, keyed by :data:`COLUMNS` (pure: no I/O)."""
     newest: dict[tuple[str, str, Instance | None, str], str] = {}
@@ -165,6 +174,9 @@ def rows_of(found: list[Committed]) -> list[dict[str, Any]]:
                 "digest": m.hash.digest,
                 "created_at": _utc(m.created_at),
                 "latest": newest[key] == m.order,
+                "logical_date": _utc_or_none(m.data_time.logical_date if m.data_time else None),
+                "data_interval_start": _utc_or_none(m.data_time.interval_start if m.data_time else None),
+                "data_interval_end": _utc_or_none(m.data_time.interval_end if m.data_time else None),
                 "git_commit": git.get("commit"),
                 "git_dirty": git.get("dirty"),
                 "inputs": [i.to_json() for i in m.inputs],
