@@ -11,7 +11,16 @@ works in any process.
     ... def lift_data() -> pd.DataFrame: ...
 """
 
+from .cache_policy import FSMirrorSource, task_fingerprint
 from .decorators import MirroredKey, mirrored_flow, mirrored_task
 from .storage import FSMirrorSerializer, FSMirrorStorage
 
-__all__ = ["FSMirrorStorage", "FSMirrorSerializer", "MirroredKey", "mirrored_task", "mirrored_flow"]
+__all__ = [
+    "FSMirrorStorage",
+    "FSMirrorSerializer",
+    "MirroredKey",
+    "mirrored_task",
+    "mirrored_flow",
+    "FSMirrorSource",
+    "task_fingerprint",
+]
