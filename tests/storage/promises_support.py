@@ -158,10 +158,16 @@ def ls(fm: FSMirror, tmp_path: Path, *args: str) -> Result:
 
 def ls_json(fm: FSMirror, tmp_path: Path, *args: str) -> list[dict[str, Any]]:
     """``fsmirror ls --json [args]``, as the command prints it; fails on a non-zero exit."""
+    return ls_json_warned(fm, tmp_path, *args)[0]
+
+
+def ls_json_warned(fm: FSMirror, tmp_path: Path, *args: str) -> tuple[list[dict[str, Any]], str]:
+    """``fsmirror ls --json [args]``: its rows, and what it printed on stderr (the CLI prints each
+    warning as one ``fsmirror: warning: ...`` line there, not through Python's warning machinery)."""
     result = ls(fm, tmp_path, "--json", *args)
     assert result.exit_code == 0, (result.exit_code, result.output, result.exception)
     rows: list[dict[str, Any]] = json.loads(result.stdout)
-    return rows
+    return rows, result.stderr
 
 
 @contextlib.contextmanager
