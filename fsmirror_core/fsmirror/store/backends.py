@@ -67,6 +67,7 @@ PROTOCOLS = {
     name: p.protocol for name, p in PROVIDERS.items()
 }  # provider -> fsspec protocol (from the table)
 SINGLE_PUT_MAX = 8 * 1024 * 1024
+PARALLEL_MAX = 32  # requests one S3Backend.parallel keeps in flight (and threads it starts)
 _MEMORY_LOCK = threading.RLock()  # fsspec's memory store is process-global, so is its lock
 # GCS and Azure compare then act: one lock per tenant for the whole process, so every FSMirror of
 # the process (each has its own backend) is one writer to the others, not only within one FSMirror.
@@ -1022,7 +1023,13 @@ class S3Backend(Backend):
         return [o["Key"][len(key) :] for o in resp.get("Contents", [])]
 
     def parallel(self, *calls: Callable[[], Any]) -> list[Any]:
-        """Independent requests at once: each runs on its own thread, blocking on s3fs's loop."""
+        """Independent requests at once, at most :data:`PARALLEL_MAX` in flight.
+
+        Each call blocks on s3fs's one event loop, so a few threads keep that many requests
+        in flight; one thread per call (what this was) started 4,782 threads for a catalog of
+        10k artifacts and never finished. Each call runs in a copy of the caller's context, so
+        context variables (the lineage scope, a tracer's span, a test's actor) follow it.
+        """
         if len(calls) < 2:
             return super().parallel(*calls)
         results: list[Any] = [None] * len(calls)
@@ -1033,17 +1040,16 @@ class S3Backend(Backend):
             except Exception as e:
                 results[i] = e
 
-        # Each thread runs in a copy of the caller's context, so context variables (a tracer's span,
-        # a test's actor) follow the request.
-        threads = [
-            threading.Thread(target=contextvars.copy_context().run, args=(run, i, c), daemon=True)
-            for i, c in enumerate(calls[1:], 1)
-        ]
-        for t in threads:
-            t.start()
-        run(0, calls[0])
-        for t in threads:
-            t.join()
+        from concurrent.futures import ThreadPoolExecutor
+
+        contexts = [contextvars.copy_context() for _ in calls]  # taken here, in the caller's thread
+        workers = min(PARALLEL_MAX, len(calls))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fsmirror-s3") as pool:
+            for f in [
+                pool.submit(ctx.run, run, i, c)
+                for i, (ctx, c) in enumerate(zip(contexts, calls, strict=True))
+            ]:
+                f.result()
         return results
 
     def put_file(self, path: str, local: str, *, if_absent: bool) -> str:

@@ -1,0 +1,92 @@
+"""What broke on the way to large stores (issue #23, item 5), each pinned at a small size.
+
+Counted on real requests (moto S3, botocore's event hook in ``benchmarks/_requests.py``) or on
+the calls a store's own file system receives; the large sizes are benchmark rows
+(``benchmarks/bench_catalog.py``, ``benchmarks/bench_protocol.py``), never tests.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from benchmarks._requests import count_requests
+
+from fsmirror import FSMirror
+from fsmirror.services.catalog import scan
+from fsmirror.store.backends import PARALLEL_MAX
+
+MODULE = "project/etl/my_etl_task.py"
+ADDR = f"{MODULE}::LiftDataTask"
+
+
+def _s3_mirror(s3_server: Any) -> FSMirror:
+    storage = {"provider": "s3", "tenant": s3_server.new_bucket(), "storage_options": s3_server.storage_options()}
+    return FSMirror({"storage": storage, "mirrors": {"project": {"root": "project", "output_format": "json"}}})
+
+
+def _write_many(fm: FSMirror, writes: list[tuple[str, str]]) -> None:
+    """Set-up writes, a few at once (the store's own parallelism is not what is measured)."""
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda w: fm.write(w[0], {"run": w[1]}, run_id=w[1]), writes))
+
+
+def test_an_s3_catalog_scan_keeps_its_threads_bounded(s3_server: Any) -> None:
+    """A scan of 120 manifests ran 120 threads at once (one per manifest); now PARALLEL_MAX at most."""
+    fm = _s3_mirror(s3_server)
+    n = 120
+    _write_many(fm, [(ADDR, f"r{i:03d}") for i in range(n)])
+
+    def client_threads() -> int:
+        """Live threads of this process but the in-process moto server's (one per connection)."""
+        return sum("process_request_thread" not in t.name for t in threading.enumerate())
+
+    before = client_threads()
+    peak = [before]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], client_threads())
+            time.sleep(0.0005)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        found = scan(fm)
+    finally:
+        stop.set()
+        sampler.join()
+    assert sorted(a.run_id for a in found) == [f"r{i:03d}" for i in range(n)]
+    # the sampler itself, and at most PARALLEL_MAX readers (the caller's thread runs none)
+    assert peak[0] - before <= 1 + PARALLEL_MAX, peak[0] - before
+
+
+def test_a_scan_keeps_context_variables_in_every_read(s3_server: Any) -> None:
+    """Each parallel call runs in a copy of the caller's context (the lineage scope rides on it)."""
+    import contextvars
+
+    fm = _s3_mirror(s3_server)
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    var.set("caller")
+    seen = fm.store.backend.parallel(*[var.get for _ in range(PARALLEL_MAX * 2 + 1)])
+    assert seen == ["caller"] * (PARALLEL_MAX * 2 + 1)
+
+
+def test_runs_of_one_address_reads_its_own_manifests_only(s3_server: Any) -> None:
+    """``fsmirror runs ADDR`` / ``ls ADDR`` (catalog.scan of an address): one listing of the
+    address's own directory, one GET per run of it, whatever its module's siblings hold."""
+    fm = _s3_mirror(s3_server)
+    for i in range(3):
+        fm.write(ADDR, {"run": i}, run_id=f"r{i}")
+    with count_requests(fm.filesystem) as alone:
+        assert [a.run_id for a in scan(fm, ADDR)] == ["r0", "r1", "r2"]
+    # siblings in the same module, one of them a prefix of the address's name
+    siblings = [f"{MODULE}::LiftDataTask{i}" for i in range(20)] + [f"{MODULE}::Lift"]
+    _write_many(fm, [(s, f"r{i}") for s in siblings for i in range(2)])
+    with count_requests(fm.filesystem) as among:
+        found = scan(fm, ADDR)
+    assert [a.run_id for a in found] == ["r0", "r1", "r2"] == fm.runs(ADDR)
+    assert dict(alone) == dict(among) == {"ListObjectsV2": 1, "GetObject": 3}, among.sequence
