@@ -90,3 +90,33 @@ def test_runs_of_one_address_reads_its_own_manifests_only(s3_server: Any) -> Non
         found = scan(fm, ADDR)
     assert [a.run_id for a in found] == ["r0", "r1", "r2"] == fm.runs(ADDR)
     assert dict(alone) == dict(among) == {"ListObjectsV2": 1, "GetObject": 3}, among.sequence
+
+
+def _memory_mirror(tenant: str) -> FSMirror:
+    storage = {"provider": "memory", "tenant": tenant}
+    return FSMirror({"storage": storage, "mirrors": {"project": {"root": "project", "output_format": "json"}}})
+
+
+def test_a_memory_read_does_not_scan_the_store(monkeypatch: Any) -> None:
+    """fsspec's memory ``info`` walks every key of the process's store (O(N)); a read called it
+    before every GET, so a scan reading N manifests was O(N^2). Reads of one run, and the
+    manifests of a whole scan, now make no ``info``/``ls`` call: their cost is one dict lookup."""
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    fm = _memory_mirror(f"scale-{time.time_ns()}")
+    for i in range(30):
+        fm.write(f"{MODULE}::T{i}", {"v": i}, run_id="r1")
+    walks: list[str] = []
+    for name in ("info", "ls"):
+        real = getattr(MemoryFileSystem, name)
+
+        def spy(self: Any, path: str, *a: Any, _real: Any = real, _name: str = name, **kw: Any) -> Any:
+            walks.append(f"{_name} {path}")
+            return _real(self, path, *a, **kw)
+
+        monkeypatch.setattr(MemoryFileSystem, name, spy)
+    assert fm.read(f"{MODULE}::T7", run_id="r1") == {"v": 7}
+    assert walks == []
+    assert len(scan(fm)) == 30
+    # the one recursive listing walks directories; no read walks the store
+    assert not [w for w in walks if w.startswith("info")], walks

@@ -727,6 +727,20 @@ class FsspecBackend(Backend):
         return mtime_of(info)  # defined below: module-level, used only at call time
 
     def _info(self, path: str) -> dict[str, Any] | None:
+        if self._in_process:
+            # fsspec's memory ``info`` first scans every key for a directory of that name: O(N)
+            # per call, so a scan reading every manifest was O(N^2). Objects are keys of its
+            # ``store`` dict: one lookup answers, and a key is an object even where longer keys
+            # share its prefix (as on S3).
+            f = self.fs.store.get(self._strip(path))
+            if f is None:
+                return None
+            return {
+                "name": self._strip(path),
+                "size": f.size,
+                "type": "file",
+                "created": getattr(f, "created", None),
+            }
         try:
             info = self.fs.info(self._addressable(path))
         except FileNotFoundError:
