@@ -120,3 +120,72 @@ def test_a_memory_read_does_not_scan_the_store(monkeypatch: Any) -> None:
     assert len(scan(fm)) == 30
     # the one recursive listing walks directories; no read walks the store
     assert not [w for w in walks if w.startswith("info")], walks
+
+
+def _local_mirror(tenant: Any) -> FSMirror:
+    storage = {"provider": "local", "tenant": str(tenant)}
+    return FSMirror({"storage": storage, "mirrors": {"project": {"root": "project", "output_format": "json"}}})
+
+
+def test_gc_and_delete_remove_their_slots_lock_files(tmp_path: Any) -> None:
+    """A local store kept one lock file per slot ever written (100,083 for 100,011 artifacts):
+    after gc(keep=1) and a delete, only the kept slots' lock files are left."""
+    import hashlib
+    import os
+
+    fm = _local_mirror(tmp_path)
+    for i in range(6):
+        fm.write(ADDR, {"v": i}, run_id=f"r{i}")
+    fm.write(f"{MODULE}::Other", 1, run_id="a")
+    fm.write(f"{MODULE}::Other", 2, run_id="b")
+    locks = tmp_path / ".fsmirror" / "locks"
+    assert len(os.listdir(locks)) == 8
+    assert fm.gc(ADDR, keep=1) == [f"r{i}" for i in range(5)]
+    assert fm.delete(f"{MODULE}::Other", run_id="a")
+
+    def lock_of(address: str, run: str) -> str:
+        manifest = fm.resolver.slot(address, run, None, None).manifest
+        key = os.path.join(os.path.realpath(tmp_path), os.path.relpath(manifest, str(tmp_path)))
+        return hashlib.sha256(key.encode()).hexdigest()[:32] + ".lock"
+
+    assert sorted(os.listdir(locks)) == sorted([lock_of(ADDR, "r5"), lock_of(f"{MODULE}::Other", "b")])
+    assert fm.runs(ADDR) == ["r5"] and fm.read(ADDR) == {"v": 5}
+
+
+def test_two_holders_of_a_slot_lock_exclude_each_other_while_its_file_is_unlinked(tmp_path: Any) -> None:
+    """Writers wait on the lock file a deleter unlinks as it lets go: one that opened the unlinked
+    file must find it gone and lock the new one, never hold the slot beside the new file's holder."""
+    from fsmirror.store.backends import LocalBackend
+
+    backend = LocalBackend(str(tmp_path), durability="none")
+    key = str(tmp_path / "slot")
+    inside = [0]
+    overlaps: list[int] = []
+    guard = threading.Lock()
+
+    inodes: set[int] = set()
+    errors: list[BaseException] = []
+    locks = tmp_path / ".fsmirror" / "locks"
+
+    def hold(drop: bool, rounds: int) -> None:
+        try:
+            for _ in range(rounds):
+                with backend.slot_lock(key, drop=drop):
+                    with guard:
+                        inside[0] += 1
+                        if inside[0] > 1:
+                            overlaps.append(inside[0])
+                        inodes.update(p.stat().st_ino for p in locks.iterdir())
+                    time.sleep(0.0002)
+                    with guard:
+                        inside[0] -= 1
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=hold, args=(drop, 300)) for drop in (False, False, True, True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and overlaps == [] and inside == [0]
+    assert len(inodes) > 1  # the file was unlinked and made anew while the others waited on it
