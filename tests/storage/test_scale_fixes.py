@@ -34,9 +34,9 @@ def _write_many(fm: FSMirror, writes: list[tuple[str, str]]) -> None:
 
 
 def test_an_s3_catalog_scan_keeps_its_threads_bounded(s3_server: Any) -> None:
-    """A scan of 120 manifests ran 120 threads at once (one per manifest); now PARALLEL_MAX at most."""
+    """A scan of 80 manifests ran 80 threads at once (one per manifest); now PARALLEL_MAX at most."""
     fm = _s3_mirror(s3_server)
-    n = 120
+    n = 80
     _write_many(fm, [(ADDR, f"r{i:03d}") for i in range(n)])
 
     def client_threads() -> int:
