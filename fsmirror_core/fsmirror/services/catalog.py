@@ -126,20 +126,36 @@ def scan_manifests(
     from ..model.record import Pending, parse_cell, visible_manifest
 
     module, qualname = parse_target(target)
+    address = f"{module}.py::{qualname}"
     if qualname is not None:
-        module = fm.resolver.pieces(f"{module}.py::{qualname}")[0]
+        module = fm.resolver.pieces(address)[0]
     elif module is not None:
         parts = module.split("/")
         root = fm.settings.root
         if root in parts:  # 'src/project/etl' -> 'project/etl', as addresses resolve
             module = "/".join(parts[len(parts) - 1 - parts[::-1].index(root) :])
     backend = fm.store.backend
+    own: Callable[[str], bool] = lambda path: True  # noqa: E731
+    if qualname is not None:
+        # One code address: list where its runs are (the layout's part before the run segment)
+        # and read only the cells the layout puts under it: its module's siblings' manifests
+        # were read and thrown away (502 GETs where the address had 3 runs).
+        root, after = fm.resolver.listing(address, None, fm.resolver.output_name(None))
+        fixed = after[:-1]  # the layout's tokens after the run segment; then instance, cell name
+
+        def own(path: str) -> bool:
+            parts = path[len(root.rstrip("/")) + 1 :].split("/")
+            return len(parts) >= len(fixed) + 2 and tuple(parts[1 : 1 + len(fixed)]) == fixed
+
+    else:
+        root = fm.resolver.listing_root(module)
     cells = [
         st.path
-        for st in backend.listing(fm.resolver.listing_root(module))
+        for st in backend.listing(root)
         if st.path.rsplit("/", 1)[-1].startswith("_")
         and st.path.endswith(MANIFEST_SUFFIX)
         and not any(s in "/" + st.path for s in _SCRATCH)
+        and own(st.path)
     ]
     if not cells:
         return []

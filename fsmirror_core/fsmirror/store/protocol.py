@@ -975,7 +975,7 @@ class Store:
         ``only_order``: delete only that version of the run (gc judged it old).
         """
         b = self.backend
-        with b.slot_lock(self._lock_key(slot)):
+        with b.slot_lock(self._lock_key(slot), drop=True):
             cell, etag = self._cell(slot)
             backup: str | None = None
             if (
