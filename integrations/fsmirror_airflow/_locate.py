@@ -57,6 +57,15 @@ def _parts(file: str) -> tuple[str, ...]:
     return tuple(p for p in file.replace("\\", "/").split("/") if p)
 
 
+def _dag_of(task: Any) -> Any:
+    """The task's DAG, or None: Airflow 3's ``task.dag`` raises (not AttributeError) for a task not
+    assigned to a DAG yet, as a bare operator run by a test harness is."""
+    has_dag = getattr(task, "has_dag", None)
+    if callable(has_dag) and not has_dag():
+        return None
+    return getattr(task, "dag", None)
+
+
 def task_location(task: Any) -> Any:
     """The object the core resolves for ``task``: its callable, or a ``CodeAddress``.
 
@@ -64,7 +73,7 @@ def task_location(task: Any) -> Any:
     resolved pieces per function.
     """
     task_id = str(task.task_id)
-    dag = getattr(task, "dag", None)
+    dag = _dag_of(task)
     fn = getattr(task, "python_callable", None)
     if callable(fn):
         while isinstance(fn, functools.partial):

@@ -194,3 +194,22 @@ def test_operators_are_found_by_their_variable_else_the_dag_function_else_the_fi
         ("nested", "export"): "nested.export",  # no variable 'export' in nested(): the whole DAG function
     }
     assert definition_fingerprint(path, "nested.export") == definition_fingerprint(path, "nested")
+
+
+def _produce_outside() -> int:
+    return 1
+
+
+def test_a_task_not_assigned_to_a_dag_is_located_without_one() -> None:
+    # Airflow 3's ``task.dag`` raises RuntimeError (not AttributeError) for an operator that is in no
+    # DAG yet, as a test harness runs one: the location must not ask for it.
+    from airflow.providers.standard.operators.python import PythonOperator
+
+    from fsmirror_airflow import task_location
+
+    op = PythonOperator(task_id="produce_elsewhere", python_callable=_produce_outside)
+    assert not op.has_dag()
+    loc = task_location(op)
+    assert isinstance(loc, CodeAddress)
+    assert str(loc).endswith("tests/airflow/test_fingerprints.py::produce_elsewhere"), str(loc)
+    assert loc.definition == "_produce_outside"

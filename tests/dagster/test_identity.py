@@ -113,14 +113,21 @@ def test_a_reused_op_is_two_instances_of_one_run_not_two_runs(
     ]
     code, out = _cli(config, "gc", f"{ADDR}::add_1", "--keep", "1", "--json")
     assert code == 0, out
-    assert json.loads(out) == {"dry_run": False, "deleted": []}
+    assert (json.loads(out)["dry_run"], json.loads(out)["deleted"]) == (False, [])
     assert fm.read(ADD_1, run_id=rid) == 2 and fm.read(ADD_1, run_id=rid, partition="add_1_2") == 3
 
     # a second run: each node's series has two runs, and gc --keep 1 drops the first of each
     again = X.reuse_job.execute_in_process(instance=instance)
     assert again.success
     assert fm.runs(ADD_1, partition="add_1_2") == [rid, again.run_id]
+    # the first run's total read both add_1 nodes of its run: by default gc keeps a kept run's inputs
     code, out = _cli(config, "gc", f"{ADDR}::add_1", "--keep", "1", "--json")
+    assert code == 0, out
+    assert json.loads(out)["deleted"] == []
+    assert sorted((k["partition"] or "", k["run_id"]) for k in json.loads(out)["kept"]) == sorted(
+        [("", rid), ("add_1_2", rid), ("", again.run_id), ("add_1_2", again.run_id)]
+    )
+    code, out = _cli(config, "gc", f"{ADDR}::add_1", "--keep", "1", "--no-keep-inputs", "--json")
     assert code == 0, out
     assert sorted((d["partition"] or "", d["run_id"]) for d in json.loads(out)["deleted"]) == [
         ("", rid),
