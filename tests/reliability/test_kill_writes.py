@@ -42,6 +42,7 @@ def _trials(config: dict[str, Any], n: int, label: str) -> None:
     seed, rng = seeded()
     ctx = forkserver()
     fm = FSMirror(config)
+    patient = FSMirror({**config, "storage": {**config["storage"], "claim_ttl": 600.0}})
     s3 = config["storage"]["provider"] == "s3"
     wholes: dict[str, dict[int, bytes]] = {}
     tally: collections.Counter[str] = collections.Counter()
@@ -84,8 +85,12 @@ def _trials(config: dict[str, Any], n: int, label: str) -> None:
                 # killed between its data and its commit (S3): a write in progress until claim_ttl,
                 # which overwrite=True does not take over; LastModified has whole seconds: +1 s
                 assert s3 and "in progress" in str(e), f"{where}: {e}"
+                # Judged by a reader whose claim_ttl is long, the dead writer's claim is surely still
+                # fresh: overwrite=True must not take it over. (With the trials' 0.3 s claim_ttl the
+                # claim may go stale while this 5 MiB overwrite uploads on a loaded machine, and then
+                # taking over is right.)
                 with pytest.raises(ArtifactExistsError, match="in progress"):
-                    fm.write(ADDR, wholes[rid][2], run_id=rid, format="bytes", overwrite=True)
+                    patient.write(ADDR, wholes[rid][2], run_id=rid, format="bytes", overwrite=True)
                 time.sleep(CLAIM_TTL + 1.05)
                 fm.write(ADDR, wholes[rid][2], run_id=rid, format="bytes")
                 tally["rewritten after claim_ttl"] += 1
