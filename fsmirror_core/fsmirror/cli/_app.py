@@ -37,6 +37,7 @@ import click
 
 from .. import FSMirror, FSMirrorError, __version__
 from ..errors import ErrorKind, ResolveError
+from ..services.sizes import human_size as human_size  # re-exported: the commands import it from here
 from .safe import visible
 
 __all__ = [
@@ -324,15 +325,6 @@ def cli(ctx: click.Context, config_path: str | None, as_json: bool) -> None:
     ctx.obj["json"] = as_json
     if as_json:
         ctx.default_map = {**_json_defaults(cli), **(ctx.default_map or {})}
-
-
-def human_size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    raise AssertionError("unreachable")
 
 
 def partition_option(value: str | None) -> Any:

@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 
 from ..errors import FSMirrorError
 from ..paths.identity import instance_label
+from ..services.sizes import human_size
 from .svg import Box, draw
 
 if TYPE_CHECKING:
@@ -33,16 +34,6 @@ PREVIEW_MAX_BYTES = 8_000_000
 PREVIEW_ROWS = 20
 _COMMIT = re.compile(r"^[0-9a-f]{7,64}$")
 _TABULAR = ("parquet", "csv")
-
-
-def human_size(n: int) -> str:
-    """Bytes as ``ls`` prints them (kB = 1000 B)."""
-    size = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} TB"
 
 
 def _artifact_href(uri: str) -> str:
