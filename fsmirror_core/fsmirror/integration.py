@@ -10,6 +10,8 @@
   a child starts with an empty cache and builds its own mirror.
 - :func:`in_context`: the same error with the orchestrator's context in front of its message,
   its type and ``kind`` kept, so callers' handlers (and decisions by kind) still work.
+- :func:`adopt_file`: commit bytes a tool wrote itself at an artifact's path (Airflow's path
+  macro, Luigi's ``open(output().path)``), so each adapter does not move files on its own.
 
 Adapters import this module, :mod:`fsmirror` and the documented modules only
 (``docs/storage-api.md``), never a private member of the core.
@@ -17,15 +19,18 @@ Adapters import this module, :mod:`fsmirror` and the documented modules only
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import threading
-from collections.abc import Mapping
-from typing import Any, TypeVar
+import uuid
+from collections.abc import Callable, Mapping
+from typing import IO, Any, TypeVar
 
 from .errors import FSMirrorError
 from .mirror import FSMirror
 
-__all__ = ["mirror_for", "clear_mirrors", "in_context"]
+__all__ = ["mirror_for", "clear_mirrors", "in_context", "adopt_file"]
 
 _lock = threading.Lock()
 _mirrors: dict[tuple[Any, ...], FSMirror] = {}
@@ -104,3 +109,30 @@ def in_context(error: E, context: str) -> E:
     new.__dict__.update(error.__dict__)
     new.args = (f"{context}: {error}", *error.args[1:])
     return new
+
+
+def adopt_file(
+    fm: FSMirror, path: str, writer: Callable[[], contextlib.AbstractContextManager[IO[bytes]]], *, owner: str
+) -> None:
+    """Commit the bytes a tool wrote at ``path``, the artifact's own path, through ``writer``.
+
+    The core writes data no-clobber and has no call that records bytes already in place, so the
+    file is moved aside (``_fsmirror_<owner>/commit/`` under the mirror's base: a rename on local
+    storage, a server-side copy on object stores) and streamed back through ``writer`` (the
+    core's atomic ``open_write``, which writes the manifest): one more read and write of its
+    bytes. If that fails, the file is put back where the tool wrote it and the error raised.
+    """
+    fs = fm.filesystem
+    aside = f"{fm.base}/_fsmirror_{owner}/commit/{uuid.uuid4().hex}"
+    fs.invalidate_cache(path)  # a tool outside the core wrote it: no cached listing may hide it
+    fs.mv(path, aside)
+    try:
+        with fs.open(aside, "rb") as src, writer() as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            if fm.store.backend.head(path) is None:
+                fs.mv(aside, path)  # put the tool's file back where it wrote it
+        raise
+    with contextlib.suppress(Exception):
+        fs.rm(aside)

@@ -15,23 +15,20 @@ Two hooks do it, both documented Airflow extension points:
   apply), and downstream tasks never start before the record exists.
 
 The core has no call that records bytes already at their path, so the file is
-moved aside and streamed back through ``open_write`` (one read and one write of
+moved aside and streamed back through ``open_write`` by the core toolkit's ``adopt_file`` (one read and one write of
 its bytes); a core ``commit_existing`` would make this one hash pass.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
-import shutil
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from fsmirror import FSMirror, FSMirrorError, StorageError
-from fsmirror.integration import in_context
+from fsmirror.integration import adopt_file, in_context
 from fsmirror.model.hashing import new_hasher
 from fsmirror.model.record import DataTime
 from fsmirror.paths.identity import Instance
@@ -47,7 +44,6 @@ log = logging.getLogger("airflow.task")
 Key = tuple[str, str, str, int]
 _STEM = re.compile(r"^[A-Za-z0-9-][A-Za-z0-9_-]*$")
 MAX_REMEMBERED = 256
-ASIDE = "_fsmirror_airflow/commit"
 """Where (under the mirror's base) a file waits while its bytes stream back into place."""
 
 
@@ -198,31 +194,19 @@ def _commit_one(
         overwrite = (
             True  # the task rewrote the file of a committed run (a cleared task): record the new bytes
         )
-    fs = fm.filesystem
-    aside = f"{fm.base}/{ASIDE}/{uuid.uuid4().hex}.{fmt}"
-    fs.mv(uri, aside)
-    try:
-        with (
-            fs.open(aside, "rb") as src,
-            fm.open_write(
-                item.obj,
-                format=fmt,
-                overwrite=overwrite,
-                attempt=attempt,
-                run_source="airflow",
-                orchestrator=ids,
-                data_time=when,
-                **kw,
-            ) as w,
-        ):
-            shutil.copyfileobj(src, w, 1 << 20)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            if not fs.exists(uri):
-                fs.mv(aside, uri)  # put the task's file back where it wrote it
-        raise
-    with contextlib.suppress(Exception):
-        fs.rm(aside)
+    def writer() -> Any:
+        return fm.open_write(
+            item.obj,
+            format=fmt,
+            overwrite=overwrite,
+            attempt=attempt,
+            run_source="airflow",
+            orchestrator=ids,
+            data_time=when,
+            **kw,
+        )
+
+    adopt_file(fm, uri, writer, owner="airflow")
     return uri
 
 

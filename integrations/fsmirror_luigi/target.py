@@ -18,7 +18,6 @@ import io
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import IO, Any, TypedDict, TypeVar
@@ -27,6 +26,7 @@ import luigi.format
 import luigi.target
 
 from fsmirror import ArtifactNotFoundError, FSMirror
+from fsmirror.integration import adopt_file
 from fsmirror.paths.identity import Instance
 from fsmirror.paths.runid import RunId
 
@@ -438,33 +438,17 @@ class FSMirrorTarget(luigi.target.FileSystemTarget):
 
         ``open(target.path, "w")``, ``df.to_parquet(target.path)`` and other tools that
         take a path write the bytes but no manifest, so the target would not exist and
-        Luigi would rerun the task forever. The core has no call that records bytes
-        already at their path (it writes data no-clobber), so the file is moved aside
-        (``_fsmirror_luigi/commit/`` under the mirror's base: a rename on local storage,
-        a server-side copy on object stores) and streamed back to the path through the
-        core's atomic writer, which writes the manifest: one more read and write of its
-        bytes. If that fails, the file is moved back and the error raised. A committed
+        Luigi would rerun the task forever. :func:`fsmirror.integration.adopt_file`
+        moves it aside and streams it back through the core's atomic writer, which
+        writes the manifest (the file is put back if that fails). A committed
         artifact is left alone (nothing to do), and so is a path with no file.
         """
         if self.run_id == "latest":
             return False
-        fs = self.fsmirror.filesystem
         path = self.path
         if self.fsmirror.store.backend.head(path) is None or self.exists():
             return False
-        aside = f"{self.fsmirror.base}/_fsmirror_luigi/commit/{uuid.uuid4().hex}"
-        fs.invalidate_cache(path)  # a tool outside the core wrote it: no cached listing may hide it
-        fs.mv(path, aside)
-        try:
-            with fs.open(aside, "rb") as src, self._core_writer() as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                if self.fsmirror.store.backend.head(path) is None:
-                    fs.mv(aside, path)  # put the task's file back where it wrote it
-            raise
-        with contextlib.suppress(Exception):
-            fs.rm(aside)
+        adopt_file(self.fsmirror, path, self._core_writer, owner="luigi")
         return True
 
     def open(self, mode: str = "r") -> Any:
